@@ -1,0 +1,1 @@
+"""Pure protocol logic: standard library only, no I/O, no event loop."""

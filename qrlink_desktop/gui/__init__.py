@@ -1,0 +1,1 @@
+"""qrlink_desktop.gui"""

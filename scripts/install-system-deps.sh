@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use (a real browser, Redis, coturn, libzbar, Xvfb)
+# when any is missing. Needs root; prints what to install otherwise.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
+ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need+=(libzbar0)
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing system packages: ${need[*]}. Install them with: sudo apt-get install ${need[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
