@@ -1,0 +1,379 @@
+"""The scanner: capture and decode on worker threads, results through callbacks.
+
+Two threads, because a camera delivers frames on its own clock and a decode may take
+longer than a frame interval:
+
+- the capture thread reads every frame, hands it to the preview callback at the
+  camera's rate, and puts it in a one-frame slot for decoding, replacing any frame not
+  yet taken (so decoding works on the newest frame and never lags the video);
+- the decode thread takes the newest frame, decodes it, and reports detections and,
+  after multi-frame confirmation, each accepted code once.
+
+Callbacks run on those worker threads. The GUI wraps them in Qt signals (queued to the
+GUI thread); they must be quick and must not call back into the scanner's stop().
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from qrlink_desktop.core.errors import ErrorCode, QrlinkError
+
+from .confirm import Confirmer
+from .decoders import DEFAULT_DECODER, Decoder, Detection, decoder_names, get_decoder
+from .rates import DurationMeter, RateMeter
+from .sources import FrameSource, open_source
+
+log = logging.getLogger(__name__)
+
+THREAD_PREFIX = "qrlink-scan"
+
+# An outline older than this no longer sits where the phone is; better none than wrong.
+OUTLINE_MAX_AGE = 0.5
+
+
+@dataclass(frozen=True)
+class PreviewFrame:
+    image: np.ndarray  # BGR, mirrored when the mirror flag is on
+    detections: tuple[Detection, ...]  # latest decoded codes, in this image's coordinates
+    index: int  # frame number from the source, counting from 0
+    timestamp: float  # monotonic seconds when it was captured
+    mirrored: bool
+
+
+@dataclass(frozen=True)
+class ScanStats:
+    capture_fps: float
+    decode_fps: float
+    decode_ms: float  # median over the recent decodes
+    decode_ms_max: float
+    frames_captured: int
+    frames_decoded: int
+    frames_dropped: int  # captured, replaced by a newer frame before it could be decoded
+
+
+SourceArg = str | int | FrameSource | Callable[[], FrameSource]
+
+
+class Scanner:
+    """Scan a camera, file or stream for QR codes until stopped or the file ends.
+
+    `source` is a spec for `open_source` ("0", a path, a URL), an already open source, or
+    a function that opens one; a spec or function is opened on the capture thread, so a
+    slow camera never blocks the caller. Failures (cannot open, source lost) arrive
+    through `on_error` as QrlinkError, and the scanner stops itself.
+    """
+
+    def __init__(
+        self,
+        source: SourceArg,
+        *,
+        decoder: str | Decoder = DEFAULT_DECODER,
+        confirmer: Confirmer | None = None,
+        mirror: bool = False,
+        width: int | None = None,
+        height: int | None = None,
+        realtime: bool = True,
+        loop: bool = False,
+        on_preview: Callable[[PreviewFrame], None] | None = None,
+        on_detections: Callable[[list[Detection], int], None] | None = None,
+        on_code: Callable[[str], None] | None = None,
+        on_error: Callable[[QrlinkError], None] | None = None,
+        on_stats: Callable[[ScanStats], None] | None = None,
+        on_finished: Callable[[], None] | None = None,  # ended by itself: file end or error
+        stats_interval: float = 1.0,
+        lost_after: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Resolve the decoder now: an unknown or missing decoder is the caller's mistake
+        # and deserves an immediate exception, not a callback later.
+        self._decoder = get_decoder(decoder) if isinstance(decoder, str) else decoder
+        self._source_arg = source
+        self._open_args: dict[str, Any] = {
+            "width": width,
+            "height": height,
+            "realtime": realtime,
+            "loop": loop,
+        }
+        self._confirmer = confirmer if confirmer is not None else Confirmer()
+        self.mirror = mirror
+        self._on_preview = on_preview
+        self._on_detections = on_detections
+        self._on_code = on_code
+        self._on_error = on_error
+        self._on_stats = on_stats
+        self._on_finished = on_finished
+        self._stats_interval = stats_interval
+        self._lost_after = lost_after
+        self._clock = clock
+
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._capture_done = False
+        self._slot_lock = threading.Condition()
+        self._slot: tuple[int, float, np.ndarray] | None = None
+        self._confirm_lock = threading.Lock()
+        self._latest: tuple[float, tuple[Detection, ...]] = (0.0, ())
+        self._threads: list[threading.Thread] = []
+
+        self._capture_meter = RateMeter()
+        self._decode_meter = RateMeter()
+        self._durations = DurationMeter()
+        self._captured = 0
+        self._decoded = 0
+        self._dropped = 0
+
+    @property
+    def decoder_name(self) -> str:
+        return self._decoder.name
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("a Scanner starts once; make a new one to scan again")
+        self._threads = [
+            threading.Thread(
+                target=self._capture_loop, name=f"{THREAD_PREFIX}-capture", daemon=True
+            ),
+            threading.Thread(target=self._decode_loop, name=f"{THREAD_PREFIX}-decode", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 3.0) -> bool:
+        """Stop both threads and close the source; False if a thread would not end in time.
+
+        A thread stuck in a driver call (a stream that stopped answering) cannot be
+        interrupted; it is a daemon thread, ends when the call returns, and never keeps
+        the process alive.
+        """
+        self._stop.set()
+        with self._slot_lock:
+            self._slot_lock.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        if stuck:
+            log.warning("scanner threads still running after %.1f s: %s", timeout, stuck)
+        return not stuck
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Block until the source has ended (or failed) and the last frame is decoded."""
+        return self._finished.wait(timeout)
+
+    def reset(self) -> None:
+        """Forget confirmed codes, so the same code can be accepted again (new customer)."""
+        with self._confirm_lock:
+            self._confirmer.reset()
+
+    def stats(self) -> ScanStats:
+        now = self._clock()
+        return ScanStats(
+            capture_fps=self._capture_meter.rate(now),
+            decode_fps=self._decode_meter.rate(now),
+            decode_ms=self._durations.median_ms,
+            decode_ms_max=self._durations.max_ms,
+            frames_captured=self._captured,
+            frames_decoded=self._decoded,
+            frames_dropped=self._dropped,
+        )
+
+    # -- capture thread ------------------------------------------------------------------
+
+    def _open(self) -> FrameSource:
+        arg = self._source_arg
+        if isinstance(arg, str | int):
+            return open_source(arg, **self._open_args)
+        if isinstance(arg, FrameSource):
+            return arg
+        return arg()
+
+    def _capture_loop(self) -> None:
+        source: FrameSource | None = None
+        try:
+            source = self._open()
+            self._read_frames(source)
+        except QrlinkError as exc:
+            self._emit(self._on_error, exc)
+        except Exception as exc:
+            log.exception("camera capture failed")
+            self._emit(
+                self._on_error,
+                QrlinkError(ErrorCode.INVALID_ARGUMENT, f"The camera failed: {exc}"),
+            )
+        finally:
+            if source is not None:
+                source.close()
+            with self._slot_lock:
+                self._capture_done = True
+                self._slot_lock.notify_all()
+
+    def _read_frames(self, source: FrameSource) -> None:
+        last_frame_at = self._clock()
+        index = 0
+        while not self._stop.is_set():
+            frame = source.read()
+            now = self._clock()
+            if frame is None:
+                if source.ended:
+                    return
+                if now - last_frame_at > self._lost_after:
+                    raise QrlinkError(
+                        ErrorCode.TIMEOUT,
+                        f"The {source.spec.label} stopped sending frames "
+                        "(unplugged, or taken by another app). "
+                        "Choose the camera again, or paste the answer instead.",
+                    )
+                # A live camera sometimes misses a frame; try again shortly.
+                self._stop.wait(0.01)
+                continue
+            last_frame_at = now
+            self._captured += 1
+            self._capture_meter.tick(now)
+            self._offer(index, now, frame, wait=not source.live)
+            self._preview(index, now, frame)
+            index += 1
+
+    def _offer(self, index: int, now: float, frame: np.ndarray, *, wait: bool) -> None:
+        with self._slot_lock:
+            if wait:
+                # A file played as fast as possible: every frame is decoded, none dropped.
+                while self._slot is not None and not self._stop.is_set():
+                    self._slot_lock.wait(0.1)
+            if self._slot is not None:
+                self._dropped += 1
+            self._slot = (index, now, frame)
+            self._slot_lock.notify_all()
+
+    def _preview(self, index: int, now: float, frame: np.ndarray) -> None:
+        if self._on_preview is None:
+            return
+        mirror = self.mirror
+        seen_at, detections = self._latest
+        if now - seen_at > OUTLINE_MAX_AGE:
+            detections = ()
+        image = frame
+        if mirror:
+            width = frame.shape[1]
+            image = cv2.flip(frame, 1)
+            detections = tuple(d.mirrored(width) for d in detections)
+        self._emit(self._on_preview, PreviewFrame(image, detections, index, now, mirror))
+
+    # -- decode thread -------------------------------------------------------------------
+
+    def _decode_loop(self) -> None:
+        last_stats = self._clock()
+        try:
+            while True:
+                with self._slot_lock:
+                    while self._slot is None and not self._capture_done and not self._stop.is_set():
+                        self._slot_lock.wait(0.1)
+                    if self._stop.is_set() or self._slot is None:
+                        return
+                    index, captured_at, frame = self._slot
+                    self._slot = None
+                    self._slot_lock.notify_all()
+                self._decode(index, captured_at, frame)
+                now = self._clock()
+                if now - last_stats >= self._stats_interval:
+                    last_stats = now
+                    self._emit(self._on_stats, self.stats())
+        finally:
+            if not self._stop.is_set() and self._on_stats is not None:
+                self._emit(self._on_stats, self.stats())
+            if not self._stop.is_set():
+                self._emit(self._on_finished)
+            self._finished.set()
+
+    def _decode(self, index: int, captured_at: float, frame: np.ndarray) -> None:
+        started = time.perf_counter()
+        try:
+            detections = self._decoder.decode(frame)
+        except Exception:
+            # One bad frame must not end scanning; the next frame gets a fresh try.
+            log.exception("decoder %s failed on frame %d", self._decoder.name, index)
+            detections = []
+        self._durations.add(time.perf_counter() - started)
+        now = self._clock()
+        self._decoded += 1
+        self._decode_meter.tick(now)
+        self._latest = (captured_at, tuple(detections))
+        self._emit(self._on_detections, detections, index)
+        with self._confirm_lock:
+            confirmed = self._confirmer.observe([d.text for d in detections], captured_at)
+        for text in confirmed:
+            self._emit(self._on_code, text)
+
+    @staticmethod
+    def _emit(callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            # A failing receiver must not kill the camera; it is a bug to see in the log.
+            log.exception("scanner callback %r failed", callback)
+
+
+def _read_image(path: Path) -> np.ndarray | None:
+    try:
+        # np.fromfile + imdecode rather than imread: imread cannot open non-ASCII paths
+        # on Windows, and cashiers' Downloads folders have them.
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is not None:
+        return image
+    try:  # formats OpenCV lacks (GIF, some HEIF exports via plugins)
+        from PIL import Image
+
+        with Image.open(path) as pil:
+            rgb = np.asarray(pil.convert("RGB"))
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    except Exception:
+        return None
+
+
+def decode_image_file(path: str | Path, decoders: Sequence[str] | None = None) -> list[Detection]:
+    """The QR codes in an image file (a screenshot or photo of the answer QR).
+
+    Tries each decoder in turn (zxing first) until one finds a code; an empty list means
+    the image was read but holds no readable code. A QrlinkError if it is not an image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise QrlinkError(
+            ErrorCode.INVALID_ARGUMENT, f"Cannot open image file {path}: no such file."
+        )
+    image = _read_image(path)
+    if image is None:
+        raise QrlinkError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"Cannot read image file {path}: not an image format we know.",
+        )
+    for name in decoders if decoders is not None else decoder_names():
+        try:
+            decoder = get_decoder(name)
+        except QrlinkError:
+            if decoders is not None:
+                raise
+            continue  # an optional decoder missing here is no reason to fail
+        found = decoder.decode(image)
+        if found:
+            return found
+    return []
