@@ -1,0 +1,7 @@
+"""`python -m qrlink_desktop.rendezvous`: the same as `qrlink rendezvous`."""
+
+import sys
+
+from qrlink_desktop.rendezvous.server import main
+
+sys.exit(main())

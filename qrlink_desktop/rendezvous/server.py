@@ -1,0 +1,500 @@
+"""The aiohttp application, its runner and the `qrlink rendezvous` command line.
+
+Handlers only parse, call the store with `now` from the injected clock, and shape JSON;
+the store and the rate limiter decide. One middleware owns rate limiting, error bodies
+and request metrics so every path answers the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from qrlink_desktop.core.clock import SYSTEM_CLOCK, Clock
+from qrlink_desktop.rendezvous import validation as v
+from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid
+from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
+from qrlink_desktop.rendezvous.openapi import document
+from qrlink_desktop.rendezvous.ratelimit import (
+    MemoryRateLimiter,
+    RateLimit,
+    RateLimiter,
+    RedisRateLimiter,
+)
+from qrlink_desktop.rendezvous.redis_store import RedisStore, connect
+from qrlink_desktop.rendezvous.store import (
+    Conflict,
+    Forbidden,
+    MemoryStore,
+    NotFound,
+    Store,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+# One line per request: client, request line, status, bytes, seconds.
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
+# Operational endpoints stay outside the per-client budget so a flood of API calls from
+# one address cannot make the service look dead to its health checker or scraper.
+UNLIMITED_PATHS = frozenset({"/health", "/metrics", "/openapi.json"})
+KNOWN_PATHS = frozenset({"/publish", "/lookup", *UNLIMITED_PATHS})
+DEFAULT_RATE_LIMIT = RateLimit(rate=20.0, burst=60)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT
+    prune_interval: float = 5.0
+    # Only behind a proxy that sets X-Forwarded-For; otherwise clients could pick their key.
+    trust_forwarded_for: bool = False
+    health_timeout: float = 1.0
+    max_wait: float = v.MAX_WAIT_SECONDS
+
+
+@dataclass
+class Service:
+    store: Store
+    limiter: RateLimiter | None
+    clock: Clock = SYSTEM_CLOCK
+    config: ServiceConfig = field(default_factory=ServiceConfig)
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self._document = document(max_wait=self.config.max_wait)
+
+    # -- handlers ----------------------------------------------------------------------
+
+    async def publish(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        username = v.username(body.get("username"))
+        token = v.token(body.get("token"))
+        ttl_ms = v.ttl_ms(body.get("ttl", v.DEFAULT_TTL_MS))
+        owner_key = v.bearer_key(request.headers.get("Authorization"))
+        try:
+            published = await self.store.publish(
+                username, token, ttl_ms / 1000, owner_key, self.clock.now()
+            )
+        except Conflict:
+            raise ApiError(
+                409,
+                ApiErrorCode.CONFLICT,
+                "This username holds a live token published with another owner key; "
+                "choose another username or wait until it expires.",
+            ) from None
+        self.metrics.publishes += 1
+        return web.json_response(
+            {
+                "tokenId": published.record.token_id,
+                "expiresAt": round(published.record.expires_at * 1000),
+                "ownerKey": published.owner_key,
+            }
+        )
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        username = v.username(body.get("username"))
+        ttl_ms = v.ttl_ms(body.get("ttl", v.DEFAULT_TTL_MS))
+        owner_key = self._require_owner(request)
+        try:
+            await self.store.refresh(username, ttl_ms / 1000, owner_key, self.clock.now())
+        except (NotFound, Forbidden) as exc:
+            raise self._ownership_error(exc) from None
+        return web.json_response({"success": True})
+
+    async def unpublish(self, request: web.Request) -> web.Response:
+        username = v.username(request.query.get("username"))
+        owner_key = self._require_owner(request)
+        try:
+            await self.store.delete(username, owner_key, self.clock.now())
+        except (NotFound, Forbidden) as exc:
+            raise self._ownership_error(exc) from None
+        return web.json_response({"success": True})
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        username = v.username(request.query.get("username"))
+        wait = v.wait_seconds(request.query.get("wait"), self.config.max_wait)
+        if wait > 0:
+            record = await self.store.wait_for(username, wait, self.clock)
+        else:
+            record = await self.store.lookup(username, self.clock.now())
+        if record is None:
+            self.metrics.lookup_misses += 1
+            raise ApiError(
+                404, ApiErrorCode.NOT_FOUND, "No live token is published under this username."
+            )
+        self.metrics.lookup_hits += 1
+        return web.json_response(
+            {
+                "token": record.token,
+                "username": record.username,
+                "publishedAt": round(record.published_at * 1000),
+            }
+        )
+
+    async def health(self, request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(self.config.health_timeout):
+                await self.store.ping()
+        except (StoreUnavailable, TimeoutError):
+            return web.json_response({"status": "unavailable"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        live: int | None
+        try:
+            live = await self.store.live_count(self.clock.now())
+        except StoreUnavailable:
+            live = None
+        return web.Response(
+            body=self.metrics.render(live).encode(),
+            headers={"Content-Type": f"{CONTENT_TYPE}; charset=utf-8"},
+        )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(self._document)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    async def _json_object(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > v.MAX_BODY_BYTES:
+            raise _too_large()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large() from None
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise invalid("The request body must be a JSON object.") from None
+        if not isinstance(data, dict):
+            raise invalid("The request body must be a JSON object.")
+        return data
+
+    @staticmethod
+    def _require_owner(request: web.Request) -> str:
+        owner_key = v.bearer_key(request.headers.get("Authorization"))
+        if owner_key is None:
+            raise ApiError(
+                403,
+                ApiErrorCode.FORBIDDEN,
+                "This request needs the owner key from publishing as "
+                "'Authorization: Bearer <ownerKey>'.",
+            )
+        return owner_key
+
+    @staticmethod
+    def _ownership_error(exc: NotFound | Forbidden) -> ApiError:
+        if isinstance(exc, NotFound):
+            return ApiError(
+                404, ApiErrorCode.NOT_FOUND, "No live token is published under this username."
+            )
+        return ApiError(
+            403, ApiErrorCode.FORBIDDEN, "The owner key does not match this username's token."
+        )
+
+    def client_of(self, request: web.Request) -> str:
+        if self.config.trust_forwarded_for:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            # The proxy appends the address it saw; earlier entries are the client's word.
+            last = forwarded.rsplit(",", 1)[-1].strip()
+            if last:
+                return last
+        return request.remote or "unknown"
+
+    async def prune_once(self) -> None:
+        now = self.clock.now()
+        if self.limiter is not None:
+            self.limiter.prune(now)
+        try:
+            self.metrics.expired += await self.store.prune(now)
+        except StoreUnavailable as exc:
+            log.debug("pruning skipped: %s", exc)
+
+    async def _pruner(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.prune_interval)
+            await self.prune_once()
+
+    # -- middleware --------------------------------------------------------------------
+
+    async def _dispatch(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        if resource is not None:
+            route = resource.canonical
+        else:
+            # A wrong method on a known path still names the path; anything else is one label
+            # so scanners cannot grow the metrics without bound.
+            route = request.path if request.path in KNOWN_PATHS else "unmatched"
+        try:
+            if self.limiter is not None and request.path not in UNLIMITED_PATHS:
+                decision = await self.limiter.check(self.client_of(request), self.clock.now())
+                if not decision.allowed:
+                    self.metrics.rate_limited += 1
+                    raise ApiError(
+                        429,
+                        ApiErrorCode.RATE_LIMITED,
+                        "Too many requests from this client; wait and try again.",
+                        {"Retry-After": decision.retry_after_header},
+                    )
+            response = await handler(request)
+        except ApiError as exc:
+            response = _error_response(exc)
+        except web.HTTPException as exc:
+            response = _http_exception_response(exc)
+        except StoreUnavailable as exc:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+            self.metrics.store_errors += 1
+            response = _error_response(
+                ApiError(
+                    503,
+                    ApiErrorCode.STORE_UNAVAILABLE,
+                    "The token store is unreachable; try again shortly.",
+                    {"Retry-After": "1"},
+                )
+            )
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            response = _error_response(
+                ApiError(500, ApiErrorCode.INTERNAL, "The service failed to answer.")
+            )
+        status = response.status
+        if 400 <= status < 500 and status != 429 and not (route == "/lookup" and status == 404):
+            self.metrics.refused[_refusal_code(response)] += 1
+        self.metrics.requests[(request.method, route, status)] += 1
+        return response
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        ApiErrorCode.PAYLOAD_TOO_LARGE,
+        f"The request body must be at most {v.MAX_BODY_BYTES} bytes.",
+    )
+
+
+_REFUSAL_KEY = web.ResponseKey("qrlink_refusal_code", str)
+
+
+def _error_response(exc: ApiError) -> web.Response:
+    response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
+    response[_REFUSAL_KEY] = str(exc.code)
+    return response
+
+
+def _refusal_code(response: web.StreamResponse) -> str:
+    return str(response.get(_REFUSAL_KEY, f"HTTP_{response.status}"))
+
+
+_HTTP_CODES = {
+    404: (ApiErrorCode.NOT_FOUND, "There is no such endpoint; see /openapi.json."),
+    405: (ApiErrorCode.METHOD_NOT_ALLOWED, "This endpoint does not accept that method."),
+    413: (
+        ApiErrorCode.PAYLOAD_TOO_LARGE,
+        f"The request body must be at most {v.MAX_BODY_BYTES} bytes.",
+    ),
+}
+
+
+def _http_exception_response(exc: web.HTTPException) -> web.Response:
+    code, message = _HTTP_CODES.get(
+        exc.status, (ApiErrorCode.INVALID_ARGUMENT, exc.reason or "The request was refused.")
+    )
+    if exc.status >= 500:
+        code = ApiErrorCode.INTERNAL
+    headers = {k: val for k, val in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    return _error_response(ApiError(exc.status, code, message, headers))
+
+
+SERVICE_KEY = web.AppKey("rendezvous_service", Service)
+
+
+def create_app(
+    store: Store | None = None,
+    limiter: RateLimiter | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    config: ServiceConfig | None = None,
+) -> web.Application:
+    """The service as an aiohttp app. Without a limiter one is made from `config`."""
+    config = config or ServiceConfig()
+    if limiter is None and config.rate_limit is not None:
+        limiter = MemoryRateLimiter(config.rate_limit)
+    service = Service(store or MemoryStore(), limiter, clock, config)
+
+    @web.middleware
+    async def middleware(
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        return await service._dispatch(request, handler)
+
+    # The body cap is enforced again in _json_object so the refusal is our JSON 413.
+    app = web.Application(middlewares=[middleware], client_max_size=v.MAX_BODY_BYTES)
+    app[SERVICE_KEY] = service
+    app.router.add_post("/publish", service.publish)
+    app.router.add_patch("/publish", service.refresh)
+    app.router.add_delete("/publish", service.unpublish)
+    app.router.add_get("/lookup", service.lookup)
+    app.router.add_get("/health", service.health)
+    app.router.add_get("/metrics", service.metrics_text)
+    app.router.add_get("/openapi.json", service.openapi)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await service.store.start()
+        pruner = asyncio.create_task(service._pruner(), name="rendezvous-pruner")
+        yield
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
+        await service.store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def app_for_redis(url: str, config: ServiceConfig | None = None) -> web.Application:
+    """An app whose tokens and rate limits live in the Redis at `url`."""
+    config = config or ServiceConfig()
+    client = connect(url)
+    limiter = RedisRateLimiter(client, config.rate_limit) if config.rate_limit else None
+    return create_app(RedisStore(client), limiter, config=config)
+
+
+async def serve(
+    app: web.Application,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    stop: asyncio.Event | None = None,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until `stop` is set (or forever); `ready` gets the URL once listening."""
+    runner = web.AppRunner(
+        app,
+        access_log_format=ACCESS_LOG_FORMAT,
+        # A long poll whose client went away should not hold its slot until it times out.
+        handler_cancellation=True,
+        shutdown_timeout=2.0,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        url = f"http://{_url_host(bound_host)}:{bound_port}"
+        log.info("rendezvous service listening on %s", url)
+        if ready is not None:
+            ready(url)
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await runner.cleanup()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qrlink rendezvous",
+        description="Run the rendezvous service (topic broadcaster + lookup resolver).",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (0: any free port)"
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share tokens and rate limits through this Redis (redis://host:port/db); "
+        "without it tokens live in this process's memory",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE_LIMIT.rate,
+        help="requests per second allowed per client (0 disables rate limiting)",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=DEFAULT_RATE_LIMIT.burst,
+        help="requests a client may send at once before the rate applies",
+    )
+    parser.add_argument(
+        "--trust-forwarded-for",
+        action="store_true",
+        help="key rate limits on the last X-Forwarded-For address (only behind a proxy)",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=v.MAX_WAIT_SECONDS,
+        help="longest long poll, in seconds, that /lookup?wait= accepts",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="'info' logs one line per request",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServiceConfig:
+    rate_limit = RateLimit(args.rate, args.burst) if args.rate > 0 else None
+    return ServiceConfig(
+        rate_limit=rate_limit,
+        trust_forwarded_for=args.trust_forwarded_for,
+        max_wait=args.max_wait,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.rate < 0 or args.burst < 1:
+        parser.error("--rate must be >= 0 and --burst >= 1")
+    if not 0 < args.max_wait <= v.MAX_WAIT_SECONDS:
+        parser.error(f"--max-wait must be above 0 and at most {v.MAX_WAIT_SECONDS:g}")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config = config_from_args(args)
+    app = app_for_redis(args.redis, config) if args.redis else create_app(config=config)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, args.host, args.port, stop, ready=_announce)
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(
+            f"qrlink rendezvous: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def _announce(url: str) -> None:
+    # Scripts and tests read this line to learn the port when started with --port 0.
+    print(f"listening on {url}", flush=True)
