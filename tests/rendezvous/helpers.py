@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -116,9 +117,13 @@ class ServiceProcess:
         )
         assert self.proc.stdout is not None
         # readline blocks; a watchdog kills a service that never announces itself.
-        deadline = time.monotonic() + timeout
-        line = self.proc.stdout.readline()
-        if not line.startswith("listening on ") or time.monotonic() > deadline:
+        watchdog = threading.Timer(timeout, self.proc.kill)
+        watchdog.start()
+        try:
+            line = self.proc.stdout.readline()
+        finally:
+            watchdog.cancel()
+        if not line.startswith("listening on "):
             self.stop()
             raise RuntimeError(f"the rendezvous service did not start: {line!r}")
         self.url = line.split()[-1]
