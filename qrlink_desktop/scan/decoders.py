@@ -116,14 +116,13 @@ class ZxingDecoder:
 class PyzbarDecoder:
     """zbar through pyzbar, restricted to QR codes.
 
-    zbar reads neither light-on-dark nor mirrored codes, so when a frame yields nothing
-    it is tried again inverted and then mirrored (and the corners mapped back): a frame
-    with no code costs three passes.
+    zbar reads mirrored codes on its own but not light-on-dark ones, so a frame that
+    yields nothing is tried again inverted: a frame with no code costs two passes.
     """
 
     name = "pyzbar"
 
-    def __init__(self, *, try_inverted: bool = True, try_mirrored: bool = True) -> None:
+    def __init__(self, *, try_inverted: bool = True) -> None:
         try:
             pyzbar = importlib.import_module("pyzbar.pyzbar")
         except ImportError as exc:  # pyzbar missing, or it could not load libzbar
@@ -136,16 +135,12 @@ class PyzbarDecoder:
         self._pyzbar = pyzbar
         self._symbols = [pyzbar.ZBarSymbol.QRCODE]
         self.try_inverted = try_inverted
-        self.try_mirrored = try_mirrored
 
     def decode(self, frame: np.ndarray) -> list[Detection]:
         grey = _grey(frame)
         found = self._read(grey)
         if not found and self.try_inverted:
             found = self._read(255 - grey)
-        if not found and self.try_mirrored:
-            width = grey.shape[1]
-            found = [d.mirrored(width) for d in self._read(np.ascontiguousarray(grey[:, ::-1]))]
         return found
 
     def _read(self, grey: np.ndarray) -> list[Detection]:

@@ -181,43 +181,54 @@ class VideoSource:
         if self._closed or self._ended:
             return None
         if self._realtime:
-            self._wait_for_due_frame()
-        if self._pending is not None:
-            frame, self._pending = self._pending, None
-        else:
-            ok, frame = self._capture.read()
-            if not ok or frame is None:
-                if self.spec.kind is not SourceKind.FILE:
-                    return None
-                if not (self._loop and self._rewind()):
-                    self._ended = True
-                    return None
-                ok, frame = self._capture.read()
-                if not ok or frame is None:
-                    self._ended = True
-                    return None
+            self._skip_late_frames()
+        frame = self._next_frame()
+        if frame is None:
+            return None
+        if self._realtime:
+            # Decode first, then wait: the decoding time is part of the frame interval,
+            # and the end of a file is found without waiting for it.
+            self._wait_until_due()
         self._played += 1
         self._meter.tick(self._clock())
         return frame
 
-    def _wait_for_due_frame(self) -> None:
-        fps = self.nominal_fps or 30.0
-        now = self._clock()
+    def _next_frame(self) -> np.ndarray | None:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        ok, frame = self._capture.read()
+        if ok and frame is not None:
+            return frame
+        if self.spec.kind is not SourceKind.FILE:
+            return None  # a live source missed a frame; the caller decides when it is lost
+        if self._loop and self._rewind():
+            ok, frame = self._capture.read()
+            if ok and frame is not None:
+                return frame
+        self._ended = True
+        return None
+
+    def _due(self) -> float:
         if self._started_at is None:
-            self._started_at = now
-        due = self._started_at + self._played / fps
-        if now < due:
-            self._sleep(due - now)
-            return
-        # Behind by more than a frame: skip ahead as a camera's driver would, rather
-        # than play old frames late.
-        behind = int((now - due) * fps)
+            self._started_at = self._clock()
+        return self._started_at + self._played / (self.nominal_fps or 30.0)
+
+    def _skip_late_frames(self) -> None:
+        """Behind by a frame or more: skip to the frame showing now, as a camera would,
+        rather than play old frames late."""
+        behind = int((self._clock() - self._due()) * (self.nominal_fps or 30.0))
         for _ in range(behind):
             if self._pending is not None:
                 self._pending = None
             elif not self._capture.grab():
                 break
             self._played += 1
+
+    def _wait_until_due(self) -> None:
+        wait = self._due() - self._clock()
+        if wait > 0:
+            self._sleep(wait)
 
     def _rewind(self) -> bool:
         self._played = 0
