@@ -210,7 +210,8 @@ class Service:
             forwarded = request.headers.get("X-Forwarded-For", "")
             # The proxy appends the address it saw; earlier entries are the client's word.
             last = forwarded.rsplit(",", 1)[-1].strip()
-            if last:
+            # An address is short ASCII; anything else is not one and must not become a key.
+            if last and len(last) <= 64 and last.isascii():
                 return last
         return request.remote or "unknown"
 

@@ -42,6 +42,11 @@ def token(value: Any) -> str:
         raise invalid("The token must be a non-empty string.")
     if len(value) > MAX_TOKEN_CHARS:
         raise invalid(f"The token must be at most {MAX_TOKEN_CHARS} characters long.")
+    try:
+        # JSON can carry lone surrogates ("\ud800") that no store can encode.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid("The token must be valid Unicode text.") from None
     return value
 
 

@@ -93,6 +93,12 @@ async def test_publish_refuses_bad_token(api: Client, token: Any) -> None:
     assert "token" in body["error"]["message"]
 
 
+async def test_publish_refuses_a_token_with_a_lone_surrogate(api: Client) -> None:
+    raw = b'{"username": "alice", "token": "ab\\ud800cd"}'
+    resp = await api.post("/publish", data=raw)
+    await assert_error(resp, 400, "INVALID_ARGUMENT")
+
+
 async def test_publish_accepts_largest_token(api: Client) -> None:
     await publish(api, token="x" * v.MAX_TOKEN_CHARS)
 
