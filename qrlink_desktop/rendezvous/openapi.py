@@ -188,7 +188,10 @@ def document(max_wait: float = v.MAX_WAIT_SECONDS) -> dict[str, Any]:
                         "409": _error("A live token under this username has another owner."),
                         "413": _TOO_LARGE,
                         "429": _RATE_LIMITED,
-                        "503": _UNAVAILABLE,
+                        "503": _error(
+                            "The store is unreachable, or (memory store) holds as many tokens "
+                            "as it may; retry later."
+                        ),
                     },
                 },
                 "patch": {

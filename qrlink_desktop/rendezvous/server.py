@@ -38,6 +38,7 @@ from qrlink_desktop.rendezvous.store import (
     MemoryStore,
     NotFound,
     Store,
+    StoreFull,
     StoreUnavailable,
 )
 
@@ -87,6 +88,13 @@ class Service:
             published = await self.store.publish(
                 username, token, ttl_ms / 1000, owner_key, self.clock.now()
             )
+        except StoreFull:
+            raise ApiError(
+                503,
+                ApiErrorCode.STORE_FULL,
+                "The service holds as many tokens as it may; try again when some expire.",
+                {"Retry-After": "5"},
+            ) from None
         except Conflict:
             raise ApiError(
                 409,

@@ -61,6 +61,10 @@ class StoreUnavailable(StoreError):
     """The backing store cannot be reached; the request may succeed later."""
 
 
+class StoreFull(StoreError):
+    """The store holds as many tokens as it may; publishing succeeds once some expire."""
+
+
 def hash_owner_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -185,10 +189,16 @@ async def wait_with(
                     await event.wait()
 
 
+# 100,000 tokens of the largest size is under 2 GiB; real tokens are a tenth of that.
+DEFAULT_MAX_RECORDS = 100_000
+
+
 class MemoryStore:
     """One process, nothing to install; lost on restart, which suits minutes-long tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_records: int = DEFAULT_MAX_RECORDS) -> None:
+        # A cap, so many clients each within their rate limit cannot exhaust memory.
+        self.max_records = max_records
         self._records: dict[str, Record] = {}
         self.notifier = Notifier()
 
@@ -211,6 +221,8 @@ class MemoryStore:
             assert owner_key is not None
             key, owner_hash, replaced = owner_key, current.owner_hash, True
         else:
+            if username not in self._records and len(self._records) >= self.max_records:
+                raise StoreFull(username)
             key = new_owner_key()
             owner_hash, replaced = hash_owner_key(key), False
         record = Record(username, token, new_token_id(), owner_hash, now, now + ttl)

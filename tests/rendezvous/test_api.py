@@ -347,3 +347,21 @@ async def test_wrong_method_is_405_json_with_allow(api: Client) -> None:
 
 async def test_unknown_path_is_404_json(api: Client) -> None:
     await assert_error(await api.get("/nothing-here"), 404, "NOT_FOUND")
+
+
+async def test_a_full_memory_store_answers_503_until_tokens_expire(
+    make_client: MakeClient, clock: ManualClock
+) -> None:
+    from qrlink_desktop.rendezvous.store import MemoryStore
+
+    api, service = await make_client(store=MemoryStore(max_records=2), clock=clock)
+    first = await publish(api, "user-1", ttl=60_000)
+    await publish(api, "user-2", ttl=120_000)
+    resp = await api.post("/publish", json={"username": "user-3", "token": "t"})
+    await assert_error(resp, 503, "STORE_FULL")
+    assert resp.headers["Retry-After"] == "5"
+    # The owner may still replace a token it holds.
+    await publish(api, "user-1", token="t2", ttl=60_000, headers=bearer(first["ownerKey"]))
+    clock.advance(60)
+    await service.prune_once()
+    await publish(api, "user-3")
