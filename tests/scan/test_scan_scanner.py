@@ -153,7 +153,9 @@ def test_scans_a_video_file_on_worker_threads(
     found = {index for index, d in rec.detections if d}
     assert not found & set(range(EMPTY_FRAMES))
     held = set(range(len(sequence) - 20, len(sequence)))
-    assert len(found & held) >= 15
+    decoded_held = {index for index, _ in rec.detections} & held
+    assert len(decoded_held) >= 10  # a busy machine may drop a few, not most
+    assert len(found & decoded_held) >= 0.75 * len(decoded_held)
     stats = rec.stats[-1]
     assert stats.frames_captured == len(sequence)
     assert stats.frames_decoded + stats.frames_dropped == len(sequence)
