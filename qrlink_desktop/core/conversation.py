@@ -1,0 +1,232 @@
+"""The payment conversation, one customer's worth, across however many pairings it takes.
+
+    cashier (offerer)                       customer (answerer)
+      payment_request  -------------------->  (the customer decides)
+      (acknowledged automatically) <--------  payment_response
+      payment_acknowledgment -------------->
+
+Pure: `receive` takes a parsed envelope and returns actions (messages to send, events to
+report); no I/O. It outlives a single data channel so that after a lost connection a new
+pairing replays what is unanswered under the original messageIds, and the other side's
+dedup window turns a replay into the identical earlier reply instead of a second payment.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .dedup import DedupWindow
+from .errors import ErrorCode, QrlinkError
+from .handshake import Role
+from .messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
+
+
+class OutStatus(StrEnum):
+    QUEUED = "queued"  # waiting for an open, verified channel
+    SENT = "sent"  # handed to the data channel; its reply has not come
+    RETRYING = "retrying"  # a send failed; the retry policy is running
+    ANSWERED = "answered"  # the reply came (or no reply is expected)
+    FAILED = "failed"  # retries used up; kept for replay on the next pairing
+
+
+# Which reply settles a message of each type.
+_REPLY_TO = {
+    MessageType.PAYMENT_REQUEST: MessageType.PAYMENT_RESPONSE,
+    MessageType.PAYMENT_RESPONSE: MessageType.PAYMENT_ACKNOWLEDGMENT,
+}
+
+
+@dataclass
+class OutEntry:
+    envelope: Envelope
+    status: OutStatus = OutStatus.QUEUED
+    attempts: int = 0
+
+
+@dataclass
+class Payment:
+    request: Envelope
+    status: str = "requested"  # requested, approved, declined; then acknowledged
+    response: Envelope | None = None
+    acknowledgment: Envelope | None = None
+    history: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requestId": self.request.message_id,
+            "amount": self.request.payload["amount"],
+            "currency": self.request.payload["currency"],
+            "reference": self.request.payload.get("reference"),
+            "status": self.status,
+            "acknowledged": self.acknowledgment is not None,
+        }
+
+
+@dataclass(frozen=True)
+class SendAction:
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class EventAction:
+    event: dict[str, Any]
+
+
+Action = SendAction | EventAction
+
+
+def _message_event(direction: str, env: Envelope, **extra: Any) -> EventAction:
+    return EventAction(
+        {
+            "event": "message",
+            "direction": direction,
+            "type": str(env.type),
+            "messageId": env.message_id,
+            "payload": env.payload,
+            **extra,
+        }
+    )
+
+
+class Conversation:
+    def __init__(self, role: Role, *, merchant: str | None = None) -> None:
+        self.role = role
+        self.merchant = merchant
+        self.verified = False
+        self.outbox: OrderedDict[str, OutEntry] = OrderedDict()
+        self.dedup = DedupWindow()
+        self.payments: OrderedDict[str, Payment] = OrderedDict()
+        self.processed: list[str] = []  # messageIds acted upon, in order (tests count these)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def _queue(self, env: Envelope) -> SendAction:
+        self.outbox[env.message_id] = OutEntry(env)
+        return SendAction(env)
+
+    def request_payment(
+        self, amount: str, currency: str, *, now: float, reference: str | None = None,
+        description: str | None = None,
+    ) -> list[Action]:
+        if self.role != Role.OFFERER:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "only the cashier requests payments")
+        if not self.verified:
+            raise QrlinkError(
+                ErrorCode.NOT_VERIFIED, "the verification code has not been confirmed yet"
+            )
+        payload: dict[str, Any] = {"amount": amount, "currency": currency}
+        for key, value in (("merchant", self.merchant), ("reference", reference),
+                           ("description", description)):
+            if value:
+                payload[key] = value
+        env = make(MessageType.PAYMENT_REQUEST, payload, now=now)
+        self.payments[env.message_id] = Payment(env)
+        return [self._queue(env), _message_event("out", env)]
+
+    def respond(self, request_id: str, approve: bool, *, now: float,
+                reason: str | None = None) -> list[Action]:
+        """The customer's decision on a payment request."""
+        payment = self.payments.get(request_id)
+        if payment is None:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, f"no payment request {request_id}")
+        if payment.response is not None:
+            return []  # decided already; a second tap changes nothing
+        payload: dict[str, Any] = {
+            "requestId": request_id,
+            "status": "approved" if approve else "declined",
+        }
+        if reason:
+            payload["reason"] = reason
+        env = make(MessageType.PAYMENT_RESPONSE, payload, now=now)
+        payment.response = env
+        payment.status = payload["status"]
+        self.dedup.record_reply(request_id, env.to_json())
+        return [self._queue(env), _message_event("out", env)]
+
+    def unanswered(self) -> list[Envelope]:
+        """What a new pairing must replay, oldest first, under the original messageIds."""
+        return [e.envelope for e in self.outbox.values() if e.status != OutStatus.ANSWERED]
+
+    def _settle(self, message_id: str) -> None:
+        entry = self.outbox.get(message_id)
+        if entry is not None:
+            entry.status = OutStatus.ANSWERED
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def receive(self, env: Envelope, *, now: float) -> list[Action]:
+        if env.type in PAYMENT_TYPES and not self.verified:
+            return [self._error(ErrorCode.NOT_VERIFIED,
+                                "payment messages are refused before verification", env, now)]
+        if env.type in PAYMENT_TYPES:
+            seen, reply = self.dedup.check(env.message_id, now)
+            if seen:
+                out: list[Action] = [EventAction({"event": "duplicate", "messageId": env.message_id,
+                                                  "type": str(env.type)})]
+                if reply is not None:
+                    out.append(SendAction(parse(reply)))
+                return out
+        handler = {
+            MessageType.PAYMENT_REQUEST: self._on_request,
+            MessageType.PAYMENT_RESPONSE: self._on_response,
+            MessageType.PAYMENT_ACKNOWLEDGMENT: self._on_ack,
+            MessageType.ERROR: self._on_error,
+        }.get(env.type)
+        if handler is None:
+            return []  # handshake, ping and pong belong to the channel
+        return handler(env, now)
+
+    def _error(self, code: ErrorCode, message: str, ref: Envelope | None, now: float) -> SendAction:
+        payload: dict[str, Any] = {"code": str(code), "message": message}
+        if ref is not None:
+            payload["refMessageId"] = ref.message_id
+        return SendAction(make(MessageType.ERROR, payload, now=now))
+
+    def _wrong_role(self, env: Envelope, now: float) -> list[Action]:
+        return [self._error(ErrorCode.MESSAGE_INVALID,
+                            f"{env.type} is not expected by the {self.role}", env, now)]
+
+    def _on_request(self, env: Envelope, now: float) -> list[Action]:
+        if self.role != Role.ANSWERER:
+            return self._wrong_role(env, now)
+        self.processed.append(env.message_id)
+        self.payments[env.message_id] = Payment(env)
+        return [_message_event("in", env)]
+
+    def _on_response(self, env: Envelope, now: float) -> list[Action]:
+        request_id = env.payload["requestId"]
+        payment = self.payments.get(request_id)
+        if self.role != Role.OFFERER or payment is None:
+            return self._wrong_role(env, now)
+        self.processed.append(env.message_id)
+        self._settle(request_id)
+        payment.response = env
+        payment.status = env.payload["status"]
+        ack = make(
+            MessageType.PAYMENT_ACKNOWLEDGMENT,
+            {"requestId": request_id, "status": env.payload["status"]},
+            now=now,
+        )
+        payment.acknowledgment = ack
+        self.dedup.record_reply(env.message_id, ack.to_json())
+        self.outbox[ack.message_id] = OutEntry(ack, OutStatus.ANSWERED)  # no reply expected
+        return [_message_event("in", env), SendAction(ack), _message_event("out", ack)]
+
+    def _on_ack(self, env: Envelope, now: float) -> list[Action]:
+        request_id = env.payload["requestId"]
+        payment = self.payments.get(request_id)
+        if self.role != Role.ANSWERER or payment is None or payment.response is None:
+            return self._wrong_role(env, now)
+        self.processed.append(env.message_id)
+        self._settle(payment.response.message_id)
+        payment.acknowledgment = env
+        return [_message_event("in", env)]
+
+    def _on_error(self, env: Envelope, now: float) -> list[Action]:
+        return [EventAction({"event": "peer_error", "code": env.payload["code"],
+                             "message": env.payload["message"],
+                             "refMessageId": env.payload.get("refMessageId")})]
+

@@ -1,0 +1,58 @@
+"""When to ping, when the peer counts as dead, and when an idle session closes.
+
+aiortc notices a frozen peer only after ~30 s of consent failures; pinging every few
+seconds and giving up after `dead_after` of silence detects it within 15 s. Pure: the
+caller passes monotonic `now` and acts on what `due` returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Due(StrEnum):
+    PING = "ping"  # time to send a heartbeat
+    DEAD = "dead"  # nothing heard for dead_after: the peer or the path is gone
+    IDLE = "idle"  # no conversation for inactivity seconds: close the session
+
+
+@dataclass
+class Liveness:
+    ping_interval: float = 3.0
+    dead_after: float = 10.0
+    inactivity: float = 120.0
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ping_interval < self.dead_after:
+            raise ValueError("ping_interval must be positive and shorter than dead_after")
+        self.last_heard = self.started
+        self.last_ping = self.started
+        self.last_activity = self.started
+
+    def heard(self, now: float) -> None:
+        """Anything arrived from the peer, a pong included."""
+        self.last_heard = max(self.last_heard, now)
+
+    def activity(self, now: float) -> None:
+        """Conversation happened (not heartbeats): pushes back the inactivity close."""
+        self.last_activity = max(self.last_activity, now)
+
+    def due(self, now: float) -> list[Due]:
+        out: list[Due] = []
+        if now - self.last_heard >= self.dead_after:
+            out.append(Due.DEAD)
+        if self.inactivity > 0 and now - self.last_activity >= self.inactivity:
+            out.append(Due.IDLE)
+        if not out and now - self.last_ping >= self.ping_interval:
+            self.last_ping = now
+            out.append(Due.PING)
+        return out
+
+    def next_check(self, now: float) -> float:
+        """Seconds until something may be due."""
+        deadlines = [self.last_ping + self.ping_interval, self.last_heard + self.dead_after]
+        if self.inactivity > 0:
+            deadlines.append(self.last_activity + self.inactivity)
+        return max(0.0, min(deadlines) - now)

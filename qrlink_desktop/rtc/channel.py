@@ -1,0 +1,287 @@
+"""One open data channel: handshake, heartbeat, inactivity close, ordered send with retry.
+
+Every handler is guarded: an exception escaping an aiortc data-channel handler tears that
+side's connection down while the other side still shows "connected" (DESIGN.md §5).
+The conversation (payments, dedup, outbox) is not owned here: it outlives the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCDataChannel
+
+from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.conversation import Action, Conversation, EventAction, OutStatus, SendAction
+from ..core.errors import ErrorCode, QrlinkError
+from ..core.handshake import Failed, Handshake, HState, Role, Send, Verified
+from ..core.liveness import Due, Liveness
+from ..core.messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
+from ..core.retry import DEFAULT_RETRY, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ChannelTimers:
+    handshake_timeout: float = 10.0
+    ping_interval: float = 3.0
+    dead_after: float = 10.0
+    inactivity: float = 120.0
+    retry: RetryPolicy = DEFAULT_RETRY
+    # Incoming messages a second before the peer counts as flooding (heartbeats included).
+    max_rate: float = 200.0
+
+
+class _RateGate:
+    """Token bucket over received messages; `now` comes from the caller's clock."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.at = now
+
+    def allow(self, now: float) -> bool:
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Link:
+    def __init__(
+        self,
+        channel: RTCDataChannel,
+        handshake: Handshake,
+        conversation: Conversation,
+        *,
+        timers: ChannelTimers = ChannelTimers(),  # noqa: B008 - frozen dataclass
+        clock: Clock = SYSTEM_CLOCK,
+        emit: Emit,
+    ) -> None:
+        self.channel = channel
+        self.handshake = handshake
+        self.conversation = conversation
+        self.timers = timers
+        self.clock = clock
+        self._emit = emit
+        now = clock.monotonic()
+        self.liveness = Liveness(timers.ping_interval, timers.dead_after, timers.inactivity, now)
+        self._gate = _RateGate(timers.max_rate, now)
+        self._flood_reported = False
+        self._queue: asyncio.Queue[Envelope] = asyncio.Queue()
+        self._pings: dict[str, float] = {}
+        self.rtt_ms: float | None = None
+        self.failure: QrlinkError | None = None
+        self.verified: asyncio.Future[Verified] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.channel.on("message", self._on_message)
+        self.channel.on("close", lambda: self._finish("the other device closed the connection"))
+        self._tasks = [
+            asyncio.ensure_future(self._pump()),
+            asyncio.ensure_future(self._heartbeat()),
+            asyncio.ensure_future(self._handshake_deadline()),
+        ]
+        self._apply_handshake("open", None)
+
+    async def close(self, reason: str = "closed") -> None:
+        self._finish(reason)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            self.channel.close()
+
+    def _finish(self, reason: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result(reason)
+            if not self.verified.done():
+                self.verified.set_exception(
+                    QrlinkError(ErrorCode.CONNECTION_FAILED, f"connection ended: {reason}")
+                )
+                self.verified.exception()  # mark retrieved: nobody may be waiting
+            for task in self._tasks:
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+    def fail(self, code: ErrorCode, message: str) -> None:
+        if self.closed.done():
+            return
+        self.failure = QrlinkError(code, message)
+        self._emit({"event": "error", "code": str(code), "message": message})
+        self._finish(message)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def send(self, env: Envelope) -> None:
+        """Queue for ordered delivery; payment messages wait for verification."""
+        self._queue.put_nowait(env)
+
+    def _send_now(self, env: Envelope) -> None:
+        """Control messages (handshake, heartbeat, errors) bypass the queue."""
+        try:
+            self.channel.send(env.to_json())
+        except Exception as exc:  # the channel is closing; the heartbeat will notice
+            log.debug("control message %s not sent: %s", env.type, exc)
+
+    async def _pump(self) -> None:
+        while True:
+            env = await self._queue.get()
+            if env.type in PAYMENT_TYPES and not self.verified.done():
+                await asyncio.shield(self.verified)
+            await self._deliver(env)
+
+    async def _deliver(self, env: Envelope) -> None:
+        entry = self.conversation.outbox.get(env.message_id)
+        policy = self.timers.retry
+        for attempt in range(policy.attempts):
+            try:
+                if self.channel.readyState != "open":
+                    raise ConnectionError("the data channel is not open")
+                self.channel.send(env.to_json())
+            except Exception as exc:
+                delay = policy.delay(attempt + 1)
+                if entry is not None:
+                    entry.status = OutStatus.RETRYING
+                    entry.attempts = attempt + 1
+                if delay is None:
+                    break
+                log.info("send of %s failed (%s); retry in %gs", env.message_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if entry is not None and entry.status != OutStatus.ANSWERED:
+                entry.status = OutStatus.SENT
+                entry.attempts = attempt + 1
+            return
+        if entry is not None:
+            entry.status = OutStatus.FAILED
+        self._emit(
+            {
+                "event": "error",
+                "code": str(ErrorCode.MESSAGE_SEND_FAILED),
+                "message": f"{env.type} could not be sent; it will be sent again after "
+                "the next pairing",
+                "messageId": env.message_id,
+            }
+        )
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def _on_message(self, raw: str | bytes) -> None:
+        try:
+            self._receive(raw)
+        except Exception as exc:  # never let an exception reach aiortc
+            log.exception("message handler failed")
+            self._emit({"event": "error", "code": str(ErrorCode.MESSAGE_INVALID),
+                        "message": f"a message could not be handled: {exc}"})
+
+    def _receive(self, raw: str | bytes) -> None:
+        now = self.clock.monotonic()
+        self.liveness.heard(now)
+        if not self._gate.allow(now):
+            if not self._flood_reported:
+                self._flood_reported = True
+                self._emit({"event": "error", "code": str(ErrorCode.RATE_LIMITED),
+                            "message": "the other device is sending too many messages; "
+                            "extra messages are dropped"})
+            return
+        wall = self.clock.now()
+        try:
+            env = parse(raw)
+        except QrlinkError as exc:
+            self._emit({"event": "error", "code": str(exc.code), "message": exc.message})
+            self._send_now(make(MessageType.ERROR, {"code": str(exc.code),
+                                                    "message": exc.message[:500]}, now=wall))
+            return
+        if env.type == MessageType.HANDSHAKE:
+            self._apply_handshake(env.payload["step"], env.payload)
+            return
+        if env.type == MessageType.PING:
+            self._send_now(make(MessageType.PONG, {"pingId": env.message_id}, now=wall))
+            return
+        if env.type == MessageType.PONG:
+            sent = self._pings.pop(env.payload["pingId"], None)
+            if sent is not None:
+                self.rtt_ms = (now - sent) * 1000
+                self._emit({"event": "rtt", "ms": round(self.rtt_ms, 3)})
+            return
+        self.liveness.activity(now)
+        self._run(self.conversation.receive(env, now=wall))
+
+    def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendAction):
+                # Payment messages keep their order behind the queue; errors go at once.
+                if action.envelope.type in PAYMENT_TYPES:
+                    self.send(action.envelope)
+                else:
+                    self._send_now(action.envelope)
+            elif isinstance(action, EventAction):
+                self._emit(action.event)
+
+    # --- handshake -----------------------------------------------------------------------
+
+    def _apply_handshake(self, step: str, payload: dict[str, Any] | None) -> None:
+        hs = self.handshake
+        before = len(hs.outputs)
+        hs.handle(step, payload)
+        wall = self.clock.now()
+        for out in hs.outputs[before:]:
+            if isinstance(out, Send):
+                self._send_now(make(MessageType.HANDSHAKE, out.payload, now=wall))
+            elif isinstance(out, Verified):
+                self.conversation.verified = True
+                if not self.verified.done():
+                    self.verified.set_result(out)
+            elif isinstance(out, Failed):
+                self._send_now(make(MessageType.ERROR, {"code": str(out.code),
+                                                        "message": out.message}, now=wall))
+                self.fail(out.code, out.message)
+
+    async def _handshake_deadline(self) -> None:
+        await asyncio.sleep(self.timers.handshake_timeout)
+        if self.handshake.state != HState.VERIFIED:
+            self.fail(ErrorCode.TIMEOUT,
+                      f"the other device did not complete the verification handshake within "
+                      f"{self.timers.handshake_timeout:g} seconds")
+
+    # --- heartbeat -----------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        while not self.closed.done():
+            now = self.clock.monotonic()
+            await asyncio.sleep(max(0.05, self.liveness.next_check(now)))
+            now = self.clock.monotonic()
+            for due in self.liveness.due(now):
+                if due == Due.PING:
+                    env = make(MessageType.PING, {}, now=self.clock.now())
+                    self._pings = {k: v for k, v in self._pings.items()
+                                   if now - v < self.timers.dead_after}
+                    self._pings[env.message_id] = now
+                    self._send_now(env)
+                elif due == Due.DEAD:
+                    self.fail(ErrorCode.TIMEOUT,
+                              f"the other device stopped answering (nothing heard for "
+                              f"{self.timers.dead_after:g} seconds)")
+                    return
+                elif due == Due.IDLE:
+                    self._emit({"event": "idle", "seconds": self.timers.inactivity})
+                    self._finish("closed after inactivity")
+                    return

@@ -1,0 +1,341 @@
+"""The pairing engine: one customer session in the offering (cashier) or answering
+(customer) role, from offer to closed channel. The CLI and the GUI drive this; it reports
+through `emit` with one dict per event (`offer`, `answer`, `state`, `sas`, `message`,
+`error`, `closed`, ...), the same objects `qrlink peer --json` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..core import bootstrap
+from ..core.bootstrap import BootstrapRecord, Kind
+from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.conversation import Conversation
+from ..core.errors import ErrorCode, QrlinkError
+from ..core.handshake import Handshake, Role, Verified
+from ..core.session import Event, SessionMachine, State
+from .channel import ChannelTimers, Emit, Link
+from .peer import IceConfig, Peer
+from .tokens import decode_any
+
+log = logging.getLogger(__name__)
+
+AGENT = f"qrlink/{__version__}"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    ice: IceConfig = field(default_factory=IceConfig)
+    page_url: str = "http://127.0.0.1:8765/"
+    offer_lifetime: float = 300.0
+    connect_timeout: float = 15.0
+    timers: ChannelTimers = field(default_factory=ChannelTimers)
+    merchant: str | None = None
+    # A prepared offer with less life left than this is replaced before it is shown.
+    min_offer_life: float = 60.0
+
+
+class OfferPreparer:
+    """Keeps the next offer gathered ahead, so showing a QR never waits on gathering
+    (a STUN server that never answers blocks gathering for aioice's 5 s timeout)."""
+
+    def __init__(self, cfg: EngineConfig, clock: Clock) -> None:
+        self._cfg = cfg
+        self._clock = clock
+        self._next: asyncio.Task[Peer] | None = None
+
+    async def _make(self, reply_handle: bytes | None) -> Peer:
+        peer = Peer(Kind.OFFER, self._cfg.ice, self._clock)
+        try:
+            await peer.make_offer(self._cfg.offer_lifetime, reply_handle=reply_handle)
+        except BaseException:
+            await peer.close()
+            raise
+        return peer
+
+    def prepare(self) -> None:
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._make(None))
+
+    async def take(self, reply_handle: bytes | None = None) -> Peer:
+        if reply_handle is not None:
+            return await self._make(reply_handle)  # the handle is part of the record
+        self.prepare()
+        assert self._next is not None
+        task, self._next = self._next, None
+        peer = await task
+        assert peer.local is not None and peer.local.expires_at is not None
+        if peer.local.expires_at - self._clock.now() < self._cfg.min_offer_life:
+            await peer.close()
+            peer = await self._make(None)
+        self.prepare()
+        return peer
+
+    async def close(self) -> None:
+        task, self._next = self._next, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            peer = await task
+            await peer.close()
+
+
+class Engine:
+    def __init__(
+        self, role: Role, cfg: EngineConfig, *, clock: Clock = SYSTEM_CLOCK, emit: Emit
+    ) -> None:
+        self.role = role
+        self.cfg = cfg
+        self.clock = clock
+        self._emit_cb = emit
+        self.machine = SessionMachine()
+        self.machine.subscribe(self._on_state)
+        self.conversation = Conversation(role, merchant=cfg.merchant)
+        self.preparer = OfferPreparer(cfg, clock) if role == Role.OFFERER else None
+        self.peer: Peer | None = None
+        self.link: Link | None = None
+        self.verified: Verified | None = None
+        self.confirmed = False
+        self.timings: dict[str, float] = {}
+        self.error: QrlinkError | None = None
+        self._closing = False
+        self._watch: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # --- events --------------------------------------------------------------------------
+
+    def emit(self, event: dict[str, Any]) -> None:
+        try:
+            self._emit_cb(event)
+        except Exception:  # a broken listener must not break the session
+            log.exception("event listener failed on %s", event.get("event"))
+
+    def _on_state(self, old: State, new: State, event: Event) -> None:
+        log.info("session %s -> %s (%s)", old, new, event)
+        out: dict[str, Any] = {"event": "state", "state": str(new)}
+        if new == State.CONNECTED and self.peer is not None:
+            out.update(self.peer.describe())
+        self.emit(out)
+
+    def _fail(self, exc: QrlinkError) -> None:
+        self.error = exc
+        self.emit({"event": "error", **exc.to_dict()})
+        self.machine.handle(Event.FAILED)
+
+    # --- the offering side ---------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Start gathering the first offer now, before any customer arrives."""
+        assert self.preparer is not None
+        self.preparer.prepare()
+
+    async def new_customer(self, *, keep_conversation: bool = False,
+                           reply_handle: bytes | None = None) -> str:
+        """Drop any session, take the prepared offer, return its QR text."""
+        assert self.preparer is not None, "only the offering side makes offers"
+        await self._teardown()
+        if self.machine.state != State.IDLE:
+            if not self.machine.terminal:
+                self.machine.handle(Event.CLOSE)
+            self.machine.handle(Event.RESET)
+        if not keep_conversation:
+            self.conversation = Conversation(self.role, merchant=self.cfg.merchant)
+        self.verified, self.confirmed, self.error = None, False, None
+        t0 = time.perf_counter()
+        self.machine.handle(Event.CREATE_OFFER)
+        try:
+            self.peer = await self.preparer.take(reply_handle)
+        except QrlinkError as exc:
+            self._fail(exc)
+            raise
+        except Exception as exc:
+            err = QrlinkError(ErrorCode.BOOTSTRAP_GENERATION_FAILED, f"could not create an offer: {exc}")
+            self._fail(err)
+            raise err from exc
+        record = self.peer.local
+        assert record is not None
+        text = bootstrap.offer_text(record, self.cfg.page_url)
+        self.timings = {"offer_ready_ms": (time.perf_counter() - t0) * 1000}
+        self.machine.handle(Event.OFFER_CREATED)
+        self.emit({"event": "offer", "text": text, "offerId": record.offer_id_hex,
+                   "expiresAt": record.expires_at, "payloadBytes": len(bootstrap.pack(record)),
+                   "readyMs": round(self.timings["offer_ready_ms"], 3),
+                   "candidates": [c.type_name for c in record.candidates]})
+        return text
+
+    @property
+    def offer(self) -> BootstrapRecord | None:
+        return self.peer.local if self.peer and self.role == Role.OFFERER else None
+
+    def decode(self, text: str) -> BootstrapRecord:
+        return decode_any(text, now=self.clock.now(), allow_loopback=self.cfg.ice.loopback_ok)
+
+    async def submit_answer(self, text: str) -> Verified:
+        """Apply the customer's answer and connect. A code that cannot be used leaves the
+        offer on screen (a bad scan is not the end of the session)."""
+        if self.machine.state != State.AWAITING_ANSWER or self.peer is None:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "no offer is waiting for an answer")
+        t0 = time.perf_counter()
+        try:
+            record = self.decode(text)
+            await self.peer.accept_answer(record)
+        except QrlinkError as exc:
+            self.emit({"event": "error", **exc.to_dict()})
+            if exc.code == ErrorCode.CONNECTION_FAILED:
+                self.machine.handle(Event.FAILED)
+            raise
+        self.timings["answer_apply_ms"] = (time.perf_counter() - t0) * 1000
+        self.machine.handle(Event.ANSWER_RECEIVED)
+        return await self._connect()
+
+    def confirm(self) -> None:
+        """The cashier saw the same code on both screens."""
+        if self.verified is None:
+            raise QrlinkError(ErrorCode.NOT_VERIFIED, "there is no verification code to confirm yet")
+        self.confirmed = True
+        self.emit({"event": "confirmed"})
+
+    def request_payment(self, amount: str, currency: str, reference: str | None = None) -> str:
+        link = self._live_link()
+        if not self.confirmed:
+            raise QrlinkError(ErrorCode.NOT_VERIFIED, "confirm the verification code first")
+        actions = self.conversation.request_payment(
+            amount, currency, now=self.clock.now(), reference=reference
+        )
+        link._run(actions)  # noqa: SLF001 - the link executes conversation actions
+        return actions[0].envelope.message_id  # type: ignore[union-attr]
+
+    # --- the answering side --------------------------------------------------------------
+
+    async def answer(self, offer_text: str) -> str:
+        """Answer an offer; returns the answer text. Then call `connect`."""
+        if self.role != Role.ANSWERER:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "only the answering side answers")
+        t0 = time.perf_counter()
+        record = self.decode(offer_text)
+        if record.kind != Kind.OFFER:
+            raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer")
+        await self._teardown()
+        if self.machine.state != State.IDLE:
+            if not self.machine.terminal:
+                self.machine.handle(Event.CLOSE)
+            self.machine.handle(Event.RESET)
+        self.verified, self.error = None, None
+        self.peer = Peer(Kind.ANSWER, self.cfg.ice, self.clock)
+        try:
+            answer = await self.peer.make_answer(record)
+        except QrlinkError as exc:
+            self._fail(exc)
+            raise
+        text = bootstrap.answer_text(answer)
+        self.timings = {"answer_ready_ms": (time.perf_counter() - t0) * 1000}
+        self.machine.handle(Event.ANSWER_SENT)
+        self.emit({"event": "answer", "text": text, "offerId": answer.offer_id_hex,
+                   "payloadBytes": len(bootstrap.pack(answer)),
+                   "replyTo": record.reply_name,
+                   "candidates": [c.type_name for c in answer.candidates]})
+        return text
+
+    async def connect(self) -> Verified:
+        return await self._connect()
+
+    def respond(self, request_id: str, approve: bool, reason: str | None = None) -> None:
+        link = self._live_link()
+        link._run(self.conversation.respond(request_id, approve, now=self.clock.now(),  # noqa: SLF001
+                                            reason=reason))
+
+    # --- both ----------------------------------------------------------------------------
+
+    def _live_link(self) -> Link:
+        if self.link is None or self.link.closed.done():
+            raise QrlinkError(ErrorCode.MESSAGE_SEND_FAILED, "there is no open connection")
+        return self.link
+
+    async def _connect(self) -> Verified:
+        peer = self.peer
+        assert peer is not None and peer.local is not None and peer.remote is not None
+        try:
+            channel = await peer.wait_open(self.cfg.connect_timeout)
+        except QrlinkError as exc:
+            self._fail(exc)
+            await peer.close()
+            raise
+        self.timings.update(peer.timings.as_ms())
+        self.machine.handle(Event.CONNECTED)
+        offer, answer = (peer.local, peer.remote) if self.role == Role.OFFERER else (peer.remote, peer.local)
+        info: dict[str, Any] = {"agent": AGENT}
+        if self.role == Role.OFFERER and self.cfg.merchant:
+            info["merchant"] = self.cfg.merchant
+        handshake = Handshake(self.role, offer.fingerprint, answer.fingerprint, info=info)
+        link = Link(channel, handshake, self.conversation, timers=self.cfg.timers,
+                    clock=self.clock, emit=self.emit)
+        self.link = link
+        t0 = time.perf_counter()
+        link.start()
+        self._watch = asyncio.ensure_future(self._watch_link(link))
+        try:
+            verified = await link.verified
+        except QrlinkError:
+            await self._watch
+            raise
+        self.timings["handshake_ms"] = (time.perf_counter() - t0) * 1000
+        self.verified = verified
+        self.emit({"event": "sas", "code": verified.code, "version": verified.version,
+                   "peer": verified.peer_info, "timings": {k: round(v, 3) for k, v in self.timings.items()}})
+        for env in self.conversation.unanswered():
+            link.send(env)  # replay under the original messageIds after a new pairing
+        return verified
+
+    async def _watch_link(self, link: Link) -> None:
+        reason = await link.closed
+        failed = link.failure
+        if self._closing:
+            return
+        if failed is not None:
+            self.error = failed
+            self.machine.handle(Event.FAILED)
+        else:
+            self.machine.handle(Event.CLOSE)
+        self.emit({"event": "closed", "reason": reason})
+        await self._close_transport()
+
+    async def _close_transport(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            await link.close()
+        if self.peer is not None:
+            await self.peer.close()
+
+    async def _teardown(self) -> None:
+        self._closing = True
+        try:
+            if self._watch is not None and not self._watch.done():
+                self._watch.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._watch
+            self._watch = None
+            await self._close_transport()
+            self.peer = None
+        finally:
+            self._closing = False
+
+    async def close(self, reason: str = "closed by the user") -> None:
+        was_live = not self.machine.terminal and self.machine.state != State.IDLE
+        await self._teardown()
+        if was_live:
+            self.machine.handle(Event.CLOSE)
+            self.emit({"event": "closed", "reason": reason})
+
+    async def shutdown(self) -> None:
+        await self.close()
+        if self.preparer is not None:
+            await self.preparer.close()
