@@ -1,0 +1,88 @@
+"""DESIGN.md §2: what each layer may import. Relative imports are resolved, so
+`from ..rtc import x` inside scan/ is caught as surely as `import qrlink_desktop.rtc`."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "qrlink_desktop"
+
+# layer -> (third-party top-level packages allowed, own packages allowed)
+RULES: dict[str, tuple[set[str], set[str]]] = {
+    "core": (set(), {"core"}),
+    "rtc": ({"aiortc", "aioice", "zstandard", "av"}, {"core", "rtc"}),
+    "scan": ({"numpy", "cv2", "zxingcpp", "pyzbar", "PIL", "qrcode"}, {"core", "scan"}),
+    "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "rendezvous"}),
+}
+
+
+def _imports(path: Path) -> list[str]:
+    package = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts[:-1])
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+                names += [module] if node.module else [f"{module}.{a.name}" for a in node.names]
+            elif node.module:
+                names.append(node.module)
+    return names
+
+
+def _violations(layer: str) -> list[str]:
+    third_party, own = RULES[layer]
+    bad = []
+    for path in sorted((ROOT / layer).rglob("*.py")):
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] == "qrlink_desktop":
+                if len(parts) == 1 or parts[1] == "__init__" or parts[1] == "__version__":
+                    continue
+                if parts[1] not in own:
+                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+            elif parts[0] not in sys.stdlib_module_names and parts[0] not in third_party:
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    return bad
+
+
+@pytest.mark.parametrize("layer", sorted(RULES))
+def test_layer_imports_only_what_it_may(layer: str) -> None:
+    assert list((ROOT / layer).glob("*.py")), f"{layer} has no modules"
+    assert _violations(layer) == []
+
+
+def test_the_rule_catches_a_relative_import(tmp_path: Path) -> None:
+    probe = ROOT / "scan" / "_layering_probe.py"
+    probe.write_text("from ..rtc import peer\n")
+    try:
+        assert _violations("scan") == ["scan/_layering_probe.py imports qrlink_desktop.rtc"]
+    finally:
+        probe.unlink()
+
+
+def test_core_loads_no_third_party_module() -> None:
+    code = (
+        "import sys, qrlink_desktop.core as c, pkgutil, importlib\n"
+        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('qrlink_desktop.core.' + m.name)\n"
+        "skip = ('qrlink_desktop', '__main__', '_distutils_hack', '__editable__')\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names"
+        " and not m.startswith(skip)]\n"
+        "print(','.join(sorted(bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_gui_is_the_only_layer_with_qt() -> None:
+    for layer in ("core", "rtc", "scan", "rendezvous"):
+        assert not [v for v in _violations(layer) if "PySide6" in v or "qasync" in v]
+        for path in (ROOT / layer).rglob("*.py"):
+            assert "PySide6" not in path.read_text(), path
