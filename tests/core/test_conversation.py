@@ -1,0 +1,117 @@
+"""The payment conversation: pure, outputs compared exactly, duplicates handled once."""
+
+from __future__ import annotations
+
+import pytest
+
+from qrlink_desktop.core.conversation import (
+    Conversation,
+    EventAction,
+    OutStatus,
+    SendAction,
+)
+from qrlink_desktop.core.errors import ErrorCode, QrlinkError
+from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.messages import Envelope, MessageType, make, parse
+
+NOW = 1_800_000_000.0
+
+
+def _verified(role: Role) -> Conversation:
+    c = Conversation(role, merchant="Shop")
+    c.verified = True
+    return c
+
+
+def _sends(actions: list) -> list[Envelope]:
+    return [a.envelope for a in actions if isinstance(a, SendAction)]
+
+
+def _wire(env: Envelope) -> Envelope:
+    """Through JSON, as the channel carries it."""
+    return parse(env.to_json())
+
+
+def test_request_response_acknowledgment() -> None:
+    cashier, customer = _verified(Role.OFFERER), _verified(Role.ANSWERER)
+    [req] = _sends(cashier.request_payment("9.90", "EUR", now=NOW, reference="R1"))
+    assert req.payload == {"amount": "9.90", "currency": "EUR", "merchant": "Shop", "reference": "R1"}
+    events = customer.receive(_wire(req), now=NOW)
+    assert [type(a) for a in events] == [EventAction]
+    [res] = _sends(customer.respond(req.message_id, True, now=NOW))
+    assert res.payload == {"requestId": req.message_id, "status": "approved"}
+    out = cashier.receive(_wire(res), now=NOW)
+    [ack] = _sends(out)
+    assert ack.type == MessageType.PAYMENT_ACKNOWLEDGMENT
+    assert ack.payload == {"requestId": req.message_id, "status": "approved"}
+    assert cashier.outbox[req.message_id].status == OutStatus.ANSWERED
+    assert customer.receive(_wire(ack), now=NOW)[0].event["type"] == "payment_acknowledgment"  # type: ignore[union-attr]
+    assert customer.unanswered() == [] and cashier.unanswered() == []
+    assert cashier.payments[req.message_id].to_dict()["acknowledged"] is True
+
+
+def test_duplicate_request_gets_the_identical_reply_and_is_processed_once() -> None:
+    cashier, customer = _verified(Role.OFFERER), _verified(Role.ANSWERER)
+    [req] = _sends(cashier.request_payment("1.00", "USD", now=NOW))
+    customer.receive(_wire(req), now=NOW)
+    [res] = _sends(customer.respond(req.message_id, False, now=NOW))
+    again = customer.receive(_wire(req), now=NOW + 1)
+    assert _sends(again) == [res]  # same messageId, same payload
+    assert any(isinstance(a, EventAction) and a.event["event"] == "duplicate" for a in again)
+    assert customer.processed == [req.message_id]
+    # A duplicate response from the phone produces the identical acknowledgment.
+    [ack] = _sends(cashier.receive(_wire(res), now=NOW))
+    assert _sends(cashier.receive(_wire(res), now=NOW)) == [ack]
+    assert cashier.processed == [res.message_id]
+
+
+def test_replay_after_a_new_pairing_keeps_message_ids() -> None:
+    cashier, customer = _verified(Role.OFFERER), _verified(Role.ANSWERER)
+    [req] = _sends(cashier.request_payment("5", "JPY", now=NOW))
+    assert cashier.unanswered() == [req]  # the connection dropped before an answer
+    customer.receive(_wire(req), now=NOW)
+    [res] = _sends(customer.respond(req.message_id, True, now=NOW))
+    # New pairing: both replay what is unanswered; each side answers duplicates identically.
+    replayed = cashier.unanswered()
+    assert [e.message_id for e in replayed] == [req.message_id]
+    assert _sends(customer.receive(_wire(replayed[0]), now=NOW + 5)) == [res]
+    assert customer.processed == [req.message_id]
+
+
+def test_payment_messages_are_refused_before_verification() -> None:
+    customer = Conversation(Role.ANSWERER)
+    req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=NOW)
+    [err] = _sends(customer.receive(req, now=NOW))
+    assert err.type == MessageType.ERROR and err.payload["code"] == "NOT_VERIFIED"
+    assert customer.payments == {} and customer.processed == []
+    with pytest.raises(QrlinkError) as info:
+        Conversation(Role.OFFERER).request_payment("1", "EUR", now=NOW)
+    assert info.value.code == ErrorCode.NOT_VERIFIED
+
+
+def test_wrong_role_and_unknown_request_are_errors_not_crashes() -> None:
+    cashier = _verified(Role.OFFERER)
+    req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=NOW)
+    [err] = _sends(cashier.receive(req, now=NOW))
+    assert err.payload["code"] == "MESSAGE_INVALID"
+    stray = make(MessageType.PAYMENT_RESPONSE, {"requestId": "nonexistent1", "status": "approved"}, now=NOW)
+    assert _sends(cashier.receive(stray, now=NOW))[0].payload["code"] == "MESSAGE_INVALID"
+    with pytest.raises(QrlinkError):
+        _verified(Role.ANSWERER).respond("nope-nope", True, now=NOW)
+    with pytest.raises(QrlinkError):
+        _verified(Role.ANSWERER).request_payment("1", "EUR", now=NOW)
+
+
+def test_second_decision_changes_nothing() -> None:
+    customer = _verified(Role.ANSWERER)
+    req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=NOW)
+    customer.receive(req, now=NOW)
+    assert _sends(customer.respond(req.message_id, True, now=NOW))
+    assert customer.respond(req.message_id, False, now=NOW) == []
+    assert customer.payments[req.message_id].status == "approved"
+
+
+def test_peer_error_is_reported() -> None:
+    err = make(MessageType.ERROR, {"code": "TIMEOUT", "message": "gone"}, now=NOW)
+    [event] = _verified(Role.OFFERER).receive(err, now=NOW)
+    assert isinstance(event, EventAction) and event.event["event"] == "peer_error"

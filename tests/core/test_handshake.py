@@ -1,0 +1,124 @@
+"""Commit–reveal handshake: outputs recorded and compared exactly; no network."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from qrlink_desktop.core import sas
+from qrlink_desktop.core.errors import ErrorCode
+from qrlink_desktop.core.handshake import (
+    IGNORED,
+    TRANSITIONS,
+    Failed,
+    Handshake,
+    HState,
+    Role,
+    Send,
+    Verified,
+)
+from qrlink_desktop.core.resources import load_json
+
+FP_O, FP_A = bytes([1]) * 32, bytes([2]) * 32
+N_O, N_A = bytes([3]) * 32, bytes([4]) * 32
+
+
+def _pair() -> tuple[Handshake, Handshake]:
+    return (Handshake(Role.OFFERER, FP_O, FP_A, nonce=N_O, info={"merchant": "Shop"}),
+            Handshake(Role.ANSWERER, FP_O, FP_A, nonce=N_A))
+
+
+def _deliver(to: Handshake, out: object) -> None:
+    assert isinstance(out, Send)
+    to.handle(out.payload["step"], out.payload)
+
+
+def test_full_exchange_exact_outputs() -> None:
+    off, ans = _pair()
+    off.handle("open")
+    ans.handle("open")
+    assert ans.outputs == [Send({"step": "hello", "versions": [1],
+                                 "commit": sas.commitment(N_A).hex()})]
+    _deliver(off, ans.outputs[0])
+    assert off.outputs == [Send({"step": "accept", "version": 1, "nonce": N_O.hex(),
+                                 "merchant": "Shop"})]
+    _deliver(ans, off.outputs[0])
+    code = sas.sas_code(FP_O, FP_A, N_O, N_A)
+    assert ans.outputs[1:] == [Send({"step": "reveal", "nonce": N_A.hex()}),
+                               Verified(1, code, {"merchant": "Shop"})]
+    _deliver(off, ans.outputs[1])
+    assert off.outputs[1:] == [Verified(1, code, {})]
+    assert off.state == ans.state == HState.VERIFIED
+
+
+def test_reveal_that_breaks_the_commitment_fails() -> None:
+    off, ans = _pair()
+    off.handle("open")
+    ans.handle("open")
+    _deliver(off, ans.outputs[0])
+    off.handle("reveal", {"step": "reveal", "nonce": (bytes([9]) * 32).hex()})
+    assert off.state == HState.FAILED
+    assert isinstance(off.outputs[-1], Failed) and off.outputs[-1].code == ErrorCode.VERIFICATION_FAILED
+
+
+def test_no_common_version() -> None:
+    off = Handshake(Role.OFFERER, FP_O, FP_A, versions=(1,))
+    off.handle("open")
+    off.handle("hello", {"step": "hello", "versions": [2, 3], "commit": "00" * 32})
+    assert off.outputs[-1] == Failed(ErrorCode.PROTOCOL_VERSION_UNSUPPORTED,
+                                     "the other side speaks protocol versions [2, 3]; this app speaks [1]")
+    ans = Handshake(Role.ANSWERER, FP_O, FP_A, versions=(1,))
+    ans.handle("open")
+    ans.handle("accept", {"step": "accept", "version": 7, "nonce": "00" * 32})
+    assert isinstance(ans.outputs[-1], Failed)
+    assert ans.outputs[-1].code == ErrorCode.PROTOCOL_VERSION_UNSUPPORTED
+
+
+def test_highest_common_version_is_chosen() -> None:
+    off = Handshake(Role.OFFERER, FP_O, FP_A, versions=(1, 2, 3))
+    off.handle("open")
+    off.handle("hello", {"step": "hello", "versions": [1, 2], "commit": "00" * 32})
+    assert isinstance(off.outputs[0], Send) and off.outputs[0].payload["version"] == 2
+
+
+STEPS = ["open", "hello", "accept", "reveal"]
+PAYLOADS = {
+    "open": None,
+    "hello": {"step": "hello", "versions": [1], "commit": sas.commitment(N_A).hex()},
+    "accept": {"step": "accept", "version": 1, "nonce": N_O.hex()},
+    "reveal": {"step": "reveal", "nonce": N_A.hex()},
+}
+
+
+@pytest.mark.parametrize(("role", "state", "step"), list(itertools.product(Role, HState, STEPS)))
+def test_every_transition(role: Role, state: HState, step: str) -> None:
+    h = Handshake(role, FP_O, FP_A, nonce=N_O if role == Role.OFFERER else N_A)
+    h.state = state
+    h._peer_commit = sas.commitment(N_A)  # as if a hello had been received
+    h._version = 1
+    h.handle(step, PAYLOADS[step])
+    if (role, state, step) in TRANSITIONS:
+        assert h.state == TRANSITIONS[(role, state, step)][0]
+        assert not any(isinstance(o, Failed) for o in h.outputs)
+    elif (state, step) in IGNORED:
+        assert h.state == state and h.outputs == []
+    else:
+        assert h.state == HState.FAILED
+        assert [type(o) for o in h.outputs] == [Failed]
+
+
+def test_sas_vector_shared_with_the_page() -> None:
+    v = load_json("protocol/bootstrap-vectors.json")["sas"][0]
+    args = [bytes.fromhex(v[k]) for k in ("fingerprintOffer", "fingerprintAnswer", "nonceOffer", "nonceAnswer")]
+    assert sas.sas_code(*args) == v["code"]
+    assert sas.commitment(args[3]).hex() == v["commitAnswer"]
+    assert sas.format_code("012345") == "012 345"
+    with pytest.raises(ValueError):
+        sas.sas_code(b"short", *args[1:])
+
+
+def test_codes_differ_when_a_fingerprint_differs() -> None:
+    """A man in the middle presents other fingerprints on each leg: the codes disagree."""
+    codes = {sas.sas_code(bytes([i]) * 32, FP_A, N_O, N_A) for i in range(50)}
+    assert len(codes) == 50

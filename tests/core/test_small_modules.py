@@ -1,0 +1,96 @@
+"""Retry policy, dedup window, liveness, clock, qrsize and resources: pure and clock-driven."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from qrlink_desktop.core import alnum
+from qrlink_desktop.core.clock import ManualClock, SystemClock
+from qrlink_desktop.core.dedup import DedupWindow
+from qrlink_desktop.core.liveness import Due, Liveness
+from qrlink_desktop.core.qrsize import (
+    DATA_CODEWORDS_M,
+    Mode,
+    Segment,
+    optimal_segments,
+    segments_bits,
+    smallest_version,
+)
+from qrlink_desktop.core.resources import resources_dir
+from qrlink_desktop.core.retry import DEFAULT_RETRY, RetryPolicy
+
+
+def test_retry_policy_is_the_specification() -> None:
+    assert DEFAULT_RETRY.delays() == [1.0, 2.0, 4.0]
+    assert DEFAULT_RETRY.attempts == 4 and DEFAULT_RETRY.delay(4) is None
+    assert RetryPolicy(retries=6).delays() == [1, 2, 4, 8, 10, 10]
+    with pytest.raises(ValueError):
+        RetryPolicy(factor=0.5)
+
+
+def test_dedup_window_bounds_and_replies() -> None:
+    w = DedupWindow(max_entries=3, max_age=10)
+    assert w.check("a", 0) == (False, None)
+    w.record_reply("a", "reply-a")
+    assert w.check("a", 5) == (True, "reply-a")
+    for k in "bcd":
+        w.check(k, 6)
+    assert "a" not in w and len(w) == 3  # pushed out by count
+    assert w.check("b", 17) == (False, None)  # expired by age, seen afresh
+
+
+def test_liveness_ping_dead_idle() -> None:
+    live = Liveness(ping_interval=3, dead_after=10, inactivity=30, started=0)
+    assert live.due(1) == []
+    assert live.due(3) == [Due.PING] and live.due(4) == []
+    live.heard(9)
+    assert live.due(12) == [Due.PING]
+    assert live.due(19) == [Due.DEAD]
+    live.heard(25)
+    assert live.due(30) == [Due.IDLE]
+    live.activity(30)
+    assert live.next_check(30) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        Liveness(ping_interval=10, dead_after=5)
+
+
+def test_manual_clock() -> None:
+    c = ManualClock(100)
+    c.advance(5)
+    assert (c.now(), c.monotonic()) == (105, 5)
+    c.set_wall(50)
+    assert (c.now(), c.monotonic()) == (50, 5)
+    with pytest.raises(ValueError):
+        c.advance(-1)
+    assert SystemClock().monotonic() > 0
+
+
+def test_capacity_table_matches_the_qrcode_library() -> None:
+    import qrcode
+
+    rng = random.Random(5)
+    for _ in range(40):
+        text = alnum.encode(rng.randbytes(rng.randint(10, 400)))
+        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+        qr.add_data(text, optimize=0)
+        qr.make(fit=True)
+        assert smallest_version(text)[0] <= qr.version
+    assert len(DATA_CODEWORDS_M) == 40
+
+
+def test_segmenter_picks_modes() -> None:
+    segs = optimal_segments("https://x.example/#" + "A1" * 40, 5)
+    assert [s.mode for s in segs] == [Mode.BYTE, Mode.ALNUM]
+    assert optimal_segments("0123456789" * 3, 1) == [Segment(Mode.NUMERIC, "0123456789" * 3)]
+    assert segments_bits([Segment(Mode.BYTE, "é")], 1) == 4 + 8 + 16
+    with pytest.raises(ValueError):
+        smallest_version("x" * 3000)
+
+
+def test_resources_override(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
+    assert (resources_dir() / "protocol" / "messages.schema.json").exists()
+    monkeypatch.setenv("QRLINK_RESOURCES", str(tmp_path))
+    assert resources_dir() == tmp_path
