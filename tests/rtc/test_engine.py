@@ -1,0 +1,242 @@
+"""Real aiortc peers in one process: payment flow, duplicates, replay, guards, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+
+from qrlink_desktop.core.errors import ErrorCode, QrlinkError
+from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.messages import MessageType, make
+from qrlink_desktop.core.session import State
+
+from .conftest import FAST, Side, pair
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_pair_verify_pay(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    assert cashier.of("sas")[0]["code"] == customer.of("sas")[0]["code"]
+    assert customer.of("sas")[0]["peer"]["merchant"] == "Test Shop"
+    states = [e["state"] for e in cashier.of("state")]
+    assert states == ["CREATING_OFFER", "AWAITING_ANSWER", "CONNECTING", "CONNECTED"]
+    assert cashier.of("state", state="CONNECTED")[0]["local"] == "host"
+    rid = cashier.engine.request_payment("4.20", "EUR", "R-1")
+    await customer.wait_for("message", type="payment_request")
+    customer.engine.respond(rid, True)
+    await customer.wait_for("message", type="payment_acknowledgment")
+    assert cashier.engine.conversation.payments[rid].status == "approved"
+    timings = cashier.of("sas")[0]["timings"]
+    assert {"offer_ready_ms", "channel_open_ms", "handshake_ms"} <= set(timings) or "channel_open_ms" in timings
+
+
+async def test_request_before_confirmation_is_refused(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    offer = await cashier.engine.new_customer()
+    await asyncio.gather(cashier.engine.submit_answer(await customer.engine.answer(offer)),
+                         customer.engine.connect())
+    with pytest.raises(QrlinkError) as info:
+        cashier.engine.request_payment("1.00", "EUR")
+    assert info.value.code == ErrorCode.NOT_VERIFIED
+
+
+async def test_duplicate_request_on_the_wire_is_processed_once(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    rid = cashier.engine.request_payment("10.00", "USD")
+    raw = cashier.engine.conversation.outbox[rid].envelope.to_json()
+    await customer.wait_for("message", type="payment_request")
+    link = cashier.engine.link
+    assert link is not None
+    link.channel.send(raw)  # the same request again, same messageId
+    await customer.wait_for("duplicate")
+    customer.engine.respond(rid, True)
+    await cashier.wait_for("message", type="payment_response")
+    link.channel.send(raw)  # and once more after the answer: identical reply
+    await asyncio.sleep(0.2)
+    responses = [e for e in cashier.of("message", type="payment_response", direction="in")]
+    dup_events = cashier.of("duplicate")
+    assert len(responses) == 1 and len(dup_events) == 1  # the re-sent reply was a duplicate
+    processed = customer.engine.conversation.processed
+    assert processed.count(rid) == 1 and len(processed) == 2  # the request and the ack
+    assert len(cashier.engine.conversation.processed) == 1
+
+
+async def test_replay_after_new_pairing_under_original_ids(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    rid = cashier.engine.request_payment("7.00", "EUR")
+    await customer.wait_for("message", type="payment_request")
+    # The connection is lost before the customer decides.
+    await customer.engine.close("lost")
+    await cashier.wait_for("closed")
+    assert [e.message_id for e in cashier.engine.conversation.unanswered()] == [rid]
+    # A fresh pairing, same conversation: the request is replayed under its messageId.
+    await pair(cashier, customer, keep=True)
+    await customer.wait_for("duplicate", messageId=rid)
+    customer.engine.respond(rid, False)
+    await cashier.wait_for("message", type="payment_acknowledgment", direction="out")
+    assert customer.engine.conversation.processed.count(rid) == 1
+    assert cashier.engine.conversation.payments[rid].status == "declined"
+
+
+async def test_a_handler_exception_does_not_tear_the_connection_down(
+    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    conv = customer.engine.conversation
+    real = conv.receive
+    calls = {"n": 0}
+
+    def flaky(env, *, now):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return real(env, now=now)
+
+    monkeypatch.setattr(conv, "receive", flaky)
+    cashier.engine.request_payment("1.00", "EUR")
+    await customer.wait_for("error", code="MESSAGE_INVALID")
+    rid2 = cashier.engine.request_payment("2.00", "EUR")
+    await customer.wait_for("message", type="payment_request", messageId=rid2)
+    assert customer.engine.machine.state == State.CONNECTED
+    assert cashier.engine.machine.state == State.CONNECTED
+
+
+async def test_invalid_and_oversize_messages_get_error_replies(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    link = cashier.engine.link
+    assert link is not None
+    link.channel.send('{"type":"payment_request","payload":{"amount":1.5,"currency":"EUR"},'
+                      '"timestamp":1,"messageId":"abcdefgh"}')
+    link.channel.send("x" * 70_000)
+    await customer.wait_for("error", code="MESSAGE_INVALID")
+    await customer.wait_for("error", code="MESSAGE_TOO_LARGE")
+    await cashier.wait_for("peer_error", code="MESSAGE_TOO_LARGE")
+    assert customer.engine.conversation.payments == {}
+    assert customer.engine.machine.state == State.CONNECTED
+
+
+async def test_payment_before_verification_is_refused(
+    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qrlink_desktop.core.handshake import Handshake
+
+    # The customer's side never sends its hello, so verification never completes.
+    monkeypatch.setattr(Handshake, "_send_hello", lambda self, _: None)
+    cashier = sides(Role.OFFERER)
+    customer = sides(Role.ANSWERER)
+    offer = await cashier.engine.new_customer()
+    answer = await customer.engine.answer(offer)
+    tasks = [asyncio.ensure_future(cashier.engine.submit_answer(answer)),
+             asyncio.ensure_future(customer.engine.connect())]
+    await cashier.wait_for("state", state="CONNECTED")
+    await customer.wait_for("state", state="CONNECTED")
+    req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=1e9)
+    await asyncio.sleep(0.05)
+    assert cashier.engine.link is not None
+    cashier.engine.link.channel.send(req.to_json())
+    await cashier.wait_for("peer_error", code="NOT_VERIFIED")
+    assert customer.engine.conversation.payments == {}
+    # And the handshake timeout ends the attempt with TIMEOUT.
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert any(isinstance(r, QrlinkError) for r in results)
+    await cashier.wait_for("error", code="TIMEOUT", timeout=FAST.handshake_timeout + 2)
+    assert cashier.engine.machine.state == State.FAILED
+
+
+async def test_dead_peer_is_detected_by_the_heartbeat(
+    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    link = customer.engine.link
+    assert link is not None
+    # Freeze the customer: it stops reading and stops pinging, as a hung phone would.
+    monkeypatch.setattr(link, "_receive", lambda raw: None)
+    for task in link._tasks:
+        task.cancel()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await cashier.wait_for("error", code="TIMEOUT", timeout=5)
+    detected = loop.time() - t0
+    assert detected <= FAST.dead_after + 1.0
+    await cashier.wait_for("closed")
+    assert cashier.engine.machine.state == State.FAILED
+
+
+async def test_inactivity_closes_the_session(sides: Callable[..., Side]) -> None:
+    from qrlink_desktop.rtc.channel import ChannelTimers
+
+    timers = ChannelTimers(handshake_timeout=3, ping_interval=0.2, dead_after=2, inactivity=0.8)
+    cashier, customer = sides(Role.OFFERER, timers=timers), sides(Role.ANSWERER, timers=timers)
+    await pair(cashier, customer)
+    await cashier.wait_for("idle", timeout=4)
+    await cashier.wait_for("closed")
+    await customer.wait_for("closed")
+    assert cashier.engine.machine.state == State.CLOSED
+
+
+async def test_connect_timeout_when_the_answer_points_nowhere(sides: Callable[..., Side]) -> None:
+    from qrlink_desktop.core import bootstrap
+    from qrlink_desktop.core.bootstrap import Candidate, CandidateType
+
+    cashier = sides(Role.OFFERER, connect_timeout=1.0)
+    customer = sides(Role.ANSWERER)
+    offer = await cashier.engine.new_customer()
+    answer = await customer.engine.answer(offer)
+    record = cashier.engine.decode(answer)
+    dead_end = bootstrap.BootstrapRecord(
+        record.kind, record.offer_id, record.ufrag, record.pwd, record.fingerprint,
+        (Candidate(CandidateType.HOST, "127.0.0.1", 9),), setup=record.setup)
+    await customer.engine.close()
+    with pytest.raises(QrlinkError) as info:
+        await cashier.engine.submit_answer(bootstrap.answer_text(dead_end))
+    assert info.value.code in (ErrorCode.TIMEOUT, ErrorCode.ICE_FAILED)
+    assert cashier.engine.machine.state == State.FAILED
+
+
+async def test_answer_for_another_offer_keeps_the_offer_waiting(sides: Callable[..., Side]) -> None:
+    cashier, customer, other = sides(Role.OFFERER), sides(Role.ANSWERER), sides(Role.OFFERER)
+    await cashier.engine.new_customer()
+    stale = await customer.engine.answer(await other.engine.new_customer())
+    with pytest.raises(QrlinkError) as info:
+        await cashier.engine.submit_answer(stale)
+    assert info.value.code == ErrorCode.BOOTSTRAP_PARSE_FAILED
+    assert "different offer" in info.value.message
+    assert cashier.engine.machine.state == State.AWAITING_ANSWER
+    with pytest.raises(QrlinkError):
+        await cashier.engine.submit_answer("QL:nonsense")
+    assert cashier.engine.machine.state == State.AWAITING_ANSWER
+
+
+async def test_flood_is_rate_limited_and_the_link_survives(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    link = cashier.engine.link
+    assert link is not None
+    ping = make(MessageType.PING, {}, now=1e9).to_json()
+    for _ in range(1000):
+        link.channel.send(ping)
+    await customer.wait_for("error", code="RATE_LIMITED")
+    await asyncio.sleep(1.1)  # the bucket refills
+    rid = cashier.engine.request_payment("3.00", "EUR")
+    await customer.wait_for("message", type="payment_request", messageId=rid)
+    assert len(customer.of("error", code="RATE_LIMITED")) == 1
+
+
+async def test_prepared_offer_is_ready_without_gathering(sides: Callable[..., Side]) -> None:
+    cashier = sides(Role.OFFERER)
+    cashier.engine.prepare()
+    await asyncio.sleep(0.1)
+    await cashier.engine.new_customer()
+    assert cashier.of("offer")[0]["readyMs"] < 50
+    second = await cashier.engine.new_customer()  # the next one was prepared meanwhile
+    assert json.dumps(second) and cashier.of("offer")[1]["offerId"] != cashier.of("offer")[0]["offerId"]
