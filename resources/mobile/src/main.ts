@@ -1,0 +1,212 @@
+// The page's flow: read the offer from the URL fragment (or look it up in remote mode),
+// answer, show the answer QR, connect, verify, and run the customer's side of the payment.
+
+import { answerText, type BootstrapRecord, decodeCompact, replyName } from "./codec";
+import { Conversation, type Payment } from "./conversation";
+import { QrlinkError } from "./errors";
+import { Handshake } from "./handshake";
+import { isLoopbackHost } from "./ip";
+import { Link, type LinkEvent } from "./link";
+import { answerOffer, type IceSettings } from "./peer";
+import { makeQr } from "./qr";
+import * as rendezvous from "./rendezvous";
+import * as ui from "./ui";
+
+const AGENT = "qrlink-page/0.1.0";
+const ANSWER_TTL_MS = 120_000;
+
+interface Marks {
+  [name: string]: number;
+}
+const marks: Marks = {};
+const mark = (name: string): void => {
+  marks[name] = performance.now();
+  document.body.dataset[`t${name.charAt(0).toUpperCase()}${name.slice(1)}`] = marks[name]!.toFixed(1);
+};
+
+/** ICE servers from the query string: ?ice=stun:host:port&ice=turn:…&iceUsername=&iceCredential=. */
+export function iceSettings(params: URLSearchParams): IceSettings {
+  const username = params.get("iceUsername") ?? undefined;
+  const credential = params.get("iceCredential") ?? undefined;
+  const iceServers: RTCIceServer[] = params.getAll("ice").filter((u) => /^(stuns?|turns?):/.test(u)).map((url) =>
+    url.startsWith("turn") ? { urls: url, username, credential } : { urls: url },
+  );
+  return { iceServers, gatherTimeoutMs: 3000 };
+}
+
+// One conversation per page: a second pairing replays what the cashier has not acknowledged.
+const conversation = new Conversation();
+let current: { pc: RTCPeerConnection; link: Link | null } | null = null;
+
+function describeParseError(exc: QrlinkError): [string, string] {
+  if (/expired/.test(exc.message)) return ["This code has expired", "Ask the cashier to show a new code, then scan it again."];
+  return ["This code cannot be used", `It is not a valid payment code (${exc.message}). Ask the cashier to show a new one.`];
+}
+
+function decodeOffer(text: string): BootstrapRecord | null {
+  try {
+    const record = decodeCompact(text, { now: Date.now() / 1000, allowLoopback: isLoopbackHost(location.hostname) });
+    if (record.kind !== "offer") throw new QrlinkError("BOOTSTRAP_PARSE_FAILED", "this code is an answer, not an offer");
+    return record;
+  } catch (exc) {
+    const err = exc instanceof QrlinkError ? exc : new QrlinkError("BOOTSTRAP_PARSE_FAILED", String(exc));
+    const [title, detail] = describeParseError(err);
+    ui.showMessage("error", title, detail, err.code);
+    return null;
+  }
+}
+
+async function start(offerText: string, remote: { base: string } | null): Promise<void> {
+  ui.showMessage("loading", "Preparing…", "Reading the cashier's code.");
+  const offer = decodeOffer(offerText);
+  if (offer === null) return;
+  if (current !== null) {
+    current.link?.close("Replaced by a new code.");
+    current.pc.close();
+  }
+  const ice = iceSettings(new URLSearchParams(location.search));
+  let result;
+  try {
+    result = await answerOffer(offer, ice);
+  } catch (exc) {
+    const err = exc as QrlinkError;
+    ui.showMessage("error", "Could not answer the code", err.message, err.code);
+    return;
+  }
+  const { pc, record, channel } = result;
+  const session: { pc: RTCPeerConnection; link: Link | null } = { pc, link: null };
+  current = session;
+  const text = answerText(record);
+  const qr = makeQr(text);
+  ui.showAnswerQr(qr, text);
+  mark("qrShown");
+  document.body.dataset["answerVersion"] = String(qr.version);
+  if (remote !== null) {
+    const name = replyName(offer);
+    if (name === null) {
+      ui.setNote("This shop did not ask for the answer through the service: show the code to the cashier.");
+    } else {
+      try {
+        await rendezvous.publish(remote.base, name, text, ANSWER_TTL_MS);
+        ui.setNote("Answer sent to the shop. Connecting…");
+      } catch (exc) {
+        ui.setNote((exc as Error).message);
+      }
+    }
+  }
+  const expiry = (offer.expiresAt ?? 0) * 1000 - Date.now();
+  const deadline = setTimeout(() => {
+    if (session.link === null && current === session) {
+      pc.close();
+      ui.showMessage("ended", "Time is up", "The cashier did not connect before the code expired. Ask for a new code.", "TIMEOUT");
+    }
+  }, Math.max(1000, expiry));
+  pc.addEventListener("connectionstatechange", () => {
+    if (current !== session) return;
+    if (pc.connectionState === "failed" && session.link === null) {
+      clearTimeout(deadline);
+      ui.showMessage("ended", "Could not connect", "No network path to the cashier's device was found. Make sure both are on the same network, then ask for a new code.", "ICE_FAILED");
+    } else if ((pc.connectionState === "failed" || pc.connectionState === "disconnected") && session.link !== null && !session.link.closed) {
+      ui.setNote("The connection is unstable…");
+    }
+  });
+  const dc = await channel;
+  const opened = (): void => {
+    if (current !== session) return;
+    clearTimeout(deadline);
+    mark("channelOpen");
+    ui.showMessage("connecting", "Connected", "Checking the connection with the cashier…");
+    const hs = new Handshake("answerer", offer.fingerprint, record.fingerprint, undefined, undefined, { agent: AGENT });
+    const link = new Link(dc, hs, conversation, (ev) => onLinkEvent(session, link, ev));
+    session.link = link;
+    link.start();
+  };
+  if (dc.readyState === "open") opened();
+  else dc.addEventListener("open", opened, { once: true });
+}
+
+let code = "";
+let merchant: string | null = null;
+
+function onLinkEvent(session: { pc: RTCPeerConnection }, link: Link, ev: LinkEvent): void {
+  switch (ev.kind) {
+    case "verified":
+      code = ev.code;
+      merchant = ev.merchant;
+      mark("verified");
+      ui.showVerify(code, merchant);
+      break;
+    case "request":
+      ui.showRequest(code, ev.payment, merchant, (approve) => {
+        mark("responded");
+        link.respond(ev.payment.request.messageId, approve);
+        ui.showOutcome(ev.payment);
+      });
+      break;
+    case "acknowledged":
+      mark("acknowledged");
+      ui.showOutcome(ev.payment);
+      break;
+    case "rtt":
+      document.body.dataset["rttMs"] = ev.ms.toFixed(2);
+      break;
+    case "peerError":
+      if (ev.code === "VERIFICATION_FAILED" || ev.code === "PROTOCOL_VERSION_UNSUPPORTED") {
+        ui.showMessage("ended", "The connection could not be verified", ev.message, ev.code);
+      }
+      break;
+    case "closed":
+      session.pc.close();
+      onClosed(ev.reason, ev.failure);
+      break;
+    default:
+      break;
+  }
+}
+
+function onClosed(reason: string, failure: QrlinkError | null): void {
+  const state = document.body.dataset["state"];
+  const decided = [...conversation.payments.values()].some((p: Payment) => p.response !== null);
+  if (failure !== null && failure.code === "TIMEOUT") {
+    if (state === "outcome") ui.setNote("The cashier's device stopped answering.");
+    else ui.showMessage("ended", "The cashier's device stopped answering", `${failure.message}. Ask the cashier to start again.`, "TIMEOUT");
+  } else if (failure !== null) {
+    ui.showMessage("ended", "The connection failed", failure.message, failure.code);
+  } else if (state === "outcome" && decided) {
+    document.body.dataset["closed"] = "yes";
+    ui.setNote("The cashier has finished. You can close this page.");
+  } else {
+    ui.showMessage("ended", "Disconnected", `${reason} Ask the cashier for a new code to continue.`, "CONNECTION_FAILED");
+  }
+}
+
+function remoteMode(): void {
+  const params = new URLSearchParams(location.search);
+  const base = params.get("rendezvous") ?? location.origin;
+  ui.showRemoteForm(base, (handle, serviceBase) => {
+    ui.setNote("Looking the shop up…");
+    rendezvous
+      .lookup(serviceBase, handle)
+      .then((token) => {
+        if (token === null) {
+          ui.setNote("No shop is waiting under this handle. Check it and try again.");
+          return;
+        }
+        return start(token, { base: serviceBase });
+      })
+      .catch((exc: Error) => ui.setNote(exc.message));
+  });
+}
+
+function main(): void {
+  mark("start");
+  const fragment = location.hash.slice(1);
+  if (fragment) void start(fragment, null);
+  else remoteMode();
+  window.addEventListener("hashchange", () => {
+    const f = location.hash.slice(1);
+    if (f) void start(f, null);
+  });
+}
+
+main();

@@ -1,0 +1,219 @@
+// Message schemas, the handshake table, the conversation (dedup, refusal before
+// verification) and the link (ping/pong, identical replies) over a fake channel.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Conversation } from "../src/conversation";
+import { QrlinkError } from "../src/errors";
+import { Handshake } from "../src/handshake";
+import * as ip from "../src/ip";
+import { DEFAULT_TIMERS, Link, type LinkEvent } from "../src/link";
+import { checkAmount, make, MAX_MESSAGE_BYTES, parse, toJson } from "../src/messages";
+import { parseCandidate, reduce } from "../src/sdp";
+
+const fp1 = new Uint8Array(32).fill(1);
+const fp2 = new Uint8Array(32).fill(2);
+const T = 1_800_000_000_000;
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (exc) {
+    if (exc instanceof QrlinkError) return exc.code;
+    throw exc;
+  }
+  return "OK";
+};
+
+test("every message type validates its payload schema", () => {
+  const ok: [string, object][] = [
+    ["handshake", { step: "hello", versions: [1], commit: "a".repeat(64), agent: "x" }],
+    ["handshake", { step: "accept", version: 1, nonce: "b".repeat(64), merchant: "Shop" }],
+    ["handshake", { step: "reveal", nonce: "c".repeat(64) }],
+    ["payment_request", { amount: "12.50", currency: "EUR", merchant: "M", reference: "R", description: "d" }],
+    ["payment_response", { requestId: "req-00000001", status: "declined", reason: "no" }],
+    ["payment_acknowledgment", { requestId: "req-00000001", status: "approved" }],
+    ["error", { code: "NOT_VERIFIED", message: "m", refMessageId: "req-00000001" }],
+    ["ping", {}],
+    ["pong", { pingId: "ping-0000001" }],
+  ];
+  for (const [type, payload] of ok) {
+    assert.equal(code(() => parse(JSON.stringify({ type, payload, timestamp: T, messageId: "msg-00000001" }))), "OK", type);
+  }
+  const bad: [string, object][] = [
+    ["handshake", { step: "hello", versions: [], commit: "a".repeat(64) }],
+    ["handshake", { step: "accept", version: 1, nonce: "B".repeat(64) }],
+    ["handshake", { step: "reveal", nonce: "c".repeat(64), extra: 1 }],
+    ["payment_request", { amount: "1e3", currency: "EUR" }],
+    ["payment_request", { amount: "12.50", currency: "eur" }],
+    ["payment_request", { amount: "12.50", currency: "EUR", merchant: "m".repeat(65) }],
+    ["payment_response", { requestId: "short", status: "approved" }],
+    ["error", { code: "lower", message: "m" }],
+    ["ping", { x: 1 }],
+    ["pong", {}],
+  ];
+  for (const [type, payload] of bad) {
+    assert.equal(code(() => parse(JSON.stringify({ type, payload, timestamp: T, messageId: "msg-00000001" }))), "MESSAGE_INVALID", JSON.stringify(payload));
+  }
+});
+
+test("envelope: size cap before parsing, JSON, fields, timestamp type", () => {
+  assert.equal(code(() => parse("x".repeat(MAX_MESSAGE_BYTES + 1))), "MESSAGE_TOO_LARGE");
+  assert.equal(code(() => parse("{not json")), "MESSAGE_INVALID");
+  assert.equal(code(() => parse(JSON.stringify({ type: "ping", payload: {}, timestamp: -1, messageId: "msg-00000001" }))), "MESSAGE_INVALID");
+  assert.equal(code(() => parse(JSON.stringify({ type: "ping", payload: {}, timestamp: 1.5, messageId: "msg-00000001" }))), "MESSAGE_INVALID");
+  assert.equal(code(() => parse(JSON.stringify({ type: "ping", payload: [], timestamp: 1, messageId: "msg-00000001" }))), "MESSAGE_INVALID");
+});
+
+test("amounts: currency decimals and zero", () => {
+  assert.equal(code(() => checkAmount("100", "JPY")), "OK");
+  assert.equal(code(() => checkAmount("1.234", "BHD")), "OK");
+  assert.equal(code(() => checkAmount("1.2345", "BHD")), "MESSAGE_INVALID");
+  assert.equal(code(() => checkAmount("0", "EUR")), "MESSAGE_INVALID");
+  assert.equal(code(() => checkAmount("0.01", "EUR")), "OK");
+});
+
+test("handshake: both roles agree on the code; a wrong reveal fails", () => {
+  const a = new Handshake("answerer", fp1, fp2);
+  const o = new Handshake("offerer", fp1, fp2);
+  a.handle("open");
+  o.handle("open");
+  const hello = a.outputs[0];
+  assert.ok(hello?.kind === "send");
+  o.handle("hello", hello.payload);
+  const accept = o.outputs[0];
+  assert.ok(accept?.kind === "send");
+  a.handle("accept", accept.payload);
+  const reveal = a.outputs[1];
+  assert.ok(reveal?.kind === "send");
+  o.handle("reveal", reveal.payload);
+  const va = a.outputs[2];
+  const vo = o.outputs[1];
+  assert.ok(va?.kind === "verified" && vo?.kind === "verified");
+  assert.equal(va.code, vo.code);
+  assert.match(va.code, /^[0-9]{6}$/);
+  // Late duplicates change nothing.
+  a.handle("accept", accept.payload);
+  assert.equal(a.state, "verified");
+
+  const o2 = new Handshake("offerer", fp1, fp2);
+  o2.handle("open");
+  o2.handle("hello", hello.payload);
+  o2.handle("reveal", { step: "reveal", nonce: "0".repeat(64) });
+  assert.equal(o2.state, "failed");
+  assert.ok(o2.outputs.some((x) => x.kind === "failed" && x.code === "VERIFICATION_FAILED"));
+});
+
+test("handshake: out-of-order step fails; no common version fails", () => {
+  const a = new Handshake("answerer", fp1, fp2);
+  a.handle("accept", { step: "accept", version: 1, nonce: "0".repeat(64) });
+  assert.equal(a.state, "failed");
+  const o = new Handshake("offerer", fp1, fp2);
+  o.handle("open");
+  o.handle("hello", { step: "hello", versions: [7], commit: "0".repeat(64) });
+  assert.ok(o.outputs.some((x) => x.kind === "failed" && x.code === "PROTOCOL_VERSION_UNSUPPORTED"));
+});
+
+test("conversation: refused before verification, identical reply to a duplicate", () => {
+  const c = new Conversation();
+  const req = make("payment_request", { amount: "12.50", currency: "EUR" }, T, "req-00000001");
+  const refused = c.receive(req, T);
+  assert.equal(refused.length, 1);
+  assert.ok(refused[0]?.kind === "send" && refused[0].envelope.type === "error" && refused[0].envelope.payload["code"] === "NOT_VERIFIED");
+  c.verified = true;
+  const first = c.receive(req, T);
+  assert.equal(first[0]?.kind, "request");
+  // Duplicate before the customer decides: nothing to resend.
+  assert.deepEqual(c.receive(req, T + 1), [{ kind: "duplicate", messageId: "req-00000001" }]);
+  const reply = c.respond("req-00000001", true, T + 2);
+  assert.ok(reply[0]?.kind === "send");
+  const raw = toJson(reply[0].envelope);
+  assert.deepEqual(c.respond("req-00000001", false, T + 3), [], "a second tap changes nothing");
+  const dup = c.receive(req, T + 4);
+  assert.equal(dup[0]?.kind, "duplicate");
+  assert.ok(dup[1]?.kind === "send");
+  assert.equal(dup[1].raw, raw);
+  assert.equal(c.processed.length, 1);
+  assert.equal(c.unanswered().length, 1);
+  const ack = make("payment_acknowledgment", { requestId: "req-00000001", status: "approved" }, T, "ack-00000001");
+  assert.equal(c.receive(ack, T + 5)[0]?.kind, "acknowledged");
+  assert.equal(c.unanswered().length, 0);
+});
+
+class FakeChannel {
+  readyState = "open";
+  sent: string[] = [];
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onclose: ((ev: Event) => void) | null = null;
+  send(data: string): void {
+    this.sent.push(data);
+  }
+  close(): void {
+    this.readyState = "closed";
+  }
+  deliver(data: string): void {
+    this.onmessage?.({ data } as MessageEvent);
+  }
+}
+
+test("link: hello on open, pong for ping, errors for invalid input, verified flow", () => {
+  const ch = new FakeChannel();
+  const events: LinkEvent[] = [];
+  const offerer = new Handshake("offerer", fp1, fp2);
+  offerer.handle("open");
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, pingInterval: 60_000 });
+  link.start();
+  const hello = JSON.parse(ch.sent[0] as string);
+  assert.equal(hello.payload.step, "hello");
+  ch.deliver(JSON.stringify(make("ping", {}, T, "ping-0000001")));
+  assert.equal(JSON.parse(ch.sent[1] as string).payload.pingId, "ping-0000001");
+  ch.deliver("{broken");
+  assert.equal(JSON.parse(ch.sent[2] as string).type, "error");
+  const req = make("payment_request", { amount: "1.00", currency: "EUR" }, T, "req-00000009");
+  ch.deliver(JSON.stringify(req));
+  assert.equal(JSON.parse(ch.sent[3] as string).payload.code, "NOT_VERIFIED");
+  offerer.handle("hello", hello.payload);
+  const accept = offerer.outputs.find((x) => x.kind === "send");
+  assert.ok(accept?.kind === "send");
+  ch.deliver(JSON.stringify(make("handshake", { ...accept.payload, merchant: "Shop" }, T)));
+  const verified = events.find((e) => e.kind === "verified");
+  assert.ok(verified?.kind === "verified" && verified.merchant === "Shop");
+  ch.deliver(JSON.stringify(req));
+  const request = events.find((e) => e.kind === "request");
+  assert.ok(request?.kind === "request");
+  link.respond("req-00000009", false);
+  const response = ch.sent[ch.sent.length - 1] as string;
+  assert.equal(JSON.parse(response).payload.status, "declined");
+  ch.deliver(JSON.stringify(req));
+  assert.equal(ch.sent[ch.sent.length - 1], response, "identical reply to a duplicate");
+  link.close();
+  assert.ok(events.some((e) => e.kind === "closed"));
+});
+
+test("addresses print as Python's ipaddress prints them", () => {
+  const six = (s: string): string => ip.formatIpv6(ip.parseIpv6(s) as Uint8Array);
+  assert.equal(six("2001:DB8:0:0:0:0:1:2"), "2001:db8::1:2");
+  assert.equal(six("2001:db8:0:1:0:0:0:1"), "2001:db8:0:1::1");
+  assert.equal(six("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+  assert.equal(six("1:0:2:3:4:5:6:7"), "1:0:2:3:4:5:6:7");
+  assert.equal(six("::"), "::");
+  assert.equal(six("::ffff:1.2.3.4"), "::ffff:102:304");
+  assert.equal(ip.parseIpv6("1::2::3"), null);
+  assert.equal(ip.parseIpv4("01.2.3.4"), null);
+  assert.equal(ip.refusal(Uint8Array.of(127, 0, 0, 1), false), "candidate address 127.0.0.1 is a loopback address");
+  assert.equal(ip.refusal(Uint8Array.of(127, 0, 0, 1), true), null);
+});
+
+test("a browser answer SDP reduces to what a record keeps", () => {
+  const sdp = [
+    "v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+    "a=candidate:1 1 udp 2113937151 3f0c6d0e-8e2b-4f0a-9d53-2b6f1c7a9e41.local 54321 typ host generation 0 network-cost 999",
+    "a=candidate:2 1 tcp 1518280447 10.0.0.2 9 typ host tcptype active",
+    "a=ice-ufrag:Ab+/", "a=ice-pwd:0123456789abcdefABCDEF+/",
+    `a=fingerprint:sha-256 ${Array(32).fill("AB").join(":")}`, "a=setup:active", "a=mid:0",
+  ].join("\r\n");
+  const r = reduce(sdp);
+  assert.deepEqual(r.candidates, [{ type: "host", address: "3f0c6d0e-8e2b-4f0a-9d53-2b6f1c7a9e41.local", port: 54321 }]);
+  assert.equal(r.dropped.length, 1);
+  assert.equal(r.setup, "active");
+  assert.equal(parseCandidate("candidate:1 2 udp 1 10.0.0.1 5 typ host"), null);
+});
