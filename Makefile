@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit sysdeps bench clean
+.PHONY: run test lint unit sysdeps bench clean page
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,8 +23,20 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check qrlink_desktop tests benchmarks
 	$(VENV)/bin/mypy
 
-test: $(STAMP) sysdeps lint
+test: $(STAMP) sysdeps lint page
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# The mobile page: install the pinned npm packages, run its unit tests, build dist/.
+# Skipped when dist/index.html is newer than every source.
+PAGE_DIR  := resources/mobile
+PAGE_SRC  := $(wildcard $(PAGE_DIR)/src/* $(PAGE_DIR)/test/*) $(PAGE_DIR)/package.json \
+             $(PAGE_DIR)/package-lock.json $(PAGE_DIR)/build.mjs $(PAGE_DIR)/tsconfig.json \
+             $(wildcard resources/protocol/*.json)
+
+page: $(PAGE_DIR)/dist/index.html
+
+$(PAGE_DIR)/dist/index.html: $(PAGE_SRC)
+	cd $(PAGE_DIR) && npm ci --no-audit --no-fund && npm test && npm run build
 
 bench: $(STAMP)
 	$(PY) benchmarks/pairing_bench.py

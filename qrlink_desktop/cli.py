@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     offer.add_argument("--merchant", help="merchant name shown to the customer")
     offer.add_argument("--lifetime", type=float, default=300.0, metavar="SECONDS",
                        help="how long the offer stays valid (default 300)")
+    offer.add_argument("--serve-page", metavar="ADDR:PORT",
+                       help="serve the built mobile page on ADDR:PORT (an address the phone "
+                       "reaches) and point the QR at it, replacing --page-url")
 
     answer = peer_sub.add_parser(
         "answer", help="answer an offer text, connect, answer payment requests",
@@ -203,6 +206,16 @@ def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
 
 
 async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
+    pages = None
+    if args.serve_page:
+        from .rendezvous.pages import parse_address, serve_pages
+
+        try:
+            host, port = parse_address(args.serve_page)
+        except ValueError as exc:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, str(exc)) from None
+        pages = await serve_pages(host, port)
+        args.page_url = pages.url
     cfg = _engine_config(args, page_url=args.page_url, offer_lifetime=args.lifetime,
                          merchant=args.merchant)
     engine = Engine(Role.OFFERER, cfg, emit=report)
@@ -229,6 +242,8 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         return EXIT_OK if payment.status == "approved" else EXIT_DECLINED
     finally:
         await engine.shutdown()
+        if pages is not None:
+            await pages.close()
 
 
 async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
