@@ -1,0 +1,218 @@
+"""The composition root: the only module that wires the engine, the scanner and the window.
+
+`main(argv)` is `qrlink gui`: it builds the QApplication and the qasync event loop (Qt's
+loop running asyncio, so aiortc and the widgets share the GUI thread while capture and
+decoding stay on the scanner's threads), reads the settings, applies the command-line
+overrides for this run, and runs until the window closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from .core.errors import ErrorCode, QrlinkError
+from .core.handshake import Role
+from .gui import settings as settings_store
+from .gui.camera import CameraBridge
+from .gui.main_window import MainWindow
+from .gui.session import EngineFactory, SessionController
+from .gui.settings import Settings
+from .rtc.engine import Engine
+
+log = logging.getLogger("qrlink.app")
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qrlink gui",
+        description="The cashier's window: show the offer QR, scan the customer's answer, "
+        "verify the code, request payments. Options override the saved settings for this "
+        "run only.",
+    )
+    p.add_argument(
+        "--camera",
+        metavar="SOURCE",
+        help="camera index (0, 1, …), video file, or stream URL "
+        "(anything OpenCV opens, e.g. http://host:8080/video.mjpg)",
+    )
+    g = p.add_argument_group("network")
+    g.add_argument(
+        "--ice-server",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="STUN or TURN server (stun:host:port, turn:host:port); repeatable. "
+        "Replaces the servers in the settings",
+    )
+    g.add_argument("--ice-username", help="username for the TURN servers")
+    g.add_argument("--ice-credential", help="credential (password) for the TURN servers")
+    g.add_argument(
+        "--relay-only",
+        action="store_true",
+        default=None,
+        help="privacy mode: use and reveal only TURN relay addresses",
+    )
+    g.add_argument(
+        "--address",
+        action="append",
+        default=None,
+        metavar="ADDR",
+        help="gather host candidates only on this local address; repeatable "
+        "(e.g. --address 127.0.0.1 to stay on this machine)",
+    )
+    p.add_argument(
+        "--page-url",
+        metavar="URL",
+        help="the customer's page the offer QR points to "
+        "(default: http://<this laptop's LAN address>:8765/)",
+    )
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="keep the settings in this INI file instead of the user's "
+        "configuration (kiosks, tests)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return p
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings fields the command line sets for this run (None: not given)."""
+    return {
+        "camera": args.camera,
+        "ice_servers": tuple(args.ice_server) if args.ice_server is not None else None,
+        "ice_username": args.ice_username,
+        "ice_credential": args.ice_credential,
+        "relay_only": args.relay_only,
+        "page_url": args.page_url,
+    }
+
+
+def open_store(path: str | None) -> QSettings:
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings("qrlink", "qrlink")
+
+
+class QrlinkApp:
+    """Everything one window needs, built and wired; `run` drives it until it closes."""
+
+    def __init__(self, args: argparse.Namespace, store: QSettings) -> None:
+        self.store = store
+        self.overrides = overrides(args)
+        self.addresses = tuple(args.address) if args.address else None
+        stored = settings_store.load(store)
+        effective = stored.with_overrides(**self.overrides)
+        problems = effective.problems()
+        if problems:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, " ".join(problems))
+        self.settings = effective
+        self.controller = SessionController(self._engine_factory(effective))
+        self.camera = CameraBridge()
+        self.window = MainWindow(self.controller, self.camera, effective)
+        self.window.stored_settings = stored
+        self.window.settingsChanged.connect(self.on_settings)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _engine_factory(self, settings: Settings) -> EngineFactory:
+        config = settings.engine_config(self.addresses)
+        return lambda emit: Engine(Role.OFFERER, config, emit=emit)
+
+    def on_settings(self, stored: Settings) -> None:
+        settings_store.save(self.store, stored)
+        effective = stored.with_overrides(**self.overrides)
+        old_config = self.settings.engine_config(self.addresses)
+        self.settings = effective
+        if effective.engine_config(self.addresses) != old_config:
+            self.controller.replace_engine(self._engine_factory(effective))
+        self.window.set_effective(effective)
+
+    def start(self) -> None:
+        """Show the window, gather the first offer, open the camera, look for others."""
+        self.window.show()
+        self.controller.start()
+        self.window.start_camera()
+        task = asyncio.ensure_future(self.window.find_cameras())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def shutdown(self) -> None:
+        self.camera.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.controller.shutdown()
+
+    async def run(self) -> int:
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_closing() -> None:
+            if not closed.done():
+                closed.set_result(None)
+
+        self.window.closing.connect(on_closing)
+        self.start()
+        await closed
+        await self.shutdown()
+        return EXIT_OK
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        for name in ("aioice", "aiortc"):  # expected failures of unreachable pairs
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`qrlink gui [options]`; returns the exit status (0 closed, 2 bad options)."""
+    import qasync  # imported here so `--help` and option errors need no event loop
+
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    _setup_logging(args.verbose)
+    qt_app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "qrlink"])
+    assert isinstance(qt_app, QApplication)
+    qt_app.setApplicationName("qrlink")
+    qt_app.setOrganizationName("qrlink")
+    # The window's close ends `run`; Qt quitting on its own would stop the loop first.
+    qt_app.setQuitOnLastWindowClosed(False)
+    try:
+        app = QrlinkApp(args, open_store(args.settings))
+    except QrlinkError as exc:
+        print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    # Ctrl+C in the terminal closes the window like the Quit menu; the timer gives the
+    # Python interpreter a moment now and then to notice the signal while Qt runs.
+    previous = signal.signal(signal.SIGINT, lambda *_: app.window.close())
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
+    loop = qasync.QEventLoop(qt_app)
+    asyncio.set_event_loop(loop)
+    try:
+        return int(loop.run_until_complete(app.run()))
+    finally:
+        wake.stop()
+        signal.signal(signal.SIGINT, previous)
+        with contextlib.suppress(Exception):
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

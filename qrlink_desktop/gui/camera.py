@@ -1,0 +1,162 @@
+"""The bridge from the scanner's worker threads to Qt signals.
+
+The scanner captures and decodes on its own threads and calls back there. Each callback
+here only converts and emits a signal; Qt queues it to the GUI thread. The frame is
+turned into a QImage on the capture thread (QImage, unlike QPixmap, is safe off the GUI
+thread), and a new frame is dropped while the previous one is still waiting to be drawn,
+so a busy GUI thread shows fewer frames instead of falling behind the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtGui import QImage, QPolygonF
+
+from ..core.errors import QrlinkError
+from ..scan.decoders import Detection
+from ..scan.scanner import PreviewFrame, Scanner, ScanStats, SourceArg
+
+log = logging.getLogger(__name__)
+
+
+def bgr_to_qimage(frame: np.ndarray) -> QImage:
+    """A QImage that owns a copy of the pixels of a BGR or grey uint8 frame."""
+    frame = np.ascontiguousarray(frame)
+    height, width = frame.shape[:2]
+    if frame.ndim == 2:
+        fmt, stride = QImage.Format.Format_Grayscale8, width
+    else:
+        fmt, stride = QImage.Format.Format_BGR888, width * 3
+    return QImage(frame.data, width, height, stride, fmt).copy()
+
+
+def qimage_to_bgr(image: QImage) -> np.ndarray:
+    """A BGR uint8 array of a QImage (tests decode the offer QR from widget pixels)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    height, width, stride = rgb.height(), rgb.width(), rgb.bytesPerLine()
+    data = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=stride * height)
+    return data.reshape(height, stride)[:, : width * 3].reshape(height, width, 3)[:, :, ::-1].copy()
+
+
+def outline(detection: Detection) -> QPolygonF:
+    return QPolygonF([QPointF(x, y) for x, y in detection.corners])
+
+
+@dataclass(frozen=True)
+class CameraRequest:
+    """What to open and how; the window asks, the bridge builds the scanner."""
+
+    source: SourceArg
+    decoder: str = "zxing"
+    mirror: bool = True
+    size: tuple[int, int] | None = None
+    label: str = ""
+
+
+class CameraBridge(QObject):
+    frame = Signal(QImage, list)  # image, outlines as QPolygonF in image coordinates
+    code = Signal(str)  # a code confirmed over several frames
+    error = Signal(str, str)  # error code, sentence
+    stats = Signal(object)  # ScanStats
+    finished = Signal()  # the source ended by itself (end of a file, or after an error)
+    started = Signal(str)  # label of the source being opened
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scanner: Scanner | None = None
+        self.request: CameraRequest | None = None
+        self._generation = 0
+        self._frame_pending = threading.Event()
+        self.frames_shown = 0
+        self.frames_skipped = 0
+        self.frame.connect(self._frame_taken)
+
+    # -- control (GUI thread) ------------------------------------------------------------
+
+    def start(self, request: CameraRequest) -> None:
+        """(Re)open a source: a new scanner, since one scans once. Returns at once: the
+        source is opened on the capture thread, failures arrive as `error`."""
+        self.stop()
+        self.request = request
+        self._generation += 1
+        generation = self._generation
+
+        def only_current(callback: Callable[..., None]) -> Callable[..., None]:
+            # Callbacks of a replaced scanner may still arrive; drop them.
+            def call(*args: Any) -> None:
+                if generation == self._generation:
+                    callback(*args)
+
+            return call
+
+        width, height = request.size or (None, None)
+        try:
+            self.scanner = Scanner(
+                request.source,
+                decoder=request.decoder,
+                mirror=request.mirror,
+                width=width,
+                height=height,
+                on_preview=only_current(self._preview),
+                on_code=only_current(self.code.emit),
+                on_error=only_current(lambda exc: self.error.emit(str(exc.code), exc.message)),
+                on_stats=only_current(self.stats.emit),
+                on_finished=only_current(self.finished.emit),
+            )
+        except QrlinkError as exc:  # e.g. pyzbar chosen but libzbar missing
+            self.scanner = None
+            self.error.emit(str(exc.code), exc.message)
+            return
+        self.started.emit(request.label or str(request.source))
+        self.scanner.start()
+
+    def stop(self) -> None:
+        scanner, self.scanner = self.scanner, None
+        self._generation += 1
+        self._frame_pending.clear()
+        if scanner is not None:
+            # A camera stuck in its driver must not hold the window: its threads are
+            # daemons and end by themselves.
+            scanner.stop(timeout=0.5)
+
+    def set_mirror(self, mirror: bool) -> None:
+        if self.scanner is not None:
+            self.scanner.mirror = mirror
+        if self.request is not None:
+            self.request = CameraRequest(
+                self.request.source,
+                self.request.decoder,
+                mirror,
+                self.request.size,
+                self.request.label,
+            )
+
+    def reset(self) -> None:
+        """Accept the same code again (a new offer wants a new answer, maybe re-shown)."""
+        if self.scanner is not None:
+            self.scanner.reset()
+
+    def current_stats(self) -> ScanStats | None:
+        return self.scanner.stats() if self.scanner is not None else None
+
+    # -- worker threads ------------------------------------------------------------------
+
+    def _preview(self, preview: PreviewFrame) -> None:
+        if self._frame_pending.is_set():
+            self.frames_skipped += 1
+            return
+        self._frame_pending.set()
+        self.frame.emit(bgr_to_qimage(preview.image), [outline(d) for d in preview.detections])
+
+    def _frame_taken(self) -> None:
+        # Connected first, so it runs (on the GUI thread) before the viewfinder's slot
+        # returns to the loop: the next frame may then be converted and queued.
+        self._frame_pending.clear()
+        self.frames_shown += 1

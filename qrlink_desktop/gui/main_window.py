@@ -1,0 +1,529 @@
+"""The cashier's window: the offer on the left, the camera in the middle, the pairing and
+the payment on the right, failures across the top.
+
+The window presents and forwards: what the cashier does goes to the `SessionController`
+(engine) or the `CameraBridge` (scanner); what they report comes back as signals and is
+shown here. It is given both by `app.py`, which also reacts to `settingsChanged`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import ErrorCode, QrlinkError
+from ..core.session import State
+from ..scan.decoders import decoder_names
+from ..scan.scanner import ScanStats, decode_image_file
+from ..scan.sources import CameraInfo, list_cameras, parse_source
+from .camera import CameraBridge, CameraRequest
+from .diagnostics import DiagnosticsPanel, PairingLog
+from .notices import Action, NoticeBar, notice_for
+from .offer_panel import OfferPanel
+from .payment_panel import PaymentPanel
+from .session import SessionController
+from .settings import Settings
+from .settings_dialog import SettingsDialog
+from .status_panel import StatusPanel
+from .viewfinder import Viewfinder
+
+log = logging.getLogger(__name__)
+
+# What the offer panel says under a code that is no longer waiting for an answer.
+_OFFER_DONE = {
+    State.CONNECTING: "Answer received — connecting…",
+    State.CONNECTED: "Paired with the customer's phone",
+    State.DISCONNECTED: "Paired with the customer's phone",
+    State.CLOSED: "Finished — Ctrl+N for the next customer",
+    State.FAILED: "Not paired — Ctrl+N for a new code",
+}
+
+
+class MainWindow(QMainWindow):
+    settingsChanged = Signal(object)
+    closing = Signal()
+
+    def __init__(
+        self,
+        controller: SessionController,
+        camera: CameraBridge,
+        settings: Settings,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.camera = camera
+        self.settings = settings  # effective: stored settings plus command-line overrides
+        self.stored_settings = settings  # what the settings dialog edits and saves
+        self.pairings = PairingLog()
+        self.cameras: list[CameraInfo] = []
+        self._request_amounts: dict[str, tuple[str, str]] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.setWindowTitle("qrlink — cashier")
+        self.resize(1400, 820)
+
+        self.notice = NoticeBar()
+        self.offer = OfferPanel()
+        self.viewfinder = Viewfinder()
+        self.status = StatusPanel()
+        self.payment = PaymentPanel(
+            controller.out_status, controller.envelope_json, settings.effective_currency
+        )
+        self.diagnostics = DiagnosticsPanel(self.pairings)
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self.present_state(controller.state)
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def _build_camera_box(self) -> QGroupBox:
+        box = QGroupBox("2. Scan the answer code on the customer's phone")
+        self.camera_picker = QComboBox()
+        self.camera_picker.setEditable(True)
+        self.camera_picker.setToolTip("Camera number, video file or stream URL; Enter to open")
+        self.camera_picker.setMinimumContentsLength(12)
+        self.camera_picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.mirror_box = QCheckBox("Mirror")
+        self.mirror_box.setChecked(self.settings.mirror)
+        self.decoder_picker = QComboBox()
+        self.decoder_picker.addItems(decoder_names())
+        self.decoder_picker.setCurrentText(self.settings.decoder)
+        self.decoder_picker.setToolTip("QR decoder")
+        self.retry_camera = QPushButton("Try again")
+        self.retry_camera.hide()
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Camera:"))
+        controls.addWidget(self.camera_picker, 1)
+        controls.addWidget(self.retry_camera)
+        controls.addWidget(self.mirror_box)
+        controls.addWidget(self.decoder_picker)
+
+        self.paste_field = QLineEdit()
+        self.paste_field.setPlaceholderText("No camera? Paste the answer text, Enter")
+        self.paste_field.setAccessibleName("Answer text")
+        self.paste_button = QPushButton("Use")
+        self.image_button = QPushButton("Open image…")
+        self.image_button.setToolTip(
+            "A screenshot or photo of the answer code (or drop it on the picture)"
+        )
+        fallback = QHBoxLayout()
+        fallback.addWidget(self.paste_field, 1)
+        fallback.addWidget(self.paste_button)
+        fallback.addWidget(self.image_button)
+        self.scan_stats = QLabel("")
+        self.scan_stats.setStyleSheet("color: palette(mid);")
+
+        layout = QVBoxLayout(box)
+        layout.addLayout(controls)
+        layout.addWidget(self.viewfinder, 1)
+        layout.addWidget(self.scan_stats)
+        layout.addLayout(fallback)
+        return box
+
+    def _build_layout(self) -> None:
+        offer_box = QGroupBox("Offer")
+        QVBoxLayout(offer_box).addWidget(self.offer)
+        status_box = QGroupBox("3. Pairing")
+        self.next_button = QPushButton("Next customer (Ctrl+N)")
+        self.next_button.setAutoDefault(True)
+        self.next_button.hide()
+        status_layout = QVBoxLayout(status_box)
+        status_layout.addWidget(self.status)
+        status_layout.addWidget(self.next_button)
+        payment_box = QWidget()
+        QVBoxLayout(payment_box).addWidget(self.payment)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(payment_box, "4. Payment")
+        self.tabs.addTab(self.diagnostics, "Diagnostics")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(status_box)
+        right_layout.addWidget(self.tabs, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(offer_box)
+        split.addWidget(self._build_camera_box())
+        split.addWidget(right)
+        split.setSizes([400, 520, 480])
+        split.setChildrenCollapsible(False)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.notice)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar().addMenu("&Session")
+        self.new_action = QAction("&New customer", self)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)  # Ctrl+N
+        self.new_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        menu.addAction(self.new_action)
+        self.open_action = QAction("&Open answer image…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        menu.addAction(self.open_action)
+        self.export_action = QAction("&Export diagnostics…", self)
+        menu.addAction(self.export_action)
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        menu.addAction(self.settings_action)
+        menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        menu.addAction(quit_action)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.offerReady.connect(self.on_offer)
+        c.stateChanged.connect(self.on_state)
+        c.sasReady.connect(lambda e: self.status.show_code(str(e["code"])))
+        c.confirmed.connect(self.on_confirmed)
+        c.message.connect(self.on_message)
+        c.rttChanged.connect(self.status.show_rtt)
+        c.closed.connect(self.on_closed)
+        c.failed.connect(self.on_failed)
+        c.engineEvent.connect(self.on_any_event)
+
+        cam = self.camera
+        cam.frame.connect(self.viewfinder.show_frame)
+        cam.code.connect(lambda text: self.submit_answer(text, "camera"))
+        cam.error.connect(self.on_camera_error)
+        cam.finished.connect(self.on_camera_finished)
+        cam.stats.connect(self.on_scan_stats)
+        cam.started.connect(self.on_camera_started)
+
+        self.offer.refreshDue.connect(c.refresh_offer)
+        self.status.confirmClicked.connect(c.confirm)
+        self.status.rejectClicked.connect(c.reject_code)
+        self.payment.requested.connect(self.request_payment)
+        self.notice.triggered.connect(self.on_notice_action)
+        self.next_button.clicked.connect(self.new_customer)
+        self.new_action.triggered.connect(self.new_customer)
+        self.open_action.triggered.connect(lambda: self.open_image())
+        self.export_action.triggered.connect(lambda: self.diagnostics.export())
+        self.settings_action.triggered.connect(lambda: self.open_settings())
+        self.paste_field.returnPressed.connect(self.use_pasted)
+        self.paste_button.clicked.connect(self.use_pasted)
+        self.image_button.clicked.connect(lambda: self.open_image())
+        self.viewfinder.fileDropped.connect(self.open_image)
+        self.mirror_box.toggled.connect(self.on_mirror)
+        self.decoder_picker.currentTextChanged.connect(self.on_decoder)
+        line = self.camera_picker.lineEdit()
+        if line is not None:
+            line.returnPressed.connect(self.on_camera_picked)
+        self.camera_picker.activated.connect(lambda _i: self.on_camera_picked())
+        self.retry_camera.clicked.connect(self.start_camera)
+
+    # -- session --------------------------------------------------------------------------
+
+    def new_customer(self) -> None:
+        self.notice.clear()
+        self.payment.clear_outcome()
+        if self.payment.log.topLevelItemCount():
+            self.payment.log.add_separator("— next customer —")
+        self.controller.new_customer()
+
+    def on_offer(self, event: dict[str, Any]) -> None:
+        self.offer.show_offer(event, self.settings.effective_page_url)
+        self.camera.reset()  # the same answer may be shown again for a new code
+
+    def on_state(self, event: dict[str, Any]) -> None:
+        self.status.show_state(event)
+        self.present_state(State(event["state"]))
+
+    def present_state(self, state: State) -> None:
+        """What each state enables, in one place."""
+        self.offer.set_waiting(state == State.AWAITING_ANSWER, _OFFER_DONE.get(state, ""))
+        can_answer = state == State.AWAITING_ANSWER
+        for widget in (self.paste_field, self.paste_button, self.image_button):
+            widget.setEnabled(can_answer)
+        self.open_action.setEnabled(can_answer)
+        ended = state in (State.CLOSED, State.FAILED)
+        self.next_button.setVisible(ended)
+        if state == State.CONNECTED:
+            if self.controller.is_confirmed:
+                self.payment.set_enabled(True)
+            else:
+                self.payment.set_enabled(
+                    False, "Confirm the verification code to request a payment."
+                )
+        elif state == State.DISCONNECTED:
+            self.payment.set_enabled(
+                False, "The connection is interrupted; requests wait until it is back."
+            )
+        elif ended:
+            self.payment.set_enabled(False, "This customer's connection has ended.")
+            if not self.notice.isVisible():
+                self.next_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
+            self.payment.set_enabled(False, "Pair with the customer's phone first.")
+        if state == State.AWAITING_ANSWER and not self.payment.log.topLevelItemCount():
+            self.payment.clear_outcome()
+
+    def on_confirmed(self) -> None:
+        self.status.show_confirmed()
+        self.present_state(self.controller.state)  # enables payments; focus to the amount
+
+    def on_closed(self, reason: str) -> None:
+        if self.controller.state == State.CLOSED and reason:
+            self.status.show_state({"state": str(State.CLOSED)}, reason)
+
+    def on_failed(self, error: dict[str, Any]) -> None:
+        code = str(error.get("code", ""))
+        where = error.get("where")
+        if where in ("payment", "confirm") and code in (
+            ErrorCode.MESSAGE_INVALID,
+            ErrorCode.NOT_VERIFIED,
+        ):
+            self.payment.show_error(notice_for(error).text)
+            return
+        notice = notice_for(error)
+        self.notice.show_notice(notice)
+        if self.notice.buttons:
+            self.notice.buttons[0].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def on_any_event(self, event: dict[str, Any]) -> None:
+        self.pairings.on_event(event)
+        if event.get("event") in ("answer_scanned", "sas", "error", "closed", "state"):
+            self.diagnostics.refresh()
+
+    def on_message(self, event: dict[str, Any]) -> None:
+        self.payment.log.add_message(event)
+        payload = event.get("payload", {})
+        if event.get("type") == "payment_response" and event.get("direction") == "in":
+            amount, currency = self._request_amounts.get(str(payload.get("requestId")), ("", ""))
+            self.payment.show_response(event, amount, currency)
+
+    def request_payment(self, amount: str, currency: str, reference: str) -> None:
+        request_id = self.controller.request_payment(amount, currency, reference)
+        if request_id is not None:
+            self._request_amounts[request_id] = (amount, currency)
+            self.payment.show_requested(amount, currency)
+
+    def on_notice_action(self, value: str) -> None:
+        action = Action(value)
+        if action == Action.NEW_OFFER:
+            self.new_customer()
+        elif action == Action.RECONNECT:
+            self.controller.new_customer(keep_conversation=True)
+        elif action == Action.PASTE:
+            self.paste_field.setFocus(Qt.FocusReason.OtherFocusReason)
+        elif action == Action.OPEN_IMAGE:
+            self.open_image()
+        elif action == Action.RETRY_CAMERA:
+            self.start_camera()
+        elif action == Action.SETTINGS:
+            self.open_settings()
+
+    # -- answers: camera, paste, image ------------------------------------------------------
+
+    def submit_answer(self, text: str, source: str) -> None:
+        if self.controller.state != State.AWAITING_ANSWER:
+            return  # an answer to an earlier code, seen after this one was answered
+        self.notice.clear()
+        self.controller.submit_answer(text, source)
+
+    def use_pasted(self) -> None:
+        text = self.paste_field.text().strip()
+        if not text:
+            return
+        self.paste_field.clear()
+        self.submit_answer(text, "paste")
+
+    def open_image(self, path: str | None = None) -> asyncio.Future[Any] | None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self,
+                "Open an image of the answer code",
+                "",
+                "Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp);;All files (*)",
+            )
+        if not path:
+            return None
+        # A large photo takes a while to decode: never on the GUI thread.
+        future = asyncio.get_running_loop().run_in_executor(None, decode_image_file, path)
+        future.add_done_callback(lambda f: self._image_decoded(path, f))
+        self._tasks.add(future)
+        future.add_done_callback(self._tasks.discard)
+        return future
+
+    def _image_decoded(self, path: str, future: asyncio.Future[Any]) -> None:
+        try:
+            found = future.result()
+        except QrlinkError as exc:
+            self.on_failed({"where": "image", **exc.to_dict()})
+            return
+        except Exception as exc:
+            self.on_failed(
+                {
+                    "where": "image",
+                    "code": str(ErrorCode.INVALID_ARGUMENT),
+                    "message": f"cannot read {path}: {exc}",
+                }
+            )
+            return
+        if not found:
+            self.on_failed(
+                {
+                    "where": "image",
+                    "code": str(ErrorCode.BOOTSTRAP_PARSE_FAILED),
+                    "message": f"no QR code was found in {path}",
+                }
+            )
+            return
+        self.submit_answer(found[0].text, "image")
+
+    # -- camera ---------------------------------------------------------------------------
+
+    def camera_request(self) -> CameraRequest:
+        s = self.settings
+        return CameraRequest(s.camera, s.decoder, s.mirror, s.size, _camera_label(s.camera))
+
+    def start_camera(self) -> None:
+        self.retry_camera.hide()
+        self.viewfinder.show_message(f"Opening {self.camera_request().label}…")
+        self.camera.start(self.camera_request())
+
+    def on_camera_started(self, label: str) -> None:
+        self._set_camera_picker(self.settings.camera)
+
+    def on_camera_error(self, code: str, message: str) -> None:
+        if "paste" not in message.lower():
+            message += " Try again, or paste the answer or open an image of it below."
+        self.viewfinder.show_message(message, keep_frame=False)
+        self.retry_camera.show()
+        self.scan_stats.setText("")
+
+    def on_camera_finished(self) -> None:
+        if self.retry_camera.isVisible():
+            return  # the error said it already
+        self.viewfinder.show_message(
+            "The video has ended. Play it again with Try again, or paste the answer.",
+            keep_frame=True,
+        )
+        self.retry_camera.show()
+
+    def on_scan_stats(self, stats: ScanStats) -> None:
+        if self.retry_camera.isVisible():
+            return  # the last report of a source that failed or ended says nothing useful
+        self.scan_stats.setText(
+            f"{stats.capture_fps:.0f} fps · {self.settings.decoder} "
+            f"{stats.decode_ms:.1f} ms per frame"
+        )
+
+    def set_cameras(self, cameras: list[CameraInfo]) -> None:
+        self.cameras = cameras
+        self._set_camera_picker(self.settings.camera)
+
+    def _set_camera_picker(self, current: str) -> None:
+        self.camera_picker.blockSignals(True)
+        self.camera_picker.clear()
+        for cam in self.cameras:
+            self.camera_picker.addItem(f"{cam.index}: {cam.name}", str(cam.index))
+        index = self.camera_picker.findData(current)
+        if index < 0:
+            self.camera_picker.addItem(_camera_label(current), current)
+            index = self.camera_picker.count() - 1
+        self.camera_picker.setCurrentIndex(index)
+        self.camera_picker.blockSignals(False)
+
+    async def find_cameras(self) -> None:
+        """Probe the cameras off the GUI thread (opening a device can take a while)."""
+        cameras = await asyncio.get_running_loop().run_in_executor(None, list_cameras)
+        self.set_cameras(cameras)
+
+    def on_camera_picked(self) -> None:
+        text = self.camera_picker.currentText().strip()
+        index = self.camera_picker.findText(text)
+        data = self.camera_picker.itemData(index) if index >= 0 else None
+        source = str(data) if data is not None else text
+        if source:
+            self._change_setting(camera=source)
+            self.start_camera()
+
+    def on_mirror(self, mirror: bool) -> None:
+        self._change_setting(mirror=mirror)
+        self.camera.set_mirror(mirror)
+
+    def on_decoder(self, name: str) -> None:
+        if name and name != self.settings.decoder:
+            self._change_setting(decoder=name)
+            self.start_camera()
+
+    # -- settings -------------------------------------------------------------------------
+
+    def _change_setting(self, **changes: Any) -> None:
+        self.settings = self.settings.with_overrides(**changes)
+        self.stored_settings = self.stored_settings.with_overrides(**changes)
+        self.settingsChanged.emit(self.stored_settings)
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.stored_settings, self.cameras, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, stored: Settings | None) -> None:
+        """New stored settings from the dialog; `app.py` saves them and rebuilds the
+        engine, then calls `set_effective` with the overrides applied."""
+        if stored is None:
+            return
+        self.stored_settings = stored
+        self.settingsChanged.emit(stored)
+
+    def set_effective(self, settings: Settings) -> None:
+        camera_changed = self.camera_request() != CameraRequest(
+            settings.camera,
+            settings.decoder,
+            settings.mirror,
+            settings.size,
+            _camera_label(settings.camera),
+        )
+        self.settings = settings
+        self.mirror_box.blockSignals(True)
+        self.mirror_box.setChecked(settings.mirror)
+        self.mirror_box.blockSignals(False)
+        self.decoder_picker.blockSignals(True)
+        self.decoder_picker.setCurrentText(settings.decoder)
+        self.decoder_picker.blockSignals(False)
+        if not self.payment.amount.text():
+            self.payment.set_currency(settings.effective_currency)
+        if camera_changed:
+            self.start_camera()
+
+    # -- closing --------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.camera.stop()
+        self.closing.emit()
+        super().closeEvent(event)
+
+
+def _camera_label(source: str) -> str:
+    try:
+        spec = parse_source(source)
+    except (QrlinkError, ValueError):
+        return source
+    return spec.label

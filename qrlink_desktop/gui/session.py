@@ -1,0 +1,252 @@
+"""The bridge from the pairing engine to Qt: engine events become signals, the window's
+requests become engine calls run on the asyncio loop (qasync runs it on the GUI thread).
+
+Nothing here decides: the session state is the engine's state machine, the payment
+status is the engine's conversation. The controller only sequences what the cashier
+asked for and reports what the engine said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core.conversation import OutStatus, Payment
+from ..core.errors import ErrorCode, QrlinkError
+from ..core.session import State
+from ..rtc.engine import Engine
+
+log = logging.getLogger(__name__)
+
+# The acknowledgment is queued when its event fires; closing at once could drop it.
+ACK_FLUSH = 0.2
+
+EngineFactory = Callable[[Callable[[dict[str, Any]], None]], Engine]
+
+
+class SessionController(QObject):
+    # Engine events, one signal per kind, carrying the engine's own dict.
+    offerReady = Signal(dict)
+    stateChanged = Signal(dict)
+    sasReady = Signal(dict)
+    confirmed = Signal()
+    message = Signal(dict)
+    rttChanged = Signal(float)
+    closed = Signal(str)
+    # Failures for the cashier: the engine's error dict plus "where" (offer, answer,
+    # connection, payment, peer) so the window can offer the right way forward.
+    failed = Signal(dict)
+    # Every engine event, after the specific signal (diagnostics listens here).
+    engineEvent = Signal(dict)
+
+    def __init__(self, make_engine: EngineFactory, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._generation = 0
+        self.engine = make_engine(self._emitter())
+        self._pending_factory: EngineFactory | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._submitting = False
+        self.answer_scanned_at: float | None = None  # monotonic; for the diagnostics
+        self.offer_shown_at: float | None = None
+
+    # -- engine events -------------------------------------------------------------------
+
+    def _emitter(self) -> Callable[[dict[str, Any]], None]:
+        """An emit callback for one engine: a replaced engine's last words (its shutdown)
+        must not reach the window as if they were about the current customer."""
+        generation = self._generation
+
+        def emit(event: dict[str, Any]) -> None:
+            if generation == self._generation:
+                self._on_event(event)
+
+        return emit
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "offer":
+            self.offer_shown_at = time.monotonic()
+            self.offerReady.emit(event)
+        elif kind == "state":
+            self.stateChanged.emit(event)
+        elif kind == "sas":
+            self.sasReady.emit(event)
+        elif kind == "confirmed":
+            self.confirmed.emit()
+        elif kind == "message":
+            self.message.emit(event)
+            if event.get("direction") == "out" and event.get("type") == "payment_acknowledgment":
+                self._finish_after_ack()
+        elif kind == "rtt":
+            self.rttChanged.emit(float(event["ms"]))
+        elif kind == "closed":
+            self.closed.emit(str(event.get("reason", "")))
+        elif kind == "error":
+            self.failed.emit({"where": "connection", **event})
+        elif kind == "peer_error":
+            self.failed.emit({"where": "peer", **event})
+        elif kind == "idle":
+            pass  # followed by "closed", which says it
+        self.engineEvent.emit(event)
+
+    # -- what the engine knows ---------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self.engine.machine.state
+
+    @property
+    def verified(self) -> bool:
+        return self.engine.verified is not None
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.engine.confirmed
+
+    def payment(self, request_id: str) -> Payment | None:
+        return self.engine.conversation.payments.get(request_id)
+
+    def out_status(self, message_id: str) -> OutStatus | None:
+        entry = self.engine.conversation.outbox.get(message_id)
+        return entry.status if entry is not None else None
+
+    def envelope_json(self, message_id: str) -> dict[str, Any] | None:
+        """The whole envelope of a message this session sent or received, if kept."""
+        conv = self.engine.conversation
+        entry = conv.outbox.get(message_id)
+        if entry is not None:
+            return entry.envelope.to_dict()
+        for payment in conv.payments.values():
+            for env in (payment.request, payment.response, payment.acknowledgment):
+                if env is not None and env.message_id == message_id:
+                    return env.to_dict()
+        return None
+
+    # -- cashier's requests ------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], where: str) -> asyncio.Task[Any]:
+        async def guarded() -> Any:
+            try:
+                return await coro
+            except QrlinkError as exc:
+                # submit_answer and new_customer report through "error" events already;
+                # anything else reaches the cashier here.
+                if where not in ("answer", "offer"):
+                    self.failed.emit({"where": where, **exc.to_dict()})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must still reach the cashier, not freeze
+                log.exception("%s failed", where)
+                self.failed.emit(
+                    {"where": where, "code": "INTERNAL", "message": f"something went wrong: {exc}"}
+                )
+            return None
+
+        task = asyncio.ensure_future(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def start(self) -> None:
+        """Gather the first offer ahead, then show it."""
+        self.engine.prepare()
+        self.new_customer()
+
+    def new_customer(self, *, keep_conversation: bool = False) -> asyncio.Task[Any]:
+        async def run() -> None:
+            if self._pending_factory is not None:
+                await self._swap_engine()
+            self.answer_scanned_at = None
+            await self.engine.new_customer(keep_conversation=keep_conversation)
+
+        return self._spawn(run(), "offer")
+
+    def refresh_offer(self) -> asyncio.Task[Any] | None:
+        """Replace an offer close to expiry, only while nobody has answered it."""
+        if self.state != State.AWAITING_ANSWER or self._submitting:
+            return None
+        return self.new_customer(keep_conversation=True)
+
+    def submit_answer(self, text: str, source: str) -> asyncio.Task[Any] | None:
+        """An answer read from the camera, pasted, or read from an image file."""
+        if self._submitting or self.state != State.AWAITING_ANSWER:
+            return None
+        self._submitting = True
+        self.answer_scanned_at = time.monotonic()
+        self.engineEvent.emit({"event": "answer_scanned", "source": source})
+
+        async def run() -> None:
+            try:
+                await self.engine.submit_answer(text.strip())
+            finally:
+                self._submitting = False
+
+        return self._spawn(run(), "answer")
+
+    def _finish_after_ack(self) -> None:
+        """The conversation is complete (DESIGN §1: request, response, acknowledgment;
+        then the channel closes and the app is ready for the next customer)."""
+        engine = self.engine
+
+        async def run() -> None:
+            await asyncio.sleep(ACK_FLUSH)
+            if engine is self.engine and self.state == State.CONNECTED:
+                await engine.close("payment complete")
+
+        self._spawn(run(), "close")
+
+    def confirm(self) -> None:
+        try:
+            self.engine.confirm()
+        except QrlinkError as exc:
+            self.failed.emit({"where": "confirm", **exc.to_dict()})
+
+    def reject_code(self) -> asyncio.Task[Any]:
+        """The codes differ: someone may be in the middle. End this pairing."""
+        self.failed.emit(
+            {
+                "where": "verification",
+                "code": str(ErrorCode.VERIFICATION_FAILED),
+                "message": "the codes on the two screens differ",
+            }
+        )
+        return self._spawn(self.engine.close("the codes differ"), "close")
+
+    def request_payment(self, amount: str, currency: str, reference: str | None) -> str | None:
+        """Send a payment request; None (and a `failed` signal) when it cannot be sent."""
+        try:
+            return self.engine.request_payment(amount, currency, reference or None)
+        except QrlinkError as exc:
+            self.failed.emit({"where": "payment", **exc.to_dict()})
+            return None
+
+    def replace_engine(self, make_engine: EngineFactory) -> None:
+        """New settings: a new engine now if no customer is connected, else for the next."""
+        self._pending_factory = make_engine
+        if self.state in (State.CONNECTING, State.CONNECTED, State.DISCONNECTED):
+            return
+        self.new_customer()
+
+    async def _swap_engine(self) -> None:
+        factory, self._pending_factory = self._pending_factory, None
+        assert factory is not None
+        old = self.engine
+        self._generation += 1
+        self.engine = factory(self._emitter())
+        self.engine.prepare()
+        with contextlib.suppress(Exception):
+            await old.shutdown()
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        await self.engine.shutdown()

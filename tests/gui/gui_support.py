@@ -1,0 +1,96 @@
+"""Helpers the window tests share (a uniquely named module: tests/ has no packages)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from pytestqt.qtbot import QtBot
+
+from qrlink_desktop import app as app_module
+from qrlink_desktop.gui.camera import qimage_to_bgr
+from qrlink_desktop.scan.decoders import get_decoder
+
+T = TypeVar("T")
+
+LOOPBACK = ("--address", "127.0.0.1")
+PAGE = ("--page-url", "http://127.0.0.1:8765/")
+QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
+
+
+def run(qtbot: QtBot, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+    """Run a coroutine on the qasync loop while Qt processes events, and return its result."""
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=int(timeout * 1000))
+    return task.result()
+
+
+def make_app(tmp_path: Path, *extra: str) -> app_module.QrlinkApp:
+    """The composition root as `qrlink gui` builds it, on loopback only, with its settings
+    in a file of its own and no camera unless one is given."""
+    argv = [*LOOPBACK, *PAGE, "--settings", str(tmp_path / "settings.ini")]
+    if "--camera" not in extra:
+        argv += ["--camera", str(tmp_path / "no-camera.avi")]
+    args = app_module.build_parser().parse_args([*argv, *extra])
+    return app_module.QrlinkApp(args, app_module.open_store(args.settings))
+
+
+def decode_widget(widget: Any) -> list[str]:
+    """The QR texts readable in a widget's pixels, as a camera would see its screen."""
+    image = qimage_to_bgr(widget.grab().toImage())
+    return [d.text for d in get_decoder("zxing").decode(image)]
+
+
+def symbol_pixels(widget: Any) -> np.ndarray:
+    image = qimage_to_bgr(widget.grab().toImage())
+    r = widget.symbol_rect()
+    return image[r.top() : r.top() + r.height(), r.left() : r.left() + r.width()]
+
+
+class Peer:
+    """`qrlink peer answer` in a subprocess (the phone), its JSON events read by a thread."""
+
+    def __init__(self, offer_text: str, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*QRLINK, "peer", "answer", offer_text, "--json", *LOOPBACK, "--timeout", "60", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                event = json.loads(line)
+                self.events.append(event)
+                self._queue.put(event)
+
+    def first(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.events if e.get("event") == name), None)
+
+    def stop(self) -> int:
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return -9
+        finally:
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    stream.close()
+
+    def stderr(self) -> str:
+        return self.proc.stderr.read() if self.proc.stderr else ""
