@@ -24,6 +24,10 @@ export interface Timers {
   inactivity: number; // 0 = never
   maxRate: number; // messages a second before the peer counts as flooding
   retryDelays: readonly number[]; // ms between send attempts of a payment message
+  // The hello waits this long after the channel opens: qrlink's aiortc side attaches its
+  // message handler only after its own "open" wakes its event loop, and a hello that
+  // arrives before that is dropped (see docs/mobile.md). 0 sends at once.
+  helloDelay: number;
 }
 
 export const DEFAULT_TIMERS: Timers = {
@@ -33,6 +37,7 @@ export const DEFAULT_TIMERS: Timers = {
   inactivity: 120_000,
   maxRate: 200,
   retryDelays: [1_000, 2_000, 4_000],
+  helloDelay: 150,
 };
 
 export type LinkEvent =
@@ -78,7 +83,8 @@ export class Link {
     this.channel.onmessage = (ev) => this.guard(() => this.receive(String(ev.data)));
     this.channel.onclose = () => this.finish("The cashier's device closed the connection.", null);
     this.timer = setInterval(() => this.guard(() => this.tick()), Math.min(250, this.timers.pingInterval / 4));
-    this.applyHandshake("open", {});
+    if (this.timers.helloDelay > 0) setTimeout(() => this.guard(() => this.closed || this.applyHandshake("open", {})), this.timers.helloDelay);
+    else this.applyHandshake("open", {});
   }
 
   close(reason = "Closed."): void {

@@ -1,0 +1,103 @@
+"""The whole flow with a real browser: the cashier's `qrlink peer offer --serve-page` in
+the laptop's namespace, the page in headless Chromium in the phone's; the answer QR is
+read from a screenshot of the page, as the laptop's camera would read it."""
+
+from __future__ import annotations
+
+import mobile_support as ms
+from conftest import PhoneBrowser
+from playwright.sync_api import Page
+
+from qrlink_desktop.core import bootstrap
+
+TIMEOUT_MS = 15_000
+
+
+def _open_offer(phone: PhoneBrowser, offer: ms.OfferProcess) -> tuple[Page, str]:
+    url = offer.wait_event("offer")["text"]
+    page = phone.browser.new_page(viewport={"width": 400, "height": 720})
+    page.goto(url)
+    page.wait_for_selector("body[data-state=answer]", timeout=TIMEOUT_MS)
+    return page, url
+
+
+def _scan_answer(page: Page) -> str:
+    """The answer as the cashier's camera reads it: from the pixels, not from the DOM."""
+    found = ms.decode_qr_png(page.screenshot())
+    assert len(found) == 1, f"expected one QR code on the page, found {found}"
+    text = found[0]
+    assert text.startswith("QL:")
+    assert text == page.get_attribute("#qr", "data-text")
+    assert page.inner_text("#instruction") == "Show this to the cashier's camera"
+    return text
+
+
+def _pay(phone: PhoneBrowser, amount: str, reference: str, approve: bool) -> None:
+    offer = ms.OfferProcess(
+        phone.topology, "--request", amount, "EUR", "--reference", reference,
+        "--merchant", "Corner Shop",
+    )
+    try:
+        page, _ = _open_offer(phone, offer)
+        answer_text = _scan_answer(page)
+        answer = bootstrap.decode_compact(answer_text, now=0, allow_loopback=True)
+        if phone.topology.loopback:
+            # Without camera permission Chromium does not enumerate lo: no candidate, and
+            # aiortc learns the browser's address from its checks (a prflx candidate).
+            assert answer.candidates == ()
+        else:
+            assert [c.is_mdns for c in answer.candidates] == [True]
+        offer.send_answer(answer_text)
+        sas = offer.wait_event("sas")
+        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        assert page.get_attribute("#code", "data-code") == sas["code"]
+        assert page.inner_text("#merchant") == "Corner Shop"
+        assert page.inner_text("#amount") == amount
+        assert page.inner_text("#currency") == "EUR"
+        assert page.inner_text("#reference") == reference
+        page.click("#approve" if approve else "#decline")
+        page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)
+        status = "approved" if approve else "declined"
+        assert page.get_attribute("#outcome", "data-status") == status
+        rc = offer.finish()
+        assert rc == (0 if approve else 4), offer.diagnostics()
+        responses = [e for e in offer.events if e.get("type") == "payment_response"]
+        assert [r["payload"]["status"] for r in responses] == [status]
+        acks = [e for e in offer.events if e.get("type") == "payment_acknowledgment"]
+        assert len(acks) == 1
+        connected = next(e for e in offer.events if e.get("state") == "CONNECTED")
+        assert connected["path"] == "direct"
+        # The cashier closed the session: the page keeps the outcome and says so.
+        page.wait_for_selector("body[data-closed=yes]", timeout=TIMEOUT_MS)
+        assert "You approved" in page.inner_text("#title") if approve else True
+        page.close()
+    finally:
+        offer.kill()
+
+
+def test_pair_verify_and_approve(phone: PhoneBrowser) -> None:
+    _pay(phone, "12.50", "INV-1", approve=True)
+
+
+def test_pair_verify_and_decline(phone: PhoneBrowser) -> None:
+    _pay(phone, "3.20", "INV-2", approve=False)
+
+
+def test_stale_and_malformed_offers_are_refused(phone: PhoneBrowser) -> None:
+    offer = ms.OfferProcess(phone.topology, lifetime=2.0)
+    try:
+        url = offer.wait_event("offer")["text"]
+        record = bootstrap.decode_compact(url, now=0, check_expiry=False, allow_loopback=True)
+        page = phone.browser.new_page(viewport={"width": 400, "height": 720})
+        page.wait_for_timeout(max(0, (record.expires_at or 0) - __import__("time").time()) * 1000 + 300)
+        page.goto(url)
+        page.wait_for_selector("body[data-state=error]", timeout=TIMEOUT_MS)
+        assert page.inner_text("#title") == "This code has expired"
+        assert page.get_attribute("#message", "data-code") == "BOOTSTRAP_PARSE_FAILED"
+        assert page.query_selector("#qr") is None
+        base, _, payload = url.partition("#")
+        page.goto(f"{base}#{payload[:40]}")
+        page.wait_for_selector("#title:text('This code cannot be used')", timeout=TIMEOUT_MS)
+        page.close()
+    finally:
+        offer.kill()
