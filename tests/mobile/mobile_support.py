@@ -62,7 +62,9 @@ def ensure_page_built() -> None:
     for step in (["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "build"]):
         done = subprocess.run(step, cwd=PAGE_DIR, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(step)} failed in {PAGE_DIR}:\n{done.stdout}\n{done.stderr}")
+            raise RuntimeError(
+                f"{' '.join(step)} failed in {PAGE_DIR}:\n{done.stdout}\n{done.stderr}"
+            )
 
 
 def check_tools() -> None:
@@ -127,8 +129,21 @@ def two_namespaces() -> Iterator[Topology]:
             _run("ip", "netns", "add", ns.name)
             made.append(ns.name)
             ns.run("ip", "link", "set", "lo", "up")
-        _run("ip", "link", "add", veth_l, "netns", laptop.name, "type", "veth",
-             "peer", "name", veth_p, "netns", phone.name)
+        _run(
+            "ip",
+            "link",
+            "add",
+            veth_l,
+            "netns",
+            laptop.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            veth_p,
+            "netns",
+            phone.name,
+        )
         laptop.run("ip", "addr", "add", f"{LAPTOP_ADDR}/24", "dev", veth_l)
         phone.run("ip", "addr", "add", f"{PHONE_ADDR}/24", "dev", veth_p)
         laptop.run("ip", "link", "set", veth_l, "up")
@@ -153,19 +168,17 @@ def chromium_args(topology: Topology) -> list[str]:
     return CHROMIUM_ARGS + (CHROMIUM_LOOPBACK_ARGS if topology.loopback else [])
 
 
-class OfferProcess:
-    """`qrlink peer offer --json --serve-page` in the laptop namespace, events on a queue."""
+class _JsonProcess:
+    """A process in the laptop namespace that prints one JSON event per line."""
 
-    def __init__(self, topology: Topology, *extra: str, lifetime: float = 60.0) -> None:
-        addr = topology.laptop_addr
-        cmd = [
-            *topology.laptop.exec_prefix(), sys.executable, "-m", "qrlink_desktop.cli", "peer",
-            "offer", "--json", "--address", addr, "--serve-page", f"{addr}:{PAGE_PORT}",
-            "--timeout", "60", "--lifetime", str(lifetime), *extra,
-        ]
+    def __init__(self, cmd: list[str]) -> None:
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=REPO,
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
         )
         self.events: list[dict[str, Any]] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -197,7 +210,9 @@ class OfferProcess:
                 continue
             if event is None:
                 self._queue.put(None)
-                raise AssertionError(f"the offer process ended before {name!r}; {self.diagnostics()}")
+                raise AssertionError(
+                    f"the offer process ended before {name!r}; {self.diagnostics()}"
+                )
             self.events.append(event)
             if event.get("event") == name:
                 return event
@@ -226,6 +241,52 @@ class OfferProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class OfferProcess(_JsonProcess):
+    """`qrlink peer offer --json --serve-page` in the laptop namespace."""
+
+    def __init__(self, topology: Topology, *extra: str, lifetime: float = 60.0) -> None:
+        addr = topology.laptop_addr
+        super().__init__(
+            [
+                *topology.laptop.exec_prefix(),
+                sys.executable,
+                "-m",
+                "qrlink_desktop.cli",
+                "peer",
+                "offer",
+                "--json",
+                "--address",
+                addr,
+                "--serve-page",
+                f"{addr}:{PAGE_PORT}",
+                "--timeout",
+                "60",
+                "--lifetime",
+                str(lifetime),
+                *extra,
+            ]
+        )
+
+
+class RemoteCashier(_JsonProcess):
+    """tests/mobile/remote_cashier.py in the laptop namespace."""
+
+    def __init__(self, topology: Topology, handle: str, amount: str, currency: str) -> None:
+        script = Path(__file__).with_name("remote_cashier.py")
+        super().__init__(
+            [
+                *topology.laptop.exec_prefix(),
+                sys.executable,
+                str(script),
+                topology.laptop_addr,
+                str(PAGE_PORT),
+                handle,
+                amount,
+                currency,
+            ]
+        )
 
 
 def decode_qr_png(png: bytes) -> list[str]:

@@ -1,0 +1,68 @@
+"""The cashier's side of remote mode, for the browser test: a rendezvous service with the
+page on the same origin, an offer published under a handle with a reply handle in it, the
+answer taken from the reply handle, one payment. One JSON event per line on stdout.
+
+    python tests/mobile/remote_cashier.py ADDR PORT HANDLE AMOUNT CURRENCY
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.rendezvous.client import RendezvousClient
+from qrlink_desktop.rendezvous.pages import add_page_routes
+from qrlink_desktop.rendezvous.server import create_app
+from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.peer import IceConfig
+
+
+def emit(event: dict[str, Any]) -> None:
+    print(json.dumps(event, default=str), flush=True)
+
+
+async def main(addr: str, port: int, handle: str, amount: str, currency: str) -> int:
+    app = create_app()
+    add_page_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, addr, port).start()
+    base = f"http://{addr}:{port}"
+    emit({"event": "listening", "url": base + "/"})
+    engine = Engine(
+        Role.OFFERER,
+        EngineConfig(ice=IceConfig(addresses=(addr,)), page_url=base + "/", merchant="Far Shop"),
+        emit=emit,
+    )
+    reply = secrets.token_bytes(8)
+    try:
+        async with RendezvousClient(base) as client:
+            text = await engine.new_customer(reply_handle=reply)
+            await client.publish(handle, text, 120_000)
+            emit({"event": "published", "username": handle, "reply": "r-" + reply.hex()})
+            found = None
+            while found is None:
+                found = await client.lookup("r-" + reply.hex(), wait=20)
+            emit({"event": "answer_found", "token": found.token})
+            await engine.submit_answer(found.token)
+            engine.confirm()
+            request_id = engine.request_payment(amount, currency, "REMOTE-1")
+            payment = engine.conversation.payments[request_id]
+            while payment.acknowledgment is None:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            return 0 if payment.status == "approved" else 4
+    finally:
+        await engine.shutdown()
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    sys.exit(asyncio.run(asyncio.wait_for(main(a[0], int(a[1]), a[2], a[3], a[4]), 60)))
