@@ -1,0 +1,163 @@
+"""Pairing benchmark: payload sizes and QR versions, offer readiness, channel open, and the
+payment round trip. Prints tables; loopback only. Run: .venv/bin/python benchmarks/pairing_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from qrlink_desktop.core import bootstrap, sdp
+from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
+from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.qrsize import smallest_version
+from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.peer import IceConfig
+from qrlink_desktop.rtc.tokens import encode_compat
+from qrlink_desktop.scan import qrimage
+
+PAGE_URL = "https://pay.example-shop.com/q/"  # 31 characters, lower-case path: byte mode
+LAN_URL = "http://192.168.100.200:48765/"  # what the app's own page server looks like
+LOOPBACK = IceConfig(addresses=("127.0.0.1",))
+
+
+def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    print(f"\n{title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) + " |")
+
+
+def sizes() -> None:
+    fp = bytes(range(32))
+    pool = [Candidate(CandidateType.HOST, "192.168.1.20", 50000),
+            Candidate(CandidateType.SRFLX, "203.0.113.9", 61000),
+            Candidate(CandidateType.HOST, "10.0.0.7", 50001),
+            Candidate(CandidateType.RELAY, "198.51.100.4", 49152)]
+    rows = []
+    for n in (1, 2, 4):
+        cands = tuple(pool[:n])
+        offer = bootstrap.new_offer(fp, cands, int(time.time()) + 300)
+        answer = BootstrapRecord(Kind.ANSWER, offer.offer_id, "abcd", "a" * 24, fp, cands, setup="active")
+        for rec, text in ((offer, bootstrap.offer_text(offer, PAGE_URL)),
+                          (offer, bootstrap.offer_text(offer, LAN_URL)),
+                          (answer, bootstrap.answer_text(answer))):
+            full = sdp.rebuild(rec)
+            compat = encode_compat(rec, now=time.time())
+            label = rec.kind.name.lower() + ("" if rec.kind == Kind.ANSWER else
+                                            " (31-char https URL)" if PAGE_URL in text.lower()
+                                            else " (LAN URL, alnum)")
+            rows.append([label, n, len(bootstrap.pack(rec)), len(text), smallest_version(text)[0],
+                         len(full), smallest_version(full)[0], len(compat), smallest_version(compat)[0]])
+    table("Bootstrap size at error correction M (compact record vs full SDP vs spec's base64+zstd JSON)",
+          ["code", "candidates", "record bytes", "QR text chars", "QR version", "full SDP bytes",
+           "SDP QR version", "spec form chars", "spec form QR version"], rows)
+
+
+async def engine_timings(rounds: int) -> None:
+    cashier = Engine(Role.OFFERER, EngineConfig(ice=LOOPBACK), emit=lambda e: None)
+    customer = Engine(Role.ANSWERER, EngineConfig(ice=LOOPBACK), emit=lambda e: None)
+    ready, ready_qr, opened, verified = [], [], [], []
+    cashier.prepare()
+    try:
+        for _ in range(rounds):
+            await asyncio.sleep(0.05)  # the next offer is prepared while the last customer leaves
+            t0 = time.perf_counter()
+            text = await cashier.new_customer()
+            ready.append((time.perf_counter() - t0) * 1000)
+            qrimage.modules(text)
+            ready_qr.append((time.perf_counter() - t0) * 1000)
+            answer = await customer.answer(text)
+            t1 = time.perf_counter()
+            await asyncio.gather(cashier.submit_answer(answer), customer.connect())
+            verified.append((time.perf_counter() - t1) * 1000)
+            opened.append(cashier.timings["channel_open_ms"])
+            await customer.close()
+    finally:
+        await cashier.shutdown()
+        await customer.shutdown()
+
+    def stats(xs: list[float]) -> list[str]:
+        xs = sorted(xs)
+        return [f"{statistics.median(xs):.1f}", f"{xs[int(len(xs) * 0.9) - 1]:.1f}", f"{xs[-1]:.1f}"]
+
+    table(f"Pairing on loopback, one process, {rounds} customers (ms)",
+          ["step", "median", "p90", "max"],
+          [["new customer -> offer text ready (prepared offer)", *stats(ready)],
+           ["new customer -> QR matrix ready", *stats(ready_qr)],
+           ["answer applied -> data channel open", *stats(opened)],
+           ["answer submitted -> handshake verified", *stats(verified)]])
+
+
+async def round_trip(messages: int) -> None:
+    """The cashier in this process, the customer a separate `qrlink peer answer` process."""
+    answered: dict[str, asyncio.Future[None]] = {}
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("type") == "payment_response" and event["direction"] == "in":
+            waiter = answered.get(event["payload"]["requestId"])
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    cashier = Engine(Role.OFFERER, EngineConfig(ice=LOOPBACK), emit=on_event)
+    text = await cashier.new_customer()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "qrlink_desktop.cli", "peer", "answer", text, "--json",
+        "--address", "127.0.0.1", "--timeout", "600",
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    answer = None
+    while answer is None:
+        event = json.loads(await proc.stdout.readline())
+        if event["event"] == "answer":
+            answer = event["text"]
+
+    async def drain() -> None:  # keep the peer's stdout flowing
+        assert proc.stdout is not None
+        while await proc.stdout.readline():
+            pass
+
+    drainer = asyncio.ensure_future(drain())
+    await cashier.submit_answer(answer)
+    cashier.confirm()
+    rtts = []
+    loop = asyncio.get_running_loop()
+    for i in range(messages):
+        t0 = time.perf_counter()
+        rid = cashier.request_payment("1.00", "EUR", f"BENCH-{i}")
+        answered[rid] = loop.create_future()
+        if rid not in cashier.conversation.payments or cashier.conversation.payments[rid].response is None:
+            await asyncio.wait_for(answered[rid], 10)
+        rtts.append((time.perf_counter() - t0) * 1000)
+    await cashier.shutdown()
+    await asyncio.wait_for(proc.wait(), 10)
+    drainer.cancel()
+    rtts.sort()
+    table(f"Payment round trip, separate processes, {messages} requests (request -> response, ms)",
+          ["p50", "p90", "p99", "max"],
+          [[f"{statistics.median(rtts):.2f}", f"{rtts[int(len(rtts) * .9) - 1]:.2f}",
+            f"{rtts[int(len(rtts) * .99) - 1]:.2f}", f"{rtts[-1]:.2f}"]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--messages", type=int, default=1000)
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    sizes()
+    asyncio.run(engine_timings(args.rounds))
+    asyncio.run(round_trip(args.messages))
+
+
+if __name__ == "__main__":
+    main()
