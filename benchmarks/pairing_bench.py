@@ -39,28 +39,62 @@ def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
 
 def sizes() -> None:
     fp = bytes(range(32))
-    pool = [Candidate(CandidateType.HOST, "192.168.1.20", 50000),
-            Candidate(CandidateType.SRFLX, "203.0.113.9", 61000),
-            Candidate(CandidateType.HOST, "10.0.0.7", 50001),
-            Candidate(CandidateType.RELAY, "198.51.100.4", 49152)]
+    pool = [
+        Candidate(CandidateType.HOST, "192.168.1.20", 50000),
+        Candidate(CandidateType.SRFLX, "203.0.113.9", 61000),
+        Candidate(CandidateType.HOST, "10.0.0.7", 50001),
+        Candidate(CandidateType.RELAY, "198.51.100.4", 49152),
+    ]
     rows = []
     for n in (1, 2, 4):
         cands = tuple(pool[:n])
         offer = bootstrap.new_offer(fp, cands, int(time.time()) + 300)
-        answer = BootstrapRecord(Kind.ANSWER, offer.offer_id, "abcd", "a" * 24, fp, cands, setup="active")
-        for rec, text in ((offer, bootstrap.offer_text(offer, PAGE_URL)),
-                          (offer, bootstrap.offer_text(offer, LAN_URL)),
-                          (answer, bootstrap.answer_text(answer))):
+        answer = BootstrapRecord(
+            Kind.ANSWER, offer.offer_id, "abcd", "a" * 24, fp, cands, setup="active"
+        )
+        for rec, text in (
+            (offer, bootstrap.offer_text(offer, PAGE_URL)),
+            (offer, bootstrap.offer_text(offer, LAN_URL)),
+            (answer, bootstrap.answer_text(answer)),
+        ):
             full = sdp.rebuild(rec)
             compat = encode_compat(rec, now=time.time())
-            label = rec.kind.name.lower() + ("" if rec.kind == Kind.ANSWER else
-                                            " (31-char https URL)" if PAGE_URL in text.lower()
-                                            else " (LAN URL, alnum)")
-            rows.append([label, n, len(bootstrap.pack(rec)), len(text), smallest_version(text)[0],
-                         len(full), smallest_version(full)[0], len(compat), smallest_version(compat)[0]])
-    table("Bootstrap size at error correction M (compact record vs full SDP vs spec's base64+zstd JSON)",
-          ["code", "candidates", "record bytes", "QR text chars", "QR version", "full SDP bytes",
-           "SDP QR version", "spec form chars", "spec form QR version"], rows)
+            label = rec.kind.name.lower() + (
+                ""
+                if rec.kind == Kind.ANSWER
+                else " (31-char https URL)"
+                if PAGE_URL in text.lower()
+                else " (LAN URL, alnum)"
+            )
+            rows.append(
+                [
+                    label,
+                    n,
+                    len(bootstrap.pack(rec)),
+                    len(text),
+                    smallest_version(text)[0],
+                    len(full),
+                    smallest_version(full)[0],
+                    len(compat),
+                    smallest_version(compat)[0],
+                ]
+            )
+    table(
+        "Bootstrap size at error correction M "
+        "(compact record vs full SDP vs the specification's base64 + zstd JSON)",
+        [
+            "code",
+            "candidates",
+            "record bytes",
+            "QR text chars",
+            "QR version",
+            "full SDP bytes",
+            "SDP QR version",
+            "spec form chars",
+            "spec form QR version",
+        ],
+        rows,
+    )
 
 
 async def engine_timings(rounds: int) -> None:
@@ -88,14 +122,22 @@ async def engine_timings(rounds: int) -> None:
 
     def stats(xs: list[float]) -> list[str]:
         xs = sorted(xs)
-        return [f"{statistics.median(xs):.1f}", f"{xs[int(len(xs) * 0.9) - 1]:.1f}", f"{xs[-1]:.1f}"]
+        return [
+            f"{statistics.median(xs):.1f}",
+            f"{xs[int(len(xs) * 0.9) - 1]:.1f}",
+            f"{xs[-1]:.1f}",
+        ]
 
-    table(f"Pairing on loopback, one process, {rounds} customers (ms)",
-          ["step", "median", "p90", "max"],
-          [["new customer -> offer text ready (prepared offer)", *stats(ready)],
-           ["new customer -> QR matrix ready", *stats(ready_qr)],
-           ["answer applied -> data channel open", *stats(opened)],
-           ["answer submitted -> handshake verified", *stats(verified)]])
+    table(
+        f"Pairing on loopback, one process, {rounds} customers (ms)",
+        ["step", "median", "p90", "max"],
+        [
+            ["new customer -> offer text ready (prepared offer)", *stats(ready)],
+            ["new customer -> QR matrix ready", *stats(ready_qr)],
+            ["answer applied -> data channel open", *stats(opened)],
+            ["answer submitted -> handshake verified", *stats(verified)],
+        ],
+    )
 
 
 async def round_trip(messages: int) -> None:
@@ -111,9 +153,20 @@ async def round_trip(messages: int) -> None:
     cashier = Engine(Role.OFFERER, EngineConfig(ice=LOOPBACK), emit=on_event)
     text = await cashier.new_customer()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "qrlink_desktop.cli", "peer", "answer", text, "--json",
-        "--address", "127.0.0.1", "--timeout", "600",
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "qrlink_desktop.cli",
+        "peer",
+        "answer",
+        text,
+        "--json",
+        "--address",
+        "127.0.0.1",
+        "--timeout",
+        "600",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     answer = None
     while answer is None:
@@ -135,17 +188,28 @@ async def round_trip(messages: int) -> None:
         t0 = time.perf_counter()
         rid = cashier.request_payment("1.00", "EUR", f"BENCH-{i}")
         answered[rid] = loop.create_future()
-        if rid not in cashier.conversation.payments or cashier.conversation.payments[rid].response is None:
+        if (
+            rid not in cashier.conversation.payments
+            or cashier.conversation.payments[rid].response is None
+        ):
             await asyncio.wait_for(answered[rid], 10)
         rtts.append((time.perf_counter() - t0) * 1000)
     await cashier.shutdown()
     await asyncio.wait_for(proc.wait(), 10)
     drainer.cancel()
     rtts.sort()
-    table(f"Payment round trip, separate processes, {messages} requests (request -> response, ms)",
-          ["p50", "p90", "p99", "max"],
-          [[f"{statistics.median(rtts):.2f}", f"{rtts[int(len(rtts) * .9) - 1]:.2f}",
-            f"{rtts[int(len(rtts) * .99) - 1]:.2f}", f"{rtts[-1]:.2f}"]])
+    table(
+        f"Payment round trip, separate processes, {messages} requests (request -> response, ms)",
+        ["p50", "p90", "p99", "max"],
+        [
+            [
+                f"{statistics.median(rtts):.2f}",
+                f"{rtts[int(len(rtts) * 0.9) - 1]:.2f}",
+                f"{rtts[int(len(rtts) * 0.99) - 1]:.2f}",
+                f"{rtts[-1]:.2f}",
+            ]
+        ],
+    )
 
 
 def main() -> None:
@@ -153,7 +217,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     sizes()
     asyncio.run(engine_timings(args.rounds))
     asyncio.run(round_trip(args.messages))

@@ -31,7 +31,11 @@ from .rtc.peer import IceConfig, IceServerConfig
 log = logging.getLogger("qrlink")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_INTERRUPTED = 0, 1, 2, 4, 130
-_BAD_INPUT = {ErrorCode.BOOTSTRAP_PARSE_FAILED, ErrorCode.INVALID_ARGUMENT, ErrorCode.MESSAGE_INVALID}
+_BAD_INPUT = {
+    ErrorCode.BOOTSTRAP_PARSE_FAILED,
+    ErrorCode.INVALID_ARGUMENT,
+    ErrorCode.MESSAGE_INVALID,
+}
 DEFAULT_PAGE_URL = "http://127.0.0.1:8765/"
 
 
@@ -40,25 +44,48 @@ DEFAULT_PAGE_URL = "http://127.0.0.1:8765/"
 
 def _ice_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network")
-    g.add_argument("--ice-server", action="append", default=[], metavar="URL",
-                   help="STUN or TURN server (stun:host:port, turn:host:port?transport=udp); "
-                   "repeatable. None by default: only local addresses are used")
+    g.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN or TURN server (stun:host:port, turn:host:port?transport=udp); "
+        "repeatable. None by default: only local addresses are used",
+    )
     g.add_argument("--ice-username", help="username for the TURN servers")
     g.add_argument("--ice-credential", help="credential (password) for the TURN servers")
-    g.add_argument("--relay-only", action="store_true",
-                   help="privacy mode: use and reveal only TURN relay addresses")
-    g.add_argument("--address", action="append", default=None, metavar="ADDR",
-                   help="gather host candidates only on this local address; repeatable "
-                   "(e.g. --address 127.0.0.1 to stay on this machine)")
-    g.add_argument("--connect-timeout", type=float, default=15.0, metavar="SECONDS",
-                   help="give up connecting after this long (default 15)")
+    g.add_argument(
+        "--relay-only",
+        action="store_true",
+        help="privacy mode: use and reveal only TURN relay addresses",
+    )
+    g.add_argument(
+        "--address",
+        action="append",
+        default=None,
+        metavar="ADDR",
+        help="gather host candidates only on this local address; repeatable "
+        "(e.g. --address 127.0.0.1 to stay on this machine)",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="give up connecting after this long (default 15)",
+    )
 
 
 def _peer_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--qr-png", type=Path, metavar="FILE", help="also write the QR image here")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="give up on the whole session after this long (default 300)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on the whole session after this long (default 300)",
+    )
     _ice_options(p)
 
 
@@ -73,68 +100,113 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    peer = sub.add_parser("peer", help="a headless peer for scripts, tests and load",
-                          description="A headless peer: the cashier's side (offer) or the "
-                          "customer's side (answer), without a window.")
+    peer = sub.add_parser(
+        "peer",
+        help="a headless peer for scripts, tests and load",
+        description="A headless peer: the cashier's side (offer) or the "
+        "customer's side (answer), without a window.",
+    )
     peer_sub = peer.add_subparsers(dest="peer_command", metavar="ROLE", required=True)
 
     offer = peer_sub.add_parser(
-        "offer", help="make an offer, read the answer from stdin, connect",
+        "offer",
+        help="make an offer, read the answer from stdin, connect",
         description="Print the offer QR text, read the answer text from standard input, "
-        "connect, print the verification code, and with --request ask for a payment.")
+        "connect, print the verification code, and with --request ask for a payment.",
+    )
     _peer_common(offer)
-    offer.add_argument("--page-url", default=DEFAULT_PAGE_URL,
-                       help=f"the customer's page the QR points to (default {DEFAULT_PAGE_URL})")
-    offer.add_argument("--request", nargs=2, metavar=("AMOUNT", "CURRENCY"),
-                       help="request a payment once verified, e.g. --request 12.50 EUR")
+    offer.add_argument(
+        "--page-url",
+        default=DEFAULT_PAGE_URL,
+        help=f"the customer's page the QR points to (default {DEFAULT_PAGE_URL})",
+    )
+    offer.add_argument(
+        "--request",
+        nargs=2,
+        metavar=("AMOUNT", "CURRENCY"),
+        help="request a payment once verified, e.g. --request 12.50 EUR",
+    )
     offer.add_argument("--reference", help="payment reference shown to the customer")
     offer.add_argument("--merchant", help="merchant name shown to the customer")
-    offer.add_argument("--lifetime", type=float, default=300.0, metavar="SECONDS",
-                       help="how long the offer stays valid (default 300)")
-    offer.add_argument("--serve-page", metavar="ADDR:PORT",
-                       help="serve the built mobile page on ADDR:PORT (an address the phone "
-                       "reaches) and point the QR at it, replacing --page-url")
+    offer.add_argument(
+        "--lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long the offer stays valid (default 300)",
+    )
+    offer.add_argument(
+        "--serve-page",
+        metavar="ADDR:PORT",
+        help="serve the built mobile page on ADDR:PORT (an address the phone "
+        "reaches) and point the QR at it, replacing --page-url",
+    )
 
     answer = peer_sub.add_parser(
-        "answer", help="answer an offer text, connect, answer payment requests",
+        "answer",
+        help="answer an offer text, connect, answer payment requests",
         description="Print the answer text for OFFER_TEXT, connect, print the verification "
-        "code, and approve (default) or decline payment requests.")
+        "code, and approve (default) or decline payment requests.",
+    )
     answer.add_argument("offer_text", metavar="OFFER_TEXT", help="the offer URL or text")
     _peer_common(answer)
     decision = answer.add_mutually_exclusive_group()
-    decision.add_argument("--approve", dest="approve", action="store_true", default=True,
-                          help="approve payment requests (default)")
-    decision.add_argument("--decline", dest="approve", action="store_false",
-                          help="decline payment requests")
+    decision.add_argument(
+        "--approve",
+        dest="approve",
+        action="store_true",
+        default=True,
+        help="approve payment requests (default)",
+    )
+    decision.add_argument(
+        "--decline", dest="approve", action="store_false", help="decline payment requests"
+    )
 
-    demo = sub.add_parser("demo", help="pair two engines through rendered QR images and pay",
-                          description="Two engines in one process pair through QR images "
-                          "(encode, render, decode with zxing-cpp), verify, run one payment "
-                          "and print the timings.")
-    demo.add_argument("--address", action="append", default=None, metavar="ADDR",
-                      help="local address to use (default 127.0.0.1)")
+    demo = sub.add_parser(
+        "demo",
+        help="pair two engines through rendered QR images and pay",
+        description="Two engines in one process pair through QR images "
+        "(encode, render, decode with zxing-cpp), verify, run one payment "
+        "and print the timings.",
+    )
+    demo.add_argument(
+        "--address",
+        action="append",
+        default=None,
+        metavar="ADDR",
+        help="local address to use (default 127.0.0.1)",
+    )
     demo.add_argument("--decoder", default="zxing", help="zxing (default) or pyzbar")
 
-    sub.add_parser("rendezvous", help="run the rendezvous (publish/lookup) service",
-                   add_help=False)
+    sub.add_parser("rendezvous", help="run the rendezvous (publish/lookup) service", add_help=False)
     return parser
 
 
 def ice_config(args: argparse.Namespace) -> IceConfig:
     servers = tuple(
-        IceServerConfig((url,), args.ice_username if url.startswith("turn") else None,
-                        args.ice_credential if url.startswith("turn") else None)
+        IceServerConfig(
+            (url,),
+            args.ice_username if url.startswith("turn") else None,
+            args.ice_credential if url.startswith("turn") else None,
+        )
         for url in args.ice_server
     )
     for url in args.ice_server:
-        if not url.split(":", 1)[0] in ("stun", "stuns", "turn", "turns"):
-            raise QrlinkError(ErrorCode.INVALID_ARGUMENT,
-                              f"{url!r} is not a STUN or TURN URL (stun:host:port or turn:host:port)")
+        if url.split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
+            raise QrlinkError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{url!r} is not a STUN or TURN URL (stun:host:port or turn:host:port)",
+            )
     if args.relay_only and not any(u.startswith("turn") for u in args.ice_server):
-        raise QrlinkError(ErrorCode.INVALID_ARGUMENT,
-                          "--relay-only needs a TURN server (--ice-server turn:host:port)")
-    return IceConfig(servers=servers, relay_only=args.relay_only,
-                     addresses=tuple(args.address) if args.address else None)
+        raise QrlinkError(
+            ErrorCode.INVALID_ARGUMENT,
+            "--relay-only needs a TURN server (--ice-server turn:host:port)",
+        )
+    return IceConfig(
+        servers=servers,
+        relay_only=args.relay_only,
+        addresses=tuple(args.address) if args.address else None,
+    )
 
 
 # --- output ------------------------------------------------------------------------------
@@ -157,8 +229,10 @@ class Reporter:
         kind = event.get("event")
         if kind in ("offer", "answer"):
             version, _ = smallest_version(event["text"])
-            self.say(f"{kind.capitalize()} ready: {event['payloadBytes']} bytes, QR version "
-                     f"{version}, candidates {', '.join(event['candidates']) or 'none'}")
+            self.say(
+                f"{kind.capitalize()} ready: {event['payloadBytes']} bytes, QR version "
+                f"{version}, candidates {', '.join(event['candidates']) or 'none'}"
+            )
             print(event["text"], file=self.out, flush=True)
         elif kind == "state":
             path = f" ({event['local']} -> {event['remote']})" if event.get("local") else ""
@@ -201,8 +275,9 @@ async def _read_line(prompt: str, report: Reporter) -> str:
 
 
 def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
-    return EngineConfig(ice=ice_config(args), connect_timeout=args.connect_timeout,
-                        timers=ChannelTimers(), **extra)
+    return EngineConfig(
+        ice=ice_config(args), connect_timeout=args.connect_timeout, timers=ChannelTimers(), **extra
+    )
 
 
 async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
@@ -216,8 +291,9 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, str(exc)) from None
         pages = await serve_pages(host, port)
         args.page_url = pages.url
-    cfg = _engine_config(args, page_url=args.page_url, offer_lifetime=args.lifetime,
-                         merchant=args.merchant)
+    cfg = _engine_config(
+        args, page_url=args.page_url, offer_lifetime=args.lifetime, merchant=args.merchant
+    )
     engine = Engine(Role.OFFERER, cfg, emit=report)
     try:
         text = await engine.new_customer()
@@ -226,8 +302,9 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         await engine.submit_answer(answer)
         engine.confirm()
         if not args.request:
-            reason = await engine.link.closed if engine.link else "closed"
-            return EXIT_OK if reason else EXIT_OK
+            if engine.link is not None:
+                await engine.link.closed  # the customer's side ends the session
+            return EXIT_OK
         amount, currency = args.request
         request_id = engine.request_payment(amount, currency.upper(), args.reference)
         payment = engine.conversation.payments[request_id]
@@ -236,8 +313,9 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         while payment.acknowledgment is None and not link.closed.done():
             await asyncio.sleep(0.01)
         if payment.acknowledgment is None:
-            raise engine.error or QrlinkError(ErrorCode.CONNECTION_FAILED,
-                                              "the connection ended before the customer answered")
+            raise engine.error or QrlinkError(
+                ErrorCode.CONNECTION_FAILED, "the connection ended before the customer answered"
+            )
         await asyncio.sleep(0.05)  # let the acknowledgment leave before closing
         return EXIT_OK if payment.status == "approved" else EXIT_DECLINED
     finally:
@@ -256,9 +334,11 @@ async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
             if event["type"] == "payment_request":
                 engine.respond(event["messageId"], args.approve)
             elif event["type"] == "payment_acknowledgment":
-                outcome["code"] = EXIT_OK if event["payload"]["status"] == "approved" else EXIT_DECLINED
+                outcome["code"] = (
+                    EXIT_OK if event["payload"]["status"] == "approved" else EXIT_DECLINED
+                )
 
-    engine._emit_cb = on_event  # noqa: SLF001 - the CLI reacts to payment requests
+    engine._emit_cb = on_event
     try:
         text = await engine.answer(args.offer_text)
         _write_qr(args.qr_png, text, report)
@@ -301,23 +381,36 @@ async def run_demo(args: argparse.Namespace) -> int:
         await asyncio.sleep(0.05)  # the prepared offer is gathered before the customer arrives
         t0 = time.perf_counter()
         offer = await cashier.new_customer()
-        rows.append(("new customer -> offer QR text ready", f"{(time.perf_counter() - t0) * 1000:.1f} ms"))
+        rows.append(
+            ("new customer -> offer QR text ready", f"{(time.perf_counter() - t0) * 1000:.1f} ms")
+        )
         scanned, ms, version = through_pixels(offer)
         rows.append((f"offer QR v{version} render + decode ({len(offer)} chars)", f"{ms:.1f} ms"))
         t1 = time.perf_counter()
         answer = await customer.answer(scanned)
-        rows.append(("customer: offer -> answer text", f"{(time.perf_counter() - t1) * 1000:.1f} ms"))
+        rows.append(
+            ("customer: offer -> answer text", f"{(time.perf_counter() - t1) * 1000:.1f} ms")
+        )
         scanned_answer, ms, version = through_pixels(answer)
         rows.append((f"answer QR v{version} render + decode ({len(answer)} chars)", f"{ms:.1f} ms"))
         t2 = time.perf_counter()
-        v_cashier, v_customer = await asyncio.gather(cashier.submit_answer(scanned_answer),
-                                                     customer.connect())
-        rows.append(("answer applied -> channel open",
-                     f"{cashier.timings.get('channel_open_ms', float('nan')):.1f} ms"))
-        rows.append(("answer -> verified (handshake done)", f"{(time.perf_counter() - t2) * 1000:.1f} ms"))
+        v_cashier, v_customer = await asyncio.gather(
+            cashier.submit_answer(scanned_answer), customer.connect()
+        )
+        rows.append(
+            (
+                "answer applied -> channel open",
+                f"{cashier.timings.get('channel_open_ms', float('nan')):.1f} ms",
+            )
+        )
+        rows.append(
+            ("answer -> verified (handshake done)", f"{(time.perf_counter() - t2) * 1000:.1f} ms")
+        )
         if v_cashier.code != v_customer.code:
             raise QrlinkError(ErrorCode.VERIFICATION_FAILED, "the verification codes differ")
-        rows.append(("verification code (both screens)", f"{v_cashier.code[:3]} {v_cashier.code[3:]}"))
+        rows.append(
+            ("verification code (both screens)", f"{v_cashier.code[:3]} {v_cashier.code[3:]}")
+        )
         cashier.confirm()
         t3 = time.perf_counter()
         request_id = cashier.request_payment("12.50", "EUR", "DEMO-1")
@@ -327,8 +420,12 @@ async def run_demo(args: argparse.Namespace) -> int:
         customer.respond(request_id, True)
         while payment.acknowledgment is None:
             await asyncio.sleep(0.001)
-        rows.append(("payment request -> approved -> acknowledged",
-                     f"{(time.perf_counter() - t3) * 1000:.1f} ms"))
+        rows.append(
+            (
+                "payment request -> approved -> acknowledged",
+                f"{(time.perf_counter() - t3) * 1000:.1f} ms",
+            )
+        )
         rows.append(("outcome", f"{payment.status}, 12.50 EUR"))
     finally:
         await cashier.shutdown()
@@ -344,8 +441,10 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if not verbose:
         # aiortc/aioice log expected failures (unreachable pairs) at warning level.
         for name in ("aioice", "aiortc"):
@@ -354,7 +453,9 @@ def _setup_logging(verbose: bool) -> None:
 
 def _fail(exc: QrlinkError, report: Reporter | None) -> int:
     if report is not None and report.as_json:
-        if not any(e.get("event") == "error" and e.get("code") == str(exc.code) for e in report.events):
+        if not any(
+            e.get("event") == "error" and e.get("code") == str(exc.code) for e in report.events
+        ):
             report({"event": "error", **exc.to_dict()})
     print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
     return EXIT_BAD_INPUT if exc.code in _BAD_INPUT else EXIT_FAILED
@@ -364,7 +465,9 @@ async def _with_timeout(coro: Any, seconds: float) -> int:
     try:
         return int(await asyncio.wait_for(coro, seconds))
     except TimeoutError:
-        raise QrlinkError(ErrorCode.TIMEOUT, f"the session did not finish within {seconds:g} seconds") from None
+        raise QrlinkError(
+            ErrorCode.TIMEOUT, f"the session did not finish within {seconds:g} seconds"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -382,7 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner = run_offer if args.peer_command == "offer" else run_answer
             return asyncio.run(_with_timeout(runner(args, report), args.timeout))
         if args.command == "demo" or args.command is None:
-            return asyncio.run(run_demo(args if args.command else build_parser().parse_args(["demo"])))
+            return asyncio.run(
+                run_demo(args if args.command else build_parser().parse_args(["demo"]))
+            )
         return EXIT_OK
     except QrlinkError as exc:
         return _fail(exc, report)

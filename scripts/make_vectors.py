@@ -30,8 +30,9 @@ def record_json(r: BootstrapRecord) -> dict[str, Any]:
         "ufrag": r.ufrag,
         "pwd": r.pwd,
         "fingerprint": r.fingerprint.hex(),
-        "candidates": [{"type": c.type_name, "address": c.address, "port": c.port}
-                       for c in r.candidates],
+        "candidates": [
+            {"type": c.type_name, "address": c.address, "port": c.port} for c in r.candidates
+        ],
         "expiresAt": r.expires_at,
         "setup": r.setup,
         "relayOnly": r.relay_only,
@@ -49,25 +50,73 @@ def valid_records() -> list[tuple[str, BootstrapRecord]]:
     mdns = Candidate(CandidateType.HOST, "3f0c6d0e-8e2b-4f0a-9d53-2b6f1c7a9e41.local", 54321)
     seed = bytes(range(16))
     return [
-        ("offer, one IPv4 host", bootstrap.new_offer(fp("offer-1"), (host4,), NOW + 300, seed=seed)),
-        ("offer, two IPv4 hosts", bootstrap.new_offer(fp("offer-2"), (host4, host4b), NOW + 300,
-                                                      seed=bytes(range(1, 17)))),
-        ("offer, host + srflx + relay + IPv6", bootstrap.new_offer(
-            fp("offer-3"), (host4, host6, srflx, relay), NOW + 120, seed=bytes(range(2, 18)))),
-        ("offer, relay only, reply handle", bootstrap.new_offer(
-            fp("offer-4"), (relay,), NOW + 900, seed=bytes(range(3, 19)), relay_only=True,
-            reply_handle=bytes.fromhex("0011223344556677"))),
-        ("offer, no candidates", bootstrap.new_offer(fp("offer-5"), (), NOW + 60,
-                                                     seed=bytes(range(4, 20)))),
-        ("answer, browser mDNS", BootstrapRecord(
-            Kind.ANSWER, bytes.fromhex("a1b2c3d4"), "Ab+/", "0123456789abcdefABCDEF+/", fp("answer-1"),
-            (mdns,), setup="active")),
-        ("answer, aiortc IPv4, passive", BootstrapRecord(
-            Kind.ANSWER, bytes.fromhex("01020304"), "wxyz", "abcdefghijklmnopqrstuv", fp("answer-2"),
-            (host4,), setup="passive")),
-        ("answer, Firefox-style long credentials", BootstrapRecord(
-            Kind.ANSWER, bytes.fromhex("deadbeef"), "1a2b3c4d", "0123456789abcdef0123456789abcdef",
-            fp("answer-3"), (host4, host6), setup="active")),
+        (
+            "offer, one IPv4 host",
+            bootstrap.new_offer(fp("offer-1"), (host4,), NOW + 300, seed=seed),
+        ),
+        (
+            "offer, two IPv4 hosts",
+            bootstrap.new_offer(
+                fp("offer-2"), (host4, host4b), NOW + 300, seed=bytes(range(1, 17))
+            ),
+        ),
+        (
+            "offer, host + srflx + relay + IPv6",
+            bootstrap.new_offer(
+                fp("offer-3"), (host4, host6, srflx, relay), NOW + 120, seed=bytes(range(2, 18))
+            ),
+        ),
+        (
+            "offer, relay only, reply handle",
+            bootstrap.new_offer(
+                fp("offer-4"),
+                (relay,),
+                NOW + 900,
+                seed=bytes(range(3, 19)),
+                relay_only=True,
+                reply_handle=bytes.fromhex("0011223344556677"),
+            ),
+        ),
+        (
+            "offer, no candidates",
+            bootstrap.new_offer(fp("offer-5"), (), NOW + 60, seed=bytes(range(4, 20))),
+        ),
+        (
+            "answer, browser mDNS",
+            BootstrapRecord(
+                Kind.ANSWER,
+                bytes.fromhex("a1b2c3d4"),
+                "Ab+/",
+                "0123456789abcdefABCDEF+/",
+                fp("answer-1"),
+                (mdns,),
+                setup="active",
+            ),
+        ),
+        (
+            "answer, aiortc IPv4, passive",
+            BootstrapRecord(
+                Kind.ANSWER,
+                bytes.fromhex("01020304"),
+                "wxyz",
+                "abcdefghijklmnopqrstuv",
+                fp("answer-2"),
+                (host4,),
+                setup="passive",
+            ),
+        ),
+        (
+            "answer, Firefox-style long credentials",
+            BootstrapRecord(
+                Kind.ANSWER,
+                bytes.fromhex("deadbeef"),
+                "1a2b3c4d",
+                "0123456789abcdef0123456789abcdef",
+                fp("answer-3"),
+                (host4, host6),
+                setup="active",
+            ),
+        ),
     ]
 
 
@@ -75,22 +124,35 @@ def invalid_texts(valid_offer: str) -> list[tuple[str, str]]:
     payload = valid_offer.split("#", 1)[1]
     raw = alnum.decode(payload)
     expired = bootstrap.new_offer(fp("x"), (), NOW - 1, seed=bytes(16))
-    loop = bootstrap.new_offer(fp("x"), (Candidate(CandidateType.HOST, "127.0.0.1", 5000),),
-                               NOW + 60, seed=bytes(16))
+    loop = bootstrap.new_offer(
+        fp("x"), (Candidate(CandidateType.HOST, "127.0.0.1", 5000),), NOW + 60, seed=bytes(16)
+    )
     multicast = bootstrap.pack(loop)[:-6] + bytes([224, 0, 0, 1]) + (5000).to_bytes(2, "big")
-    nine = bootstrap.pack(bootstrap.new_offer(
-        fp("x"), tuple(Candidate(CandidateType.HOST, f"10.0.0.{i + 1}", 5000 + i) for i in range(8)),
-        NOW + 60, seed=bytes(16))) + bytes([0, 10, 0, 0, 9]) + (5008).to_bytes(2, "big")
+    nine = (
+        bootstrap.pack(
+            bootstrap.new_offer(
+                fp("x"),
+                tuple(Candidate(CandidateType.HOST, f"10.0.0.{i + 1}", 5000 + i) for i in range(8)),
+                NOW + 60,
+                seed=bytes(16),
+            )
+        )
+        + bytes([0, 10, 0, 0, 9])
+        + (5008).to_bytes(2, "big")
+    )
     return [
         ("empty", ""),
         ("not base-41", "QL:abc"),
-        ("dangling character", "QL:" + payload[:-(len(payload) % 3 or 3)] + "0"),
+        ("dangling character", "QL:" + payload[: -(len(payload) % 3 or 3)] + "0"),
         ("group out of range", "QL:***"),
         ("truncated inside fingerprint", "QL:" + alnum.encode(raw[:30])),
         ("truncated inside candidate", "QL:" + alnum.encode(raw[:-3])),
         ("wrong format version", "QL:" + alnum.encode(bytes([0x40]) + raw[1:])),
         ("reserved header bit", "QL:" + alnum.encode(bytes([raw[0] | 1]) + raw[1:])),
-        ("reserved candidate bits", "QL:" + alnum.encode(raw[:-7] + bytes([raw[-7] | 1]) + raw[-6:])),
+        (
+            "reserved candidate bits",
+            "QL:" + alnum.encode(raw[:-7] + bytes([raw[-7] | 1]) + raw[-6:]),
+        ),
         ("expired offer", "QL:" + alnum.encode(bootstrap.pack(expired))),
         ("loopback candidate", "QL:" + alnum.encode(bootstrap.pack(loop))),
         ("multicast candidate", "QL:" + alnum.encode(multicast)),
@@ -104,43 +166,93 @@ def main() -> None:
     records = valid_records()
     valid = []
     for name, r in records:
-        text = (bootstrap.offer_text(r, "http://192.168.1.20:8765/") if r.kind == Kind.OFFER
-                else bootstrap.answer_text(r))
-        valid.append({"name": name, "text": text, "packedHex": bootstrap.pack(r).hex(),
-                      "record": record_json(r), "sdp": sdp.rebuild(r)})
-    invalid = [{"name": n, "text": t, "error": "BOOTSTRAP_PARSE_FAILED"}
-               for n, t in invalid_texts(valid[0]["text"])]
-    alnum_vectors = [{"hex": h, "text": alnum.encode(bytes.fromhex(h))}
-                     for h in ("", "00", "ff", "0000", "ffff", "0102030405", "deadbeefcafe")]
+        text = (
+            bootstrap.offer_text(r, "http://192.168.1.20:8765/")
+            if r.kind == Kind.OFFER
+            else bootstrap.answer_text(r)
+        )
+        valid.append(
+            {
+                "name": name,
+                "text": text,
+                "packedHex": bootstrap.pack(r).hex(),
+                "record": record_json(r),
+                "sdp": sdp.rebuild(r),
+            }
+        )
+    invalid = [
+        {"name": n, "text": t, "error": "BOOTSTRAP_PARSE_FAILED"}
+        for n, t in invalid_texts(valid[0]["text"])
+    ]
+    alnum_vectors = [
+        {"hex": h, "text": alnum.encode(bytes.fromhex(h))}
+        for h in ("", "00", "ff", "0000", "ffff", "0102030405", "deadbeefcafe")
+    ]
     nonce_o, nonce_a = hashlib.sha256(b"nonce-o").digest(), hashlib.sha256(b"nonce-a").digest()
-    sas_vectors = [{
-        "fingerprintOffer": fp("offer-1").hex(), "fingerprintAnswer": fp("answer-1").hex(),
-        "nonceOffer": nonce_o.hex(), "nonceAnswer": nonce_a.hex(),
-        "commitAnswer": sas.commitment(nonce_a).hex(),
-        "code": sas.sas_code(fp("offer-1"), fp("answer-1"), nonce_o, nonce_a),
-    }]
-    derive = [{"seed": bytes(range(16)).hex(), "offerId": d[0].hex(), "ufrag": d[1], "pwd": d[2]}
-              for d in [bootstrap.derive_credentials(bytes(range(16)))]]
+    sas_vectors = [
+        {
+            "fingerprintOffer": fp("offer-1").hex(),
+            "fingerprintAnswer": fp("answer-1").hex(),
+            "nonceOffer": nonce_o.hex(),
+            "nonceAnswer": nonce_a.hex(),
+            "commitAnswer": sas.commitment(nonce_a).hex(),
+            "code": sas.sas_code(fp("offer-1"), fp("answer-1"), nonce_o, nonce_a),
+        }
+    ]
+    derive = [
+        {"seed": bytes(range(16)).hex(), "offerId": d[0].hex(), "ufrag": d[1], "pwd": d[2]}
+        for d in [bootstrap.derive_credentials(bytes(range(16)))]
+    ]
     ok_messages = [
-        messages.make(messages.MessageType.PAYMENT_REQUEST,
-                      {"amount": "12.50", "currency": "EUR", "reference": "INV-1"},
-                      now=NOW, message_id="req-00000001").to_dict(),
-        messages.make(messages.MessageType.PAYMENT_RESPONSE,
-                      {"requestId": "req-00000001", "status": "approved"},
-                      now=NOW, message_id="res-00000001").to_dict(),
-        messages.make(messages.MessageType.HANDSHAKE,
-                      {"step": "hello", "versions": [1], "commit": "00" * 32},
-                      now=NOW, message_id="hs-00000001").to_dict(),
+        messages.make(
+            messages.MessageType.PAYMENT_REQUEST,
+            {"amount": "12.50", "currency": "EUR", "reference": "INV-1"},
+            now=NOW,
+            message_id="req-00000001",
+        ).to_dict(),
+        messages.make(
+            messages.MessageType.PAYMENT_RESPONSE,
+            {"requestId": "req-00000001", "status": "approved"},
+            now=NOW,
+            message_id="res-00000001",
+        ).to_dict(),
+        messages.make(
+            messages.MessageType.HANDSHAKE,
+            {"step": "hello", "versions": [1], "commit": "00" * 32},
+            now=NOW,
+            message_id="hs-00000001",
+        ).to_dict(),
     ]
     bad_messages = [
-        {"name": "amount as a float", "message": {**ok_messages[0], "payload": {"amount": 12.5, "currency": "EUR"}}},
-        {"name": "too many decimals for JPY", "message": {**ok_messages[0], "payload": {"amount": "1.5", "currency": "JPY"}}},
-        {"name": "unknown currency", "message": {**ok_messages[0], "payload": {"amount": "1.00", "currency": "XXQ"}}},
-        {"name": "zero amount", "message": {**ok_messages[0], "payload": {"amount": "0.00", "currency": "EUR"}}},
+        {
+            "name": "amount as a float",
+            "message": {**ok_messages[0], "payload": {"amount": 12.5, "currency": "EUR"}},
+        },
+        {
+            "name": "too many decimals for JPY",
+            "message": {**ok_messages[0], "payload": {"amount": "1.5", "currency": "JPY"}},
+        },
+        {
+            "name": "unknown currency",
+            "message": {**ok_messages[0], "payload": {"amount": "1.00", "currency": "XXQ"}},
+        },
+        {
+            "name": "zero amount",
+            "message": {**ok_messages[0], "payload": {"amount": "0.00", "currency": "EUR"}},
+        },
         {"name": "unknown type", "message": {**ok_messages[0], "type": "refund"}},
-        {"name": "missing messageId", "message": {k: v for k, v in ok_messages[0].items() if k != "messageId"}},
+        {
+            "name": "missing messageId",
+            "message": {k: v for k, v in ok_messages[0].items() if k != "messageId"},
+        },
         {"name": "extra envelope field", "message": {**ok_messages[0], "extra": 1}},
-        {"name": "bad status", "message": {**ok_messages[1], "payload": {"requestId": "req-00000001", "status": "maybe"}}},
+        {
+            "name": "bad status",
+            "message": {
+                **ok_messages[1],
+                "payload": {"requestId": "req-00000001", "status": "maybe"},
+            },
+        },
     ]
     doc = {
         "description": "qrlink cross-language vectors. Decode invalid texts and offers with "

@@ -71,7 +71,8 @@ def test_the_rule_catches_a_relative_import(tmp_path: Path) -> None:
 def test_core_loads_no_third_party_module() -> None:
     code = (
         "import sys, qrlink_desktop.core as c, pkgutil, importlib\n"
-        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('qrlink_desktop.core.' + m.name)\n"
+        "for m in pkgutil.iter_modules(c.__path__):\n"
+        "    importlib.import_module('qrlink_desktop.core.' + m.name)\n"
         "skip = ('qrlink_desktop', '__main__', '_distutils_hack', '__editable__')\n"
         "bad = [m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names"
         " and not m.startswith(skip)]\n"

@@ -138,8 +138,7 @@ def new_seed() -> bytes:
 def _pack_creds(ufrag: str, pwd: str) -> bytes:
     if not (UFRAG_MIN <= len(ufrag) <= UFRAG_MIN + 15 and PWD_MIN <= len(pwd) <= PWD_MIN + 15):
         raise _gen_fail(
-            f"ICE credentials of {len(ufrag)}/{len(pwd)} characters do not fit the compact "
-            "record"
+            f"ICE credentials of {len(ufrag)}/{len(pwd)} characters do not fit the compact record"
         )
     chars = ufrag + pwd
     try:
@@ -412,7 +411,7 @@ def decode_compact(
 ) -> BootstrapRecord:
     payload = compact_payload(text)
     try:
-        raw = alnum.decode(payload.upper())
+        raw = alnum.decode(payload)
     except alnum.AlnumError as exc:
         raise _fail(f"this is not a qrlink code ({exc})") from None
     return unpack(raw, now=now, allow_loopback=allow_loopback, check_expiry=check_expiry)

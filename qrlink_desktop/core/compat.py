@@ -57,7 +57,7 @@ def encode(record: BootstrapRecord, codec: Codec | None, *, created_at: float) -
 
 def _field(doc: dict[str, Any], key: str, kind: type, limit: int | None = None) -> Any:
     value = doc.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise _fail(f"the token's field {key!r} is missing or of the wrong type")
     if limit is not None and isinstance(value, str | list) and len(value) > limit:
         raise _fail(f"the token's field {key!r} is too long")
@@ -65,7 +65,11 @@ def _field(doc: dict[str, Any], key: str, kind: type, limit: int | None = None) 
 
 
 def decode(
-    text: str, codec: Codec | None, *, now: float, allow_loopback: bool = False,
+    text: str,
+    codec: Codec | None,
+    *,
+    now: float,
+    allow_loopback: bool = False,
     check_expiry: bool = True,
 ) -> BootstrapRecord:
     from .bootstrap import pack, unpack
@@ -130,8 +134,15 @@ def decode(
     if kind == Kind.ANSWER and setup == "actpass":
         setup = "active"
     record = BootstrapRecord(
-        kind, offer_id, reduced.ufrag, reduced.pwd, reduced.fingerprint, reduced.candidates,
-        expires_at=expires, setup=setup, relay_only=bool(meta.get("relayOnly", False)),
+        kind,
+        offer_id,
+        reduced.ufrag,
+        reduced.pwd,
+        reduced.fingerprint,
+        reduced.candidates,
+        expires_at=expires,
+        setup=setup,
+        relay_only=bool(meta.get("relayOnly", False)),
         reply_handle=reply_handle,
     )
     # Round-trip through the compact packer: one set of strict checks for both forms.

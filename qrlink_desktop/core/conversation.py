@@ -108,7 +108,12 @@ class Conversation:
         return SendAction(env)
 
     def request_payment(
-        self, amount: str, currency: str, *, now: float, reference: str | None = None,
+        self,
+        amount: str,
+        currency: str,
+        *,
+        now: float,
+        reference: str | None = None,
         description: str | None = None,
     ) -> list[Action]:
         if self.role != Role.OFFERER:
@@ -118,16 +123,20 @@ class Conversation:
                 ErrorCode.NOT_VERIFIED, "the verification code has not been confirmed yet"
             )
         payload: dict[str, Any] = {"amount": amount, "currency": currency}
-        for key, value in (("merchant", self.merchant), ("reference", reference),
-                           ("description", description)):
+        for key, value in (
+            ("merchant", self.merchant),
+            ("reference", reference),
+            ("description", description),
+        ):
             if value:
                 payload[key] = value
         env = make(MessageType.PAYMENT_REQUEST, payload, now=now)
         self.payments[env.message_id] = Payment(env)
         return [self._queue(env), _message_event("out", env)]
 
-    def respond(self, request_id: str, approve: bool, *, now: float,
-                reason: str | None = None) -> list[Action]:
+    def respond(
+        self, request_id: str, approve: bool, *, now: float, reason: str | None = None
+    ) -> list[Action]:
         """The customer's decision on a payment request."""
         payment = self.payments.get(request_id)
         if payment is None:
@@ -159,13 +168,22 @@ class Conversation:
 
     def receive(self, env: Envelope, *, now: float) -> list[Action]:
         if env.type in PAYMENT_TYPES and not self.verified:
-            return [self._error(ErrorCode.NOT_VERIFIED,
-                                "payment messages are refused before verification", env, now)]
+            return [
+                self._error(
+                    ErrorCode.NOT_VERIFIED,
+                    "payment messages are refused before verification",
+                    env,
+                    now,
+                )
+            ]
         if env.type in PAYMENT_TYPES:
             seen, reply = self.dedup.check(env.message_id, now)
             if seen:
-                out: list[Action] = [EventAction({"event": "duplicate", "messageId": env.message_id,
-                                                  "type": str(env.type)})]
+                out: list[Action] = [
+                    EventAction(
+                        {"event": "duplicate", "messageId": env.message_id, "type": str(env.type)}
+                    )
+                ]
                 if reply is not None:
                     out.append(SendAction(parse(reply)))
                 return out
@@ -186,8 +204,14 @@ class Conversation:
         return SendAction(make(MessageType.ERROR, payload, now=now))
 
     def _wrong_role(self, env: Envelope, now: float) -> list[Action]:
-        return [self._error(ErrorCode.MESSAGE_INVALID,
-                            f"{env.type} is not expected by the {self.role}", env, now)]
+        return [
+            self._error(
+                ErrorCode.MESSAGE_INVALID,
+                f"{env.type} is not expected by the {self.role}",
+                env,
+                now,
+            )
+        ]
 
     def _on_request(self, env: Envelope, now: float) -> list[Action]:
         if self.role != Role.ANSWERER:
@@ -226,7 +250,13 @@ class Conversation:
         return [_message_event("in", env)]
 
     def _on_error(self, env: Envelope, now: float) -> list[Action]:
-        return [EventAction({"event": "peer_error", "code": env.payload["code"],
-                             "message": env.payload["message"],
-                             "refMessageId": env.payload.get("refMessageId")})]
-
+        return [
+            EventAction(
+                {
+                    "event": "peer_error",
+                    "code": env.payload["code"],
+                    "message": env.payload["message"],
+                    "refMessageId": env.payload.get("refMessageId"),
+                }
+            )
+        ]

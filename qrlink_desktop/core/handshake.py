@@ -146,7 +146,12 @@ class Handshake:
         self._peer_info = {k: v for k, v in payload.items() if k == "agent"}
         self.outputs.append(
             Send(
-                {"step": "accept", "version": self._version, "nonce": self._nonce.hex(), **self._info}
+                {
+                    "step": "accept",
+                    "version": self._version,
+                    "nonce": self._nonce.hex(),
+                    **self._info,
+                }
             )
         )
 

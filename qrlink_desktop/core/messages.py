@@ -57,11 +57,11 @@ class Envelope:
 
 
 def schema() -> dict[str, Any]:
-    return load_json("protocol/messages.schema.json")  # type: ignore[no-any-return]
+    return load_json("protocol/messages.schema.json")
 
 
 def currencies() -> dict[str, int]:
-    return load_json("protocol/currencies.json")["currencies"]  # type: ignore[no-any-return]
+    return load_json("protocol/currencies.json")["currencies"]
 
 
 def new_message_id() -> str:
@@ -77,7 +77,7 @@ def check_amount(amount: str, currency: str) -> None:
     minor = currencies().get(currency)
     if minor is None:
         raise _invalid(f"{currency} is not an ISO 4217 currency code")
-    whole, _, frac = amount.partition(".")
+    _, _, frac = amount.partition(".")
     if len(frac) > minor:
         raise _invalid(f"{currency} allows {minor} decimal places; {amount} has {len(frac)}")
     if Decimal(amount) <= 0:

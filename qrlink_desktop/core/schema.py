@@ -11,9 +11,27 @@ from functools import cache
 from typing import Any
 
 SUPPORTED = {
-    "type", "required", "properties", "additionalProperties", "enum", "const", "pattern",
-    "minLength", "maxLength", "minimum", "maximum", "items", "minItems", "maxItems", "oneOf",
-    "$ref", "description", "title", "$schema", "$id", "$defs",
+    "type",
+    "required",
+    "properties",
+    "additionalProperties",
+    "enum",
+    "const",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "items",
+    "minItems",
+    "maxItems",
+    "oneOf",
+    "$ref",
+    "description",
+    "title",
+    "$schema",
+    "$id",
+    "$defs",
 }
 
 
@@ -67,8 +85,12 @@ def validate(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str
             except SchemaError as exc:
                 errors.append(str(exc))
         if matches != 1:
-            raise SchemaError(path, "matches none of the allowed forms" if not matches else
-                              "matches more than one form")
+            raise SchemaError(
+                path,
+                "matches none of the allowed forms"
+                if not matches
+                else "matches more than one form",
+            )
     if "type" in schema and not _type_ok(value, schema["type"]):
         raise SchemaError(path, f"must be of type {schema['type']}")
     if "const" in schema and (value != schema["const"] or type(value) is not type(schema["const"])):

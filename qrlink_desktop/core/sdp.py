@@ -57,7 +57,13 @@ def parse_candidate(value: str) -> Candidate | None:
     parts = value.split()
     if len(parts) < 8 or parts[6] != "typ":
         raise _fail(f"malformed candidate {value!r}")
-    component, transport, address, port, typ = parts[1], parts[2].lower(), parts[4], parts[5], parts[7]
+    component, transport, address, port, typ = (
+        parts[1],
+        parts[2].lower(),
+        parts[4],
+        parts[5],
+        parts[7],
+    )
     if component != "1" or transport != "udp":
         return None
     ctype = _TYPES_BY_NAME.get(typ)
@@ -133,9 +139,7 @@ def format_fingerprint(fp: bytes) -> str:
 
 def rebuild(record: BootstrapRecord) -> str:
     """A complete SDP for the record, ready for setRemoteDescription."""
-    default = next(
-        (c for c in record.candidates if not c.is_mdns and ":" not in c.address), None
-    )
+    default = next((c for c in record.candidates if not c.is_mdns and ":" not in c.address), None)
     port = default.port if default else 9
     c_addr = default.address if default else "0.0.0.0"
     session_id = int.from_bytes(record.offer_id, "big") or 1

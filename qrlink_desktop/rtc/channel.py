@@ -19,7 +19,7 @@ from aiortc import RTCDataChannel
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.conversation import Action, Conversation, EventAction, OutStatus, SendAction
 from ..core.errors import ErrorCode, QrlinkError
-from ..core.handshake import Failed, Handshake, HState, Role, Send, Verified
+from ..core.handshake import Failed, Handshake, HState, Send, Verified
 from ..core.liveness import Due, Liveness
 from ..core.messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
 from ..core.retry import DEFAULT_RETRY, RetryPolicy
@@ -68,7 +68,7 @@ class Link:
         handshake: Handshake,
         conversation: Conversation,
         *,
-        timers: ChannelTimers = ChannelTimers(),  # noqa: B008 - frozen dataclass
+        timers: ChannelTimers = ChannelTimers(),
         clock: Clock = SYSTEM_CLOCK,
         emit: Emit,
     ) -> None:
@@ -212,8 +212,13 @@ class Link:
             self._receive(raw)
         except Exception as exc:  # never let an exception reach aiortc
             log.exception("message handler failed")
-            self._emit({"event": "error", "code": str(ErrorCode.MESSAGE_INVALID),
-                        "message": f"a message could not be handled: {exc}"})
+            self._emit(
+                {
+                    "event": "error",
+                    "code": str(ErrorCode.MESSAGE_INVALID),
+                    "message": f"a message could not be handled: {exc}",
+                }
+            )
 
     def _receive(self, raw: str | bytes) -> None:
         now = self.clock.monotonic()
@@ -221,17 +226,27 @@ class Link:
         if not self._gate.allow(now):
             if not self._flood_reported:
                 self._flood_reported = True
-                self._emit({"event": "error", "code": str(ErrorCode.RATE_LIMITED),
-                            "message": "the other device is sending too many messages; "
-                            "extra messages are dropped"})
+                self._emit(
+                    {
+                        "event": "error",
+                        "code": str(ErrorCode.RATE_LIMITED),
+                        "message": "the other device is sending too many messages; "
+                        "extra messages are dropped",
+                    }
+                )
             return
         wall = self.clock.now()
         try:
             env = parse(raw)
         except QrlinkError as exc:
             self._emit({"event": "error", "code": str(exc.code), "message": exc.message})
-            self._send_now(make(MessageType.ERROR, {"code": str(exc.code),
-                                                    "message": exc.message[:500]}, now=wall))
+            self._send_now(
+                make(
+                    MessageType.ERROR,
+                    {"code": str(exc.code), "message": exc.message[:500]},
+                    now=wall,
+                )
+            )
             return
         if env.type == MessageType.HANDSHAKE:
             self._apply_handshake(env.payload["step"], env.payload)
@@ -274,16 +289,21 @@ class Link:
                 if not self.verified.done():
                     self.verified.set_result(out)
             elif isinstance(out, Failed):
-                self._send_now(make(MessageType.ERROR, {"code": str(out.code),
-                                                        "message": out.message}, now=wall))
+                self._send_now(
+                    make(
+                        MessageType.ERROR, {"code": str(out.code), "message": out.message}, now=wall
+                    )
+                )
                 self.fail(out.code, out.message)
 
     async def _handshake_deadline(self) -> None:
         await asyncio.sleep(self.timers.handshake_timeout)
         if self.handshake.state != HState.VERIFIED:
-            self.fail(ErrorCode.TIMEOUT,
-                      f"the other device did not complete the verification handshake within "
-                      f"{self.timers.handshake_timeout:g} seconds")
+            self.fail(
+                ErrorCode.TIMEOUT,
+                f"the other device did not complete the verification handshake within "
+                f"{self.timers.handshake_timeout:g} seconds",
+            )
 
     # --- heartbeat -----------------------------------------------------------------------
 
@@ -295,14 +315,17 @@ class Link:
             for due in self.liveness.due(now):
                 if due == Due.PING:
                     env = make(MessageType.PING, {}, now=self.clock.now())
-                    self._pings = {k: v for k, v in self._pings.items()
-                                   if now - v < self.timers.dead_after}
+                    self._pings = {
+                        k: v for k, v in self._pings.items() if now - v < self.timers.dead_after
+                    }
                     self._pings[env.message_id] = now
                     self._send_now(env)
                 elif due == Due.DEAD:
-                    self.fail(ErrorCode.TIMEOUT,
-                              f"the other device stopped answering (nothing heard for "
-                              f"{self.timers.dead_after:g} seconds)")
+                    self.fail(
+                        ErrorCode.TIMEOUT,
+                        f"the other device stopped answering (nothing heard for "
+                        f"{self.timers.dead_after:g} seconds)",
+                    )
                     return
                 elif due == Due.IDLE:
                     self._emit({"event": "idle", "seconds": self.timers.inactivity})

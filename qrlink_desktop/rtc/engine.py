@@ -138,8 +138,9 @@ class Engine:
         assert self.preparer is not None
         self.preparer.prepare()
 
-    async def new_customer(self, *, keep_conversation: bool = False,
-                           reply_handle: bytes | None = None) -> str:
+    async def new_customer(
+        self, *, keep_conversation: bool = False, reply_handle: bytes | None = None
+    ) -> str:
         """Drop any session, take the prepared offer, return its QR text."""
         assert self.preparer is not None, "only the offering side makes offers"
         await self._teardown()
@@ -158,7 +159,9 @@ class Engine:
             self._fail(exc)
             raise
         except Exception as exc:
-            err = QrlinkError(ErrorCode.BOOTSTRAP_GENERATION_FAILED, f"could not create an offer: {exc}")
+            err = QrlinkError(
+                ErrorCode.BOOTSTRAP_GENERATION_FAILED, f"could not create an offer: {exc}"
+            )
             self._fail(err)
             raise err from exc
         record = self.peer.local
@@ -166,10 +169,17 @@ class Engine:
         text = bootstrap.offer_text(record, self.cfg.page_url)
         self.timings = {"offer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.OFFER_CREATED)
-        self.emit({"event": "offer", "text": text, "offerId": record.offer_id_hex,
-                   "expiresAt": record.expires_at, "payloadBytes": len(bootstrap.pack(record)),
-                   "readyMs": round(self.timings["offer_ready_ms"], 3),
-                   "candidates": [c.type_name for c in record.candidates]})
+        self.emit(
+            {
+                "event": "offer",
+                "text": text,
+                "offerId": record.offer_id_hex,
+                "expiresAt": record.expires_at,
+                "payloadBytes": len(bootstrap.pack(record)),
+                "readyMs": round(self.timings["offer_ready_ms"], 3),
+                "candidates": [c.type_name for c in record.candidates],
+            }
+        )
         return text
 
     @property
@@ -200,7 +210,9 @@ class Engine:
     def confirm(self) -> None:
         """The cashier saw the same code on both screens."""
         if self.verified is None:
-            raise QrlinkError(ErrorCode.NOT_VERIFIED, "there is no verification code to confirm yet")
+            raise QrlinkError(
+                ErrorCode.NOT_VERIFIED, "there is no verification code to confirm yet"
+            )
         self.confirmed = True
         self.emit({"event": "confirmed"})
 
@@ -211,7 +223,7 @@ class Engine:
         actions = self.conversation.request_payment(
             amount, currency, now=self.clock.now(), reference=reference
         )
-        link._run(actions)  # noqa: SLF001 - the link executes conversation actions
+        link._run(actions)
         return actions[0].envelope.message_id  # type: ignore[union-attr]
 
     # --- the answering side --------------------------------------------------------------
@@ -223,7 +235,9 @@ class Engine:
         t0 = time.perf_counter()
         record = self.decode(offer_text)
         if record.kind != Kind.OFFER:
-            raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer")
+            raise QrlinkError(
+                ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer"
+            )
         await self._teardown()
         if self.machine.state != State.IDLE:
             if not self.machine.terminal:
@@ -239,10 +253,16 @@ class Engine:
         text = bootstrap.answer_text(answer)
         self.timings = {"answer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.ANSWER_SENT)
-        self.emit({"event": "answer", "text": text, "offerId": answer.offer_id_hex,
-                   "payloadBytes": len(bootstrap.pack(answer)),
-                   "replyTo": record.reply_name,
-                   "candidates": [c.type_name for c in answer.candidates]})
+        self.emit(
+            {
+                "event": "answer",
+                "text": text,
+                "offerId": answer.offer_id_hex,
+                "payloadBytes": len(bootstrap.pack(answer)),
+                "replyTo": record.reply_name,
+                "candidates": [c.type_name for c in answer.candidates],
+            }
+        )
         return text
 
     async def connect(self) -> Verified:
@@ -250,8 +270,14 @@ class Engine:
 
     def respond(self, request_id: str, approve: bool, reason: str | None = None) -> None:
         link = self._live_link()
-        link._run(self.conversation.respond(request_id, approve, now=self.clock.now(),  # noqa: SLF001
-                                            reason=reason))
+        link._run(
+            self.conversation.respond(
+                request_id,
+                approve,
+                now=self.clock.now(),
+                reason=reason,
+            )
+        )
 
     # --- both ----------------------------------------------------------------------------
 
@@ -271,13 +297,21 @@ class Engine:
             raise
         self.timings.update(peer.timings.as_ms())
         self.machine.handle(Event.CONNECTED)
-        offer, answer = (peer.local, peer.remote) if self.role == Role.OFFERER else (peer.remote, peer.local)
+        offer, answer = (
+            (peer.local, peer.remote) if self.role == Role.OFFERER else (peer.remote, peer.local)
+        )
         info: dict[str, Any] = {"agent": AGENT}
         if self.role == Role.OFFERER and self.cfg.merchant:
             info["merchant"] = self.cfg.merchant
         handshake = Handshake(self.role, offer.fingerprint, answer.fingerprint, info=info)
-        link = Link(channel, handshake, self.conversation, timers=self.cfg.timers,
-                    clock=self.clock, emit=self.emit)
+        link = Link(
+            channel,
+            handshake,
+            self.conversation,
+            timers=self.cfg.timers,
+            clock=self.clock,
+            emit=self.emit,
+        )
         self.link = link
         t0 = time.perf_counter()
         link.start()
@@ -289,8 +323,15 @@ class Engine:
             raise
         self.timings["handshake_ms"] = (time.perf_counter() - t0) * 1000
         self.verified = verified
-        self.emit({"event": "sas", "code": verified.code, "version": verified.version,
-                   "peer": verified.peer_info, "timings": {k: round(v, 3) for k, v in self.timings.items()}})
+        self.emit(
+            {
+                "event": "sas",
+                "code": verified.code,
+                "version": verified.version,
+                "peer": verified.peer_info,
+                "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            }
+        )
         for env in self.conversation.unanswered():
             link.send(env)  # replay under the original messageIds after a new pairing
         return verified

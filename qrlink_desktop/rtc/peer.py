@@ -41,7 +41,9 @@ class IceServerConfig:
     credential: str | None = None
 
     def to_aiortc(self) -> RTCIceServer:
-        return RTCIceServer(urls=list(self.urls), username=self.username, credential=self.credential)
+        return RTCIceServer(
+            urls=list(self.urls), username=self.username, credential=self.credential
+        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ class IceConfig:
 
     @property
     def loopback_ok(self) -> bool:
-        return self.allow_loopback or any(a.startswith("127.") or a == "::1" for a in self.addresses or ())
+        return self.allow_loopback or any(
+            a.startswith("127.") or a == "::1" for a in self.addresses or ()
+        )
 
 
 @dataclass
@@ -90,7 +94,7 @@ class PeerTimings:
 
 def _ice_connection(pc: RTCPeerConnection) -> aioice_ice.Connection:
     assert pc.sctp is not None
-    return pc.sctp.transport.transport.iceGatherer._connection  # noqa: SLF001
+    return pc.sctp.transport.transport.iceGatherer._connection
 
 
 def _restrict_gathering(conn: aioice_ice.Connection, addresses: tuple[str, ...]) -> None:
@@ -101,16 +105,16 @@ def _restrict_gathering(conn: aioice_ice.Connection, addresses: tuple[str, ...])
     """
 
     async def gather() -> None:
-        if conn._local_candidates_start:  # noqa: SLF001
+        if conn._local_candidates_start:
             return
-        conn._local_candidates_start = True  # noqa: SLF001
-        use = list(addresses) if conn._transport_policy == aioice_ice.TransportPolicy.ALL else []  # noqa: SLF001
+        conn._local_candidates_start = True
+        use = list(addresses) if conn._transport_policy == aioice_ice.TransportPolicy.ALL else []
         results = await asyncio.gather(
-            *(conn.get_component_candidates(component=c, addresses=use) for c in conn._components)  # noqa: SLF001
+            *(conn.get_component_candidates(component=c, addresses=use) for c in conn._components)
         )
         for candidates in results:
-            conn._local_candidates += candidates  # noqa: SLF001
-        conn._local_candidates_end = True  # noqa: SLF001
+            conn._local_candidates += candidates
+        conn._local_candidates_end = True
 
     conn.gather_candidates = gather  # type: ignore[method-assign]
 
@@ -118,8 +122,8 @@ def _restrict_gathering(conn: aioice_ice.Connection, addresses: tuple[str, ...])
 def _set_credentials(conn: aioice_ice.Connection, ufrag: str, pwd: str) -> None:
     aioice_ice.validate_username(ufrag)
     aioice_ice.validate_password(pwd)
-    conn._local_username = ufrag  # noqa: SLF001
-    conn._local_password = pwd  # noqa: SLF001
+    conn._local_username = ufrag
+    conn._local_password = pwd
 
 
 def _keep_candidate(c: Candidate, cfg: IceConfig) -> bool:
@@ -140,7 +144,9 @@ class Peer:
         self.local: BootstrapRecord | None = None
         self.remote: BootstrapRecord | None = None
         self.channel: RTCDataChannel | None = None
-        self._channel_ready: asyncio.Future[RTCDataChannel] = asyncio.get_running_loop().create_future()
+        self._channel_ready: asyncio.Future[RTCDataChannel] = (
+            asyncio.get_running_loop().create_future()
+        )
         self._state_listeners: list[Callable[[str], None]] = []
         self._closing: asyncio.Future[None] | None = None
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -227,7 +233,11 @@ class Peer:
             raise QrlinkError(
                 ErrorCode.BOOTSTRAP_GENERATION_FAILED,
                 "no usable network address was found"
-                + (" (relay-only mode needs a reachable TURN server)" if self.cfg.relay_only else ""),
+                + (
+                    " (relay-only mode needs a reachable TURN server)"
+                    if self.cfg.relay_only
+                    else ""
+                ),
             )
         self.local = bootstrap.new_offer(
             reduced.fingerprint,
@@ -242,7 +252,9 @@ class Peer:
     async def accept_answer(self, answer: BootstrapRecord) -> None:
         assert self.role == Kind.OFFER and self.local is not None
         if answer.kind != Kind.ANSWER:
-            raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an offer, not an answer")
+            raise QrlinkError(
+                ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an offer, not an answer"
+            )
         if answer.offer_id != self.local.offer_id:
             raise QrlinkError(
                 ErrorCode.BOOTSTRAP_PARSE_FAILED,
@@ -264,7 +276,9 @@ class Peer:
     async def make_answer(self, offer: BootstrapRecord) -> BootstrapRecord:
         assert self.role == Kind.ANSWER
         if offer.kind != Kind.OFFER:
-            raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer")
+            raise QrlinkError(
+                ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer"
+            )
         self.remote = offer
         # The ICE agent exists only once the offer is applied; aiortc gathers on
         # setLocalDescription, so restricting it in between is in time.
@@ -304,8 +318,9 @@ class Peer:
 
         self.on_state(watch)
         try:
+            waiting: set[asyncio.Future[Any]] = {self._channel_ready, failed}
             done, _ = await asyncio.wait(
-                {self._channel_ready, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             self._state_listeners.remove(watch)
@@ -329,7 +344,7 @@ class Peer:
         """(local, remote) candidate types of the pair in use, e.g. ("host", "prflx")."""
         try:
             conn = _ice_connection(self.pc)
-            pair = conn._nominated.get(1)  # noqa: SLF001
+            pair = conn._nominated.get(1)
         except (AssertionError, AttributeError):
             return None
         if pair is None:

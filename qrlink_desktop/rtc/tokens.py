@@ -35,10 +35,12 @@ def decode_any(
 ) -> BootstrapRecord:
     payload = bootstrap.compact_payload(text)
     if compat.looks_compat(payload):
-        return compat.decode(payload, ZSTD, now=now, allow_loopback=allow_loopback,
-                             check_expiry=check_expiry)
-    return bootstrap.decode_compact(text, now=now, allow_loopback=allow_loopback,
-                                    check_expiry=check_expiry)
+        return compat.decode(
+            payload, ZSTD, now=now, allow_loopback=allow_loopback, check_expiry=check_expiry
+        )
+    return bootstrap.decode_compact(
+        text, now=now, allow_loopback=allow_loopback, check_expiry=check_expiry
+    )
 
 
 def encode_compat(record: BootstrapRecord, *, now: float) -> str:

@@ -29,8 +29,9 @@ def build(text: str, *, border: int = QUIET_ZONE) -> qrcode.QRCode:
         version=version, error_correction=qrcode.constants.ERROR_CORRECT_M, border=border
     )
     for seg in segments:
-        qr.add_data(qrcode.util.QRData(seg.text.encode("utf-8"), mode=_QR_MODE[seg.mode],
-                                       check_data=False))
+        qr.add_data(
+            qrcode.util.QRData(seg.text.encode("utf-8"), mode=_QR_MODE[seg.mode], check_data=False)
+        )
     qr.make(fit=False)
     return qr
 

@@ -23,11 +23,17 @@ NOW = VECTORS["decodeNow"]
 
 def _record_json(r: BootstrapRecord) -> dict[str, Any]:
     return {
-        "kind": r.kind.name.lower(), "offerId": r.offer_id.hex(), "ufrag": r.ufrag, "pwd": r.pwd,
+        "kind": r.kind.name.lower(),
+        "offerId": r.offer_id.hex(),
+        "ufrag": r.ufrag,
+        "pwd": r.pwd,
         "fingerprint": r.fingerprint.hex(),
-        "candidates": [{"type": c.type_name, "address": c.address, "port": c.port}
-                       for c in r.candidates],
-        "expiresAt": r.expires_at, "setup": r.setup, "relayOnly": r.relay_only,
+        "candidates": [
+            {"type": c.type_name, "address": c.address, "port": c.port} for c in r.candidates
+        ],
+        "expiresAt": r.expires_at,
+        "setup": r.setup,
+        "relayOnly": r.relay_only,
         "replyHandle": r.reply_handle.hex() if r.reply_handle else None,
         "seed": r.seed.hex() if r.seed else None,
     }
@@ -39,8 +45,11 @@ def test_valid_vector_decodes_and_reencodes(vector: dict[str, Any]) -> None:
     assert _record_json(record) == vector["record"]
     assert bootstrap.pack(record).hex() == vector["packedHex"]
     assert sdp.rebuild(record) == vector["sdp"]
-    text = (bootstrap.offer_text(record, VECTORS["pageUrl"]) if record.kind == Kind.OFFER
-            else bootstrap.answer_text(record))
+    text = (
+        bootstrap.offer_text(record, VECTORS["pageUrl"])
+        if record.kind == Kind.OFFER
+        else bootstrap.answer_text(record)
+    )
     assert text == vector["text"]
 
 
@@ -85,14 +94,23 @@ def test_alnum_decode_is_strict_and_injective(text: str) -> None:
 # --- records -----------------------------------------------------------------------------
 
 _ipv4 = st.ip_addresses(v=4).filter(
-    lambda a: not (a.is_unspecified or a.is_multicast or a.is_loopback
-                   or a == ipaddress.IPv4Address("255.255.255.255")))
+    lambda a: (
+        not (
+            a.is_unspecified
+            or a.is_multicast
+            or a.is_loopback
+            or a == ipaddress.IPv4Address("255.255.255.255")
+        )
+    )
+)
 _ipv6 = st.ip_addresses(v=6).filter(
-    lambda a: not (a.is_unspecified or a.is_multicast or a.is_loopback or a.ipv4_mapped))
+    lambda a: not (a.is_unspecified or a.is_multicast or a.is_loopback or a.ipv4_mapped)
+)
 _mdns = st.uuids().map(lambda u: f"{u}.local")
 _address = st.one_of(_ipv4.map(str), _ipv6.map(str), _mdns)
-_candidate = st.builds(Candidate, st.sampled_from(list(CandidateType)), _address,
-                       st.integers(1, 65535))
+_candidate = st.builds(
+    Candidate, st.sampled_from(list(CandidateType)), _address, st.integers(1, 65535)
+)
 _ice = st.sampled_from(bootstrap.ICE_CHARS)
 
 
@@ -103,22 +121,35 @@ def records(draw: st.DrawFn) -> BootstrapRecord:
     reply = draw(st.one_of(st.none(), st.binary(min_size=8, max_size=8)))
     fingerprint = draw(st.binary(min_size=32, max_size=32))
     if draw(st.booleans()):
-        return bootstrap.new_offer(fingerprint, candidates, NOW + draw(st.integers(1, 86400)),
-                                   seed=draw(st.binary(min_size=16, max_size=16)),
-                                   relay_only=relay_only, reply_handle=reply)
+        return bootstrap.new_offer(
+            fingerprint,
+            candidates,
+            NOW + draw(st.integers(1, 86400)),
+            seed=draw(st.binary(min_size=16, max_size=16)),
+            relay_only=relay_only,
+            reply_handle=reply,
+        )
     return BootstrapRecord(
-        Kind.ANSWER, draw(st.binary(min_size=4, max_size=4)),
+        Kind.ANSWER,
+        draw(st.binary(min_size=4, max_size=4)),
         "".join(draw(st.lists(_ice, min_size=4, max_size=19))),
         "".join(draw(st.lists(_ice, min_size=22, max_size=37))),
-        fingerprint, candidates, setup=draw(st.sampled_from(["active", "passive"])),
-        relay_only=relay_only, reply_handle=reply)
+        fingerprint,
+        candidates,
+        setup=draw(st.sampled_from(["active", "passive"])),
+        relay_only=relay_only,
+        reply_handle=reply,
+    )
 
 
 @settings(max_examples=300)
 @given(records())
 def test_record_round_trips_through_qr_text(record: BootstrapRecord) -> None:
-    text = (bootstrap.offer_text(record, "https://shop.example/pay") if record.kind == Kind.OFFER
-            else bootstrap.answer_text(record))
+    text = (
+        bootstrap.offer_text(record, "https://shop.example/pay")
+        if record.kind == Kind.OFFER
+        else bootstrap.answer_text(record)
+    )
     decoded = bootstrap.decode_compact(text, now=NOW)
     assert decoded == record
     assert sdp.reduce(sdp.rebuild(decoded)).candidates == record.candidates
@@ -129,8 +160,10 @@ def test_sizes_meet_the_issue_targets() -> None:
     from qrlink_desktop.core.qrsize import smallest_version
 
     fp = bytes(range(32))
-    two = (Candidate(CandidateType.HOST, "192.168.1.20", 50000),
-           Candidate(CandidateType.SRFLX, "203.0.113.9", 61000))
+    two = (
+        Candidate(CandidateType.HOST, "192.168.1.20", 50000),
+        Candidate(CandidateType.SRFLX, "203.0.113.9", 61000),
+    )
     url = "https://pay.example-shop.com/q/"
     assert len(url) == 31
     offer = bootstrap.new_offer(fp, two, NOW + 300)
@@ -155,13 +188,31 @@ def test_expiry_and_loopback_rules() -> None:
 @pytest.mark.parametrize(
     ("record", "message"),
     [
-        (BootstrapRecord(Kind.ANSWER, bytes(4), "ab", "x" * 22, bytes(32), setup="active"), "do not fit"),
-        (BootstrapRecord(Kind.ANSWER, bytes(4), "abc!", "x" * 22, bytes(32), setup="active"), "ice-char"),
+        (
+            BootstrapRecord(Kind.ANSWER, bytes(4), "ab", "x" * 22, bytes(32), setup="active"),
+            "do not fit",
+        ),
+        (
+            BootstrapRecord(Kind.ANSWER, bytes(4), "abc!", "x" * 22, bytes(32), setup="active"),
+            "ice-char",
+        ),
         (BootstrapRecord(Kind.ANSWER, bytes(4), "abcd", "x" * 22, bytes(31)), "32-byte"),
-        (BootstrapRecord(Kind.ANSWER, bytes(4), "abcd", "x" * 22, bytes(32), setup="actpass"), "active or passive"),
-        (BootstrapRecord(Kind.ANSWER, bytes(4), "abcd", "x" * 22, bytes(32),
-                         (Candidate(CandidateType.HOST, "example.com", 1),), setup="active"),
-         "cannot be packed"),
+        (
+            BootstrapRecord(Kind.ANSWER, bytes(4), "abcd", "x" * 22, bytes(32), setup="actpass"),
+            "active or passive",
+        ),
+        (
+            BootstrapRecord(
+                Kind.ANSWER,
+                bytes(4),
+                "abcd",
+                "x" * 22,
+                bytes(32),
+                (Candidate(CandidateType.HOST, "example.com", 1),),
+                setup="active",
+            ),
+            "cannot be packed",
+        ),
         (BootstrapRecord(Kind.OFFER, bytes(4), "abcd", "x" * 22, bytes(32)), "expiry"),
     ],
 )
@@ -188,7 +239,7 @@ def _mutations(rng: random.Random, seeds: list[bytes]) -> bytes:
         elif op < 0.6:
             base.insert(rng.randrange(len(base) + 1), rng.randrange(256))
         elif op < 0.8 and base:
-            del base[rng.randrange(len(base)):][: rng.randint(1, 8)]
+            del base[rng.randrange(len(base)) :][: rng.randint(1, 8)]
         else:
             base = base[: rng.randrange(len(base) + 1)]
     return bytes(base)
@@ -209,13 +260,23 @@ def test_fuzz_10000_hostile_inputs_never_crash() -> None:
         elif kind == 1:
             text = "HTTP://X/#" + alnum.encode(rng.randbytes(rng.randint(0, 200)))
         elif kind == 2:
-            text = "".join(rng.choice(alnum.ALPHABET + "#:Qql+=/%\x00é ") for _ in range(rng.randint(0, 300)))
+            text = "".join(
+                rng.choice(alnum.ALPHABET + "#:Qql+=/%\x00é ") for _ in range(rng.randint(0, 300))
+            )
         else:
-            blob = json.dumps({"v": 1, "type": rng.choice(["offer", "answer", 3]),
-                               "sdp": rng.choice(["", "v=0", VECTORS["valid"][0]["sdp"]]),
-                               "candidates": rng.choice([[], ["candidate:x"], [1]]),
-                               "metadata": rng.choice([{}, {"offerId": "0011aabb", "expiresAt": (NOW + 60) * 1000}])})
+            blob = json.dumps(
+                {
+                    "v": 1,
+                    "type": rng.choice(["offer", "answer", 3]),
+                    "sdp": rng.choice(["", "v=0", VECTORS["valid"][0]["sdp"]]),
+                    "candidates": rng.choice([[], ["candidate:x"], [1]]),
+                    "metadata": rng.choice(
+                        [{}, {"offerId": "0011aabb", "expiresAt": (NOW + 60) * 1000}]
+                    ),
+                }
+            )
             import base64
+
             text = base64.b64encode(blob.encode()).decode() + rng.choice(["", "=", "a"])
         try:
             decode_any(text, now=NOW)

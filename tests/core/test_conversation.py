@@ -35,7 +35,12 @@ def _wire(env: Envelope) -> Envelope:
 def test_request_response_acknowledgment() -> None:
     cashier, customer = _verified(Role.OFFERER), _verified(Role.ANSWERER)
     [req] = _sends(cashier.request_payment("9.90", "EUR", now=NOW, reference="R1"))
-    assert req.payload == {"amount": "9.90", "currency": "EUR", "merchant": "Shop", "reference": "R1"}
+    assert req.payload == {
+        "amount": "9.90",
+        "currency": "EUR",
+        "merchant": "Shop",
+        "reference": "R1",
+    }
     events = customer.receive(_wire(req), now=NOW)
     assert [type(a) for a in events] == [EventAction]
     [res] = _sends(customer.respond(req.message_id, True, now=NOW))
@@ -94,7 +99,9 @@ def test_wrong_role_and_unknown_request_are_errors_not_crashes() -> None:
     req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=NOW)
     [err] = _sends(cashier.receive(req, now=NOW))
     assert err.payload["code"] == "MESSAGE_INVALID"
-    stray = make(MessageType.PAYMENT_RESPONSE, {"requestId": "nonexistent1", "status": "approved"}, now=NOW)
+    stray = make(
+        MessageType.PAYMENT_RESPONSE, {"requestId": "nonexistent1", "status": "approved"}, now=NOW
+    )
     assert _sends(cashier.receive(stray, now=NOW))[0].payload["code"] == "MESSAGE_INVALID"
     with pytest.raises(QrlinkError):
         _verified(Role.ANSWERER).respond("nope-nope", True, now=NOW)

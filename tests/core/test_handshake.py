@@ -25,8 +25,10 @@ N_O, N_A = bytes([3]) * 32, bytes([4]) * 32
 
 
 def _pair() -> tuple[Handshake, Handshake]:
-    return (Handshake(Role.OFFERER, FP_O, FP_A, nonce=N_O, info={"merchant": "Shop"}),
-            Handshake(Role.ANSWERER, FP_O, FP_A, nonce=N_A))
+    return (
+        Handshake(Role.OFFERER, FP_O, FP_A, nonce=N_O, info={"merchant": "Shop"}),
+        Handshake(Role.ANSWERER, FP_O, FP_A, nonce=N_A),
+    )
 
 
 def _deliver(to: Handshake, out: object) -> None:
@@ -38,15 +40,19 @@ def test_full_exchange_exact_outputs() -> None:
     off, ans = _pair()
     off.handle("open")
     ans.handle("open")
-    assert ans.outputs == [Send({"step": "hello", "versions": [1],
-                                 "commit": sas.commitment(N_A).hex()})]
+    assert ans.outputs == [
+        Send({"step": "hello", "versions": [1], "commit": sas.commitment(N_A).hex()})
+    ]
     _deliver(off, ans.outputs[0])
-    assert off.outputs == [Send({"step": "accept", "version": 1, "nonce": N_O.hex(),
-                                 "merchant": "Shop"})]
+    assert off.outputs == [
+        Send({"step": "accept", "version": 1, "nonce": N_O.hex(), "merchant": "Shop"})
+    ]
     _deliver(ans, off.outputs[0])
     code = sas.sas_code(FP_O, FP_A, N_O, N_A)
-    assert ans.outputs[1:] == [Send({"step": "reveal", "nonce": N_A.hex()}),
-                               Verified(1, code, {"merchant": "Shop"})]
+    assert ans.outputs[1:] == [
+        Send({"step": "reveal", "nonce": N_A.hex()}),
+        Verified(1, code, {"merchant": "Shop"}),
+    ]
     _deliver(off, ans.outputs[1])
     assert off.outputs[1:] == [Verified(1, code, {})]
     assert off.state == ans.state == HState.VERIFIED
@@ -59,15 +65,20 @@ def test_reveal_that_breaks_the_commitment_fails() -> None:
     _deliver(off, ans.outputs[0])
     off.handle("reveal", {"step": "reveal", "nonce": (bytes([9]) * 32).hex()})
     assert off.state == HState.FAILED
-    assert isinstance(off.outputs[-1], Failed) and off.outputs[-1].code == ErrorCode.VERIFICATION_FAILED
+    assert (
+        isinstance(off.outputs[-1], Failed)
+        and off.outputs[-1].code == ErrorCode.VERIFICATION_FAILED
+    )
 
 
 def test_no_common_version() -> None:
     off = Handshake(Role.OFFERER, FP_O, FP_A, versions=(1,))
     off.handle("open")
     off.handle("hello", {"step": "hello", "versions": [2, 3], "commit": "00" * 32})
-    assert off.outputs[-1] == Failed(ErrorCode.PROTOCOL_VERSION_UNSUPPORTED,
-                                     "the other side speaks protocol versions [2, 3]; this app speaks [1]")
+    assert off.outputs[-1] == Failed(
+        ErrorCode.PROTOCOL_VERSION_UNSUPPORTED,
+        "the other side speaks protocol versions [2, 3]; this app speaks [1]",
+    )
     ans = Handshake(Role.ANSWERER, FP_O, FP_A, versions=(1,))
     ans.handle("open")
     ans.handle("accept", {"step": "accept", "version": 7, "nonce": "00" * 32})
@@ -110,7 +121,10 @@ def test_every_transition(role: Role, state: HState, step: str) -> None:
 
 def test_sas_vector_shared_with_the_page() -> None:
     v = load_json("protocol/bootstrap-vectors.json")["sas"][0]
-    args = [bytes.fromhex(v[k]) for k in ("fingerprintOffer", "fingerprintAnswer", "nonceOffer", "nonceAnswer")]
+    args = [
+        bytes.fromhex(v[k])
+        for k in ("fingerprintOffer", "fingerprintAnswer", "nonceOffer", "nonceAnswer")
+    ]
     assert sas.sas_code(*args) == v["code"]
     assert sas.commitment(args[3]).hex() == v["commitAnswer"]
     assert sas.format_code("012345") == "012 345"

@@ -30,8 +30,20 @@ def test_invalid_vectors(case: dict[str, Any]) -> None:
     assert info.value.code == ErrorCode.MESSAGE_INVALID
 
 
-@pytest.mark.parametrize("raw", ["", "{", "[]", "null", '"x"', "1e999", "[" * 5000 + "]" * 5000,
-                                 b"\xff\xfe", '{"type":"ping"}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "{",
+        "[]",
+        "null",
+        '"x"',
+        "1e999",
+        "[" * 5000 + "]" * 5000,
+        b"\xff\xfe",
+        '{"type":"ping"}',
+    ],
+)
 def test_garbage_is_invalid_not_a_crash(raw: str | bytes) -> None:
     with pytest.raises(QrlinkError) as info:
         parse(raw)
@@ -46,8 +58,16 @@ def test_size_cap_before_parsing() -> None:
 
 @pytest.mark.parametrize(
     ("amount", "currency", "ok"),
-    [("12.50", "EUR", True), ("1", "JPY", True), ("1.5", "JPY", False), ("0.001", "BHD", True),
-     ("0.0001", "BHD", False), ("0", "EUR", False), ("1.00", "ZZZ", False), ("999999999999.99", "USD", True)],
+    [
+        ("12.50", "EUR", True),
+        ("1", "JPY", True),
+        ("1.5", "JPY", False),
+        ("0.001", "BHD", True),
+        ("0.0001", "BHD", False),
+        ("0", "EUR", False),
+        ("1.00", "ZZZ", False),
+        ("999999999999.99", "USD", True),
+    ],
 )
 def test_custom_amount_rules(amount: str, currency: str, ok: bool) -> None:
     if ok:
@@ -60,10 +80,14 @@ def test_custom_amount_rules(amount: str, currency: str, ok: bool) -> None:
 _amount = st.from_regex(r"\A[1-9][0-9]{0,8}(\.[0-9]{1,2})?\Z")
 _payloads = st.one_of(
     st.builds(lambda a: (MessageType.PAYMENT_REQUEST, {"amount": a, "currency": "EUR"}), _amount),
-    st.builds(lambda s: (MessageType.PAYMENT_RESPONSE, {"requestId": "abcdefgh", "status": s}),
-              st.sampled_from(["approved", "declined"])),
+    st.builds(
+        lambda s: (MessageType.PAYMENT_RESPONSE, {"requestId": "abcdefgh", "status": s}),
+        st.sampled_from(["approved", "declined"]),
+    ),
     st.just((MessageType.PING, {})),
-    st.builds(lambda t: (MessageType.ERROR, {"code": "TIMEOUT", "message": t}), st.text(max_size=100)),
+    st.builds(
+        lambda t: (MessageType.ERROR, {"code": "TIMEOUT", "message": t}), st.text(max_size=100)
+    ),
 )
 
 

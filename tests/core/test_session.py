@@ -27,8 +27,14 @@ EXPECTED = {
     (State.CLOSED, Event.RESET): State.IDLE,
     (State.FAILED, Event.RESET): State.IDLE,
 }
-LIVE = [State.IDLE, State.CREATING_OFFER, State.AWAITING_ANSWER, State.CONNECTING,
-        State.CONNECTED, State.DISCONNECTED]
+LIVE = [
+    State.IDLE,
+    State.CREATING_OFFER,
+    State.AWAITING_ANSWER,
+    State.CONNECTING,
+    State.CONNECTED,
+    State.DISCONNECTED,
+]
 for s in LIVE:
     EXPECTED[(s, Event.FAILED)] = State.FAILED
     EXPECTED[(s, Event.CLOSE)] = State.CLOSED
@@ -67,9 +73,21 @@ def test_happy_path_records_each_state_once() -> None:
     m = SessionMachine()
     states: list[str] = []
     m.subscribe(lambda old, new, ev: states.append(new))
-    for ev in (Event.CREATE_OFFER, Event.OFFER_CREATED, Event.ANSWER_RECEIVED,
-               Event.CONNECTED, Event.DISCONNECTED, Event.CLOSE):
+    for ev in (
+        Event.CREATE_OFFER,
+        Event.OFFER_CREATED,
+        Event.ANSWER_RECEIVED,
+        Event.CONNECTED,
+        Event.DISCONNECTED,
+        Event.CLOSE,
+    ):
         m.handle(ev)
-    assert states == ["CREATING_OFFER", "AWAITING_ANSWER", "CONNECTING", "CONNECTED",
-                      "DISCONNECTED", "CLOSED"]
+    assert states == [
+        "CREATING_OFFER",
+        "AWAITING_ANSWER",
+        "CONNECTING",
+        "CONNECTED",
+        "DISCONNECTED",
+        "CLOSED",
+    ]
     assert m.terminal and m.can(Event.RESET) and not m.can(Event.CONNECTED)

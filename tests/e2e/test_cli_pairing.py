@@ -24,22 +24,37 @@ def _read_event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
         event = json.loads(line)
         if event["event"] == name:
             return event
-    raise AssertionError(f"process ended before a {name!r} event; stderr: {proc.stderr.read() if proc.stderr else ''}")
+    stderr = proc.stderr.read() if proc.stderr else ""
+    raise AssertionError(f"process ended before a {name!r} event; stderr: {stderr}")
 
 
-def _pair(offer_args: list[str], answer_args: list[str], tmp_path: Path) -> tuple[
-    int, list[dict[str, Any]], int, list[dict[str, Any]]
-]:
+def _pair(
+    offer_args: list[str], answer_args: list[str], tmp_path: Path
+) -> tuple[int, list[dict[str, Any]], int, list[dict[str, Any]]]:
     offer = subprocess.Popen(
         [*QRLINK, "peer", "offer", "--json", *LOOPBACK, "--timeout", "30", *offer_args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         offer_event = _read_event(offer, "offer")
         answer = subprocess.Popen(
-            [*QRLINK, "peer", "answer", offer_event["text"], "--json", *LOOPBACK,
-             "--timeout", "30", *answer_args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                *QRLINK,
+                "peer",
+                "answer",
+                offer_event["text"],
+                "--json",
+                *LOOPBACK,
+                "--timeout",
+                "30",
+                *answer_args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         answer_event = _read_event(answer, "answer")
         assert offer.stdin is not None
@@ -51,14 +66,19 @@ def _pair(offer_args: list[str], answer_args: list[str], tmp_path: Path) -> tupl
         for proc in (offer,):
             if proc.poll() is None:
                 proc.kill()
-    return (offer.returncode, [offer_event, *_events(offer_out)],
-            answer.returncode, [answer_event, *_events(answer_out)])
+    return (
+        offer.returncode,
+        [offer_event, *_events(offer_out)],
+        answer.returncode,
+        [answer_event, *_events(answer_out)],
+    )
 
 
 def test_two_processes_pair_verify_and_pay(tmp_path: Path) -> None:
     png = tmp_path / "offer.png"
     o_rc, o_events, a_rc, a_events = _pair(
-        ["--request", "12.50", "EUR", "--reference", "INV-7", "--qr-png", str(png)], ["--approve"],
+        ["--request", "12.50", "EUR", "--reference", "INV-7", "--qr-png", str(png)],
+        ["--approve"],
         tmp_path,
     )
     assert (o_rc, a_rc) == (0, 0)
@@ -66,11 +86,20 @@ def test_two_processes_pair_verify_and_pay(tmp_path: Path) -> None:
     a_sas = [e["code"] for e in a_events if e["event"] == "sas"]
     assert len(o_sas) == 1 and o_sas == a_sas and len(o_sas[0]) == 6
     connected = [e for e in o_events if e["event"] == "state" and e["state"] == "CONNECTED"]
-    assert connected and connected[0]["local"] == "host" and connected[0]["remote"] in ("host", "prflx")
+    assert (
+        connected
+        and connected[0]["local"] == "host"
+        and connected[0]["remote"] in ("host", "prflx")
+    )
     flow = [(e["direction"], e["type"]) for e in o_events if e["event"] == "message"]
-    assert flow == [("out", "payment_request"), ("in", "payment_response"),
-                    ("out", "payment_acknowledgment")]
-    request = next(e for e in a_events if e["event"] == "message" and e["type"] == "payment_request")
+    assert flow == [
+        ("out", "payment_request"),
+        ("in", "payment_response"),
+        ("out", "payment_acknowledgment"),
+    ]
+    request = next(
+        e for e in a_events if e["event"] == "message" and e["type"] == "payment_request"
+    )
     assert request["payload"] == {"amount": "12.50", "currency": "EUR", "reference": "INV-7"}
     assert png.stat().st_size > 200
 
@@ -78,7 +107,9 @@ def test_two_processes_pair_verify_and_pay(tmp_path: Path) -> None:
 def test_declined_payment_exits_4(tmp_path: Path) -> None:
     o_rc, o_events, a_rc, _ = _pair(["--request", "3", "JPY"], ["--decline"], tmp_path)
     assert (o_rc, a_rc) == (4, 4)
-    response = next(e for e in o_events if e["event"] == "message" and e["type"] == "payment_response")
+    response = next(
+        e for e in o_events if e["event"] == "message" and e["type"] == "payment_response"
+    )
     assert response["payload"]["status"] == "declined"
 
 
@@ -89,7 +120,9 @@ def test_declined_payment_exits_4(tmp_path: Path) -> None:
 def test_bad_offer_text_exits_2_with_code(text: str) -> None:
     proc = subprocess.run(
         [*QRLINK, "peer", "answer", text, "--json", *LOOPBACK],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -101,15 +134,24 @@ def test_bad_offer_text_exits_2_with_code(text: str) -> None:
 def test_bad_answer_on_stdin_exits_2() -> None:
     proc = subprocess.Popen(
         [*QRLINK, "peer", "offer", "--json", *LOOPBACK, "--timeout", "30"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _read_event(proc, "offer")
     out, err = proc.communicate("QL:garbage\n", timeout=30)
     assert proc.returncode == 2 and "Traceback" not in err
-    assert any(e["event"] == "error" and e["code"] == "BOOTSTRAP_PARSE_FAILED" for e in _events(out))
+    assert any(
+        e["event"] == "error" and e["code"] == "BOOTSTRAP_PARSE_FAILED" for e in _events(out)
+    )
 
 
 def test_relay_only_without_turn_is_refused() -> None:
-    proc = subprocess.run([*QRLINK, "peer", "offer", "--relay-only", *LOOPBACK],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [*QRLINK, "peer", "offer", "--relay-only", *LOOPBACK],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and "INVALID_ARGUMENT" in proc.stderr

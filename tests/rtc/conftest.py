@@ -16,8 +16,13 @@ from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig
 
 LOOPBACK = IceConfig(addresses=("127.0.0.1",))
-FAST = ChannelTimers(handshake_timeout=3.0, ping_interval=0.3, dead_after=1.5, inactivity=30.0,
-                     retry=RetryPolicy(base_delay=0.05, max_delay=0.2))
+FAST = ChannelTimers(
+    handshake_timeout=3.0,
+    ping_interval=0.3,
+    dead_after=1.5,
+    inactivity=30.0,
+    retry=RetryPolicy(base_delay=0.05, max_delay=0.2),
+)
 
 
 @dataclass
@@ -26,8 +31,11 @@ class Side:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def of(self, name: str, **match: Any) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("event") == name
-                and all(e.get(k) == v for k, v in match.items())]
+        return [
+            e
+            for e in self.events
+            if e.get("event") == name and all(e.get(k) == v for k, v in match.items())
+        ]
 
     async def wait_for(self, name: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
         async def poll() -> dict[str, Any]:

@@ -32,14 +32,15 @@ async def test_pair_verify_pay(sides: Callable[..., Side]) -> None:
     await customer.wait_for("message", type="payment_acknowledgment")
     assert cashier.engine.conversation.payments[rid].status == "approved"
     timings = cashier.of("sas")[0]["timings"]
-    assert {"offer_ready_ms", "channel_open_ms", "handshake_ms"} <= set(timings) or "channel_open_ms" in timings
+    assert {"offer_ready_ms", "channel_open_ms", "handshake_ms"} <= set(timings)
 
 
 async def test_request_before_confirmation_is_refused(sides: Callable[..., Side]) -> None:
     cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
     offer = await cashier.engine.new_customer()
-    await asyncio.gather(cashier.engine.submit_answer(await customer.engine.answer(offer)),
-                         customer.engine.connect())
+    await asyncio.gather(
+        cashier.engine.submit_answer(await customer.engine.answer(offer)), customer.engine.connect()
+    )
     with pytest.raises(QrlinkError) as info:
         cashier.engine.request_payment("1.00", "EUR")
     assert info.value.code == ErrorCode.NOT_VERIFIED
@@ -114,8 +115,10 @@ async def test_invalid_and_oversize_messages_get_error_replies(sides: Callable[.
     await pair(cashier, customer)
     link = cashier.engine.link
     assert link is not None
-    link.channel.send('{"type":"payment_request","payload":{"amount":1.5,"currency":"EUR"},'
-                      '"timestamp":1,"messageId":"abcdefgh"}')
+    link.channel.send(
+        '{"type":"payment_request","payload":{"amount":1.5,"currency":"EUR"},'
+        '"timestamp":1,"messageId":"abcdefgh"}'
+    )
     link.channel.send("x" * 70_000)
     await customer.wait_for("error", code="MESSAGE_INVALID")
     await customer.wait_for("error", code="MESSAGE_TOO_LARGE")
@@ -135,8 +138,10 @@ async def test_payment_before_verification_is_refused(
     customer = sides(Role.ANSWERER)
     offer = await cashier.engine.new_customer()
     answer = await customer.engine.answer(offer)
-    tasks = [asyncio.ensure_future(cashier.engine.submit_answer(answer)),
-             asyncio.ensure_future(customer.engine.connect())]
+    tasks = [
+        asyncio.ensure_future(cashier.engine.submit_answer(answer)),
+        asyncio.ensure_future(customer.engine.connect()),
+    ]
     await cashier.wait_for("state", state="CONNECTED")
     await customer.wait_for("state", state="CONNECTED")
     req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=1e9)
@@ -194,8 +199,14 @@ async def test_connect_timeout_when_the_answer_points_nowhere(sides: Callable[..
     answer = await customer.engine.answer(offer)
     record = cashier.engine.decode(answer)
     dead_end = bootstrap.BootstrapRecord(
-        record.kind, record.offer_id, record.ufrag, record.pwd, record.fingerprint,
-        (Candidate(CandidateType.HOST, "127.0.0.1", 9),), setup=record.setup)
+        record.kind,
+        record.offer_id,
+        record.ufrag,
+        record.pwd,
+        record.fingerprint,
+        (Candidate(CandidateType.HOST, "127.0.0.1", 9),),
+        setup=record.setup,
+    )
     await customer.engine.close()
     with pytest.raises(QrlinkError) as info:
         await cashier.engine.submit_answer(bootstrap.answer_text(dead_end))
@@ -242,4 +253,7 @@ async def test_prepared_offer_is_ready_without_gathering(sides: Callable[..., Si
     await cashier.engine.new_customer()
     assert cashier.of("offer")[0]["readyMs"] < 50
     second = await cashier.engine.new_customer()  # the next one was prepared meanwhile
-    assert json.dumps(second) and cashier.of("offer")[1]["offerId"] != cashier.of("offer")[0]["offerId"]
+    assert (
+        json.dumps(second)
+        and cashier.of("offer")[1]["offerId"] != cashier.of("offer")[0]["offerId"]
+    )
