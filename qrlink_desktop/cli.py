@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ _BAD_INPUT = {
     ErrorCode.MESSAGE_INVALID,
 }
 DEFAULT_PAGE_URL = "http://127.0.0.1:8765/"
+DEFAULT_RENDEZVOUS = "http://127.0.0.1:8787"
 
 
 # --- argument parsing --------------------------------------------------------------------
@@ -89,6 +91,54 @@ def _peer_common(p: argparse.ArgumentParser) -> None:
     _ice_options(p)
 
 
+def _cashier_options(p: argparse.ArgumentParser) -> None:
+    _peer_common(p)
+    p.add_argument(
+        "--page-url",
+        default=DEFAULT_PAGE_URL,
+        help=f"the customer's page the QR points to (default {DEFAULT_PAGE_URL})",
+    )
+    p.add_argument(
+        "--request",
+        nargs=2,
+        metavar=("AMOUNT", "CURRENCY"),
+        help="request a payment once verified, e.g. --request 12.50 EUR",
+    )
+    p.add_argument("--reference", help="payment reference shown to the customer")
+    p.add_argument("--merchant", help="merchant name shown to the customer")
+    p.add_argument(
+        "--lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long the offer stays valid (default 300)",
+    )
+
+
+def _customer_options(p: argparse.ArgumentParser) -> None:
+    _peer_common(p)
+    decision = p.add_mutually_exclusive_group()
+    decision.add_argument(
+        "--approve",
+        dest="approve",
+        action="store_true",
+        default=True,
+        help="approve payment requests (default)",
+    )
+    decision.add_argument(
+        "--decline", dest="approve", action="store_false", help="decline payment requests"
+    )
+
+
+def _rendezvous_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rendezvous",
+        default=os.environ.get("QRLINK_RENDEZVOUS", DEFAULT_RENDEZVOUS),
+        metavar="URL",
+        help=f"the rendezvous service (default $QRLINK_RENDEZVOUS or {DEFAULT_RENDEZVOUS})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qrlink",
@@ -114,32 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the offer QR text, read the answer text from standard input, "
         "connect, print the verification code, and with --request ask for a payment.",
     )
-    _peer_common(offer)
-    offer.add_argument(
-        "--page-url",
-        default=DEFAULT_PAGE_URL,
-        help=f"the customer's page the QR points to (default {DEFAULT_PAGE_URL})",
-    )
-    offer.add_argument(
-        "--request",
-        nargs=2,
-        metavar=("AMOUNT", "CURRENCY"),
-        help="request a payment once verified, e.g. --request 12.50 EUR",
-    )
-    offer.add_argument("--reference", help="payment reference shown to the customer")
-    offer.add_argument("--merchant", help="merchant name shown to the customer")
-    offer.add_argument(
-        "--lifetime",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="how long the offer stays valid (default 300)",
-    )
+    _cashier_options(offer)
     offer.add_argument(
         "--serve-page",
         metavar="ADDR:PORT",
         help="serve the built mobile page on ADDR:PORT (an address the phone "
         "reaches) and point the QR at it, replacing --page-url",
+    )
+    publish = peer_sub.add_parser(
+        "publish",
+        help="publish an offer under HANDLE on the rendezvous service, wait for the answer",
+        description="Remote mode: publish the offer under HANDLE, keep it alive, take the "
+        "answer from its reply handle, connect, and with --request ask for a payment.",
+    )
+    publish.add_argument("handle", metavar="HANDLE", help="the name customers look up")
+    _cashier_options(publish)
+    _rendezvous_options(publish)
+    publish.add_argument(
+        "--ttl",
+        type=int,
+        default=300_000,
+        metavar="MS",
+        help="how long the published offer lives, 60000-900000 ms (default 300000)",
     )
 
     answer = peer_sub.add_parser(
@@ -149,18 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
         "code, and approve (default) or decline payment requests.",
     )
     answer.add_argument("offer_text", metavar="OFFER_TEXT", help="the offer URL or text")
-    _peer_common(answer)
-    decision = answer.add_mutually_exclusive_group()
-    decision.add_argument(
-        "--approve",
-        dest="approve",
-        action="store_true",
-        default=True,
-        help="approve payment requests (default)",
+    _customer_options(answer)
+    lookup = peer_sub.add_parser(
+        "lookup",
+        help="look HANDLE up on the rendezvous service, answer through it, connect",
+        description="Remote mode: find the offer published under HANDLE, publish the answer "
+        "to its reply handle, connect, and approve (default) or decline payment requests.",
     )
-    decision.add_argument(
-        "--decline", dest="approve", action="store_false", help="decline payment requests"
-    )
+    lookup.add_argument("handle", metavar="HANDLE", help="the merchant's handle")
+    _customer_options(lookup)
+    _rendezvous_options(lookup)
 
     demo = sub.add_parser(
         "demo",
@@ -282,7 +326,7 @@ def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
 
 async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
     pages = None
-    if args.serve_page:
+    if getattr(args, "serve_page", None):
         from .rendezvous.pages import parse_address, serve_pages
 
         try:
@@ -296,10 +340,19 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
     )
     engine = Engine(Role.OFFERER, cfg, emit=report)
     try:
-        text = await engine.new_customer()
-        _write_qr(args.qr_png, text, report)
-        answer = await _read_line("Scan or paste the answer text, then press Enter:", report)
-        await engine.submit_answer(answer)
+        if args.peer_command == "publish":
+            from .remote import publish_and_wait
+            from .rendezvous.client import RendezvousClient
+
+            async with RendezvousClient(args.rendezvous) as client:
+                await publish_and_wait(engine, client, args.handle, ttl_ms=args.ttl)
+        else:
+            text = await engine.new_customer()
+            _write_qr(args.qr_png, text, report)
+            answer = await _read_line("Scan or paste the answer text, then press Enter:", report)
+            await engine.submit_answer(answer)
+        # Headless: the script is the cashier and takes the code as confirmed. In remote
+        # mode that is only safe when both codes are compared out of band.
         engine.confirm()
         if not args.request:
             if engine.link is not None:
@@ -340,9 +393,16 @@ async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
 
     engine._emit_cb = on_event
     try:
-        text = await engine.answer(args.offer_text)
-        _write_qr(args.qr_png, text, report)
-        await engine.connect()
+        if args.peer_command == "lookup":
+            from .remote import lookup_and_answer
+            from .rendezvous.client import RendezvousClient
+
+            async with RendezvousClient(args.rendezvous) as client:
+                await lookup_and_answer(engine, client, args.handle)
+        else:
+            text = await engine.answer(args.offer_text)
+            _write_qr(args.qr_png, text, report)
+            await engine.connect()
         link = engine.link
         assert link is not None
         await link.closed
@@ -482,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "peer":
             report = Reporter(args.json)
-            runner = run_offer if args.peer_command == "offer" else run_answer
+            runner = run_offer if args.peer_command in ("offer", "publish") else run_answer
             return asyncio.run(_with_timeout(runner(args, report), args.timeout))
         if args.command == "demo" or args.command is None:
             return asyncio.run(

@@ -7,13 +7,12 @@ import json
 from collections.abc import Callable
 
 import pytest
+from engine_support import FAST, Side, pair
 
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.messages import MessageType, make
 from qrlink_desktop.core.session import State
-
-from .conftest import FAST, Side, pair
 
 pytestmark = pytest.mark.timeout(60)
 
