@@ -139,3 +139,23 @@ def test_remote_mode_handle_lookup_answer_publish(phone: PhoneBrowser) -> None:
         page.close()
     finally:
         cashier.kill()
+
+
+def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
+    """The laptop dies mid-session (no goodbye on the wire): the page's heartbeat notices
+    within its 10 s dead-peer limit and says so."""
+    offer = ms.OfferProcess(phone.topology, "--request", "5.00", "EUR", "--merchant", "Corner Shop")
+    try:
+        page, _ = _open_offer(phone, offer)
+        offer.send_answer(_scan_answer(page))
+        offer.wait_event("sas")
+        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        offer.kill()
+        t0 = time.monotonic()
+        page.wait_for_selector("body[data-state=ended]", timeout=20_000)
+        assert time.monotonic() - t0 < 15
+        assert page.inner_text("#title") == "The cashier's device stopped answering"
+        assert page.get_attribute("#message", "data-code") == "TIMEOUT"
+        page.close()
+    finally:
+        offer.kill()
