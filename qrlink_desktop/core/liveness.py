@@ -13,14 +13,17 @@ from enum import StrEnum
 
 class Due(StrEnum):
     PING = "ping"  # time to send a heartbeat
+    QUIET = "quiet"  # two heartbeats missed: the path may be down (reported once)
     DEAD = "dead"  # nothing heard for dead_after: the peer or the path is gone
     IDLE = "idle"  # no conversation for inactivity seconds: close the session
 
 
 @dataclass
 class Liveness:
+    # A 10 s blackout must survive (its worst-case silence is 10 s plus one ping
+    # interval) and a dead peer must be noticed within 15 s: 14 s fits both.
     ping_interval: float = 3.0
-    dead_after: float = 10.0
+    dead_after: float = 14.0
     inactivity: float = 120.0
     started: float = 0.0
 
@@ -30,10 +33,17 @@ class Liveness:
         self.last_heard = self.started
         self.last_ping = self.started
         self.last_activity = self.started
+        self.quiet = False
 
-    def heard(self, now: float) -> None:
-        """Anything arrived from the peer, a pong included."""
+    @property
+    def quiet_after(self) -> float:
+        return min(2 * self.ping_interval + 0.5, self.dead_after)
+
+    def heard(self, now: float) -> bool:
+        """Anything arrived from the peer, a pong included. True when it ends a quiet spell."""
         self.last_heard = max(self.last_heard, now)
+        was_quiet, self.quiet = self.quiet, False
+        return was_quiet
 
     def activity(self, now: float) -> None:
         """Conversation happened (not heartbeats): pushes back the inactivity close."""
@@ -43,6 +53,9 @@ class Liveness:
         out: list[Due] = []
         if now - self.last_heard >= self.dead_after:
             out.append(Due.DEAD)
+        elif not self.quiet and now - self.last_heard >= self.quiet_after:
+            self.quiet = True
+            out.append(Due.QUIET)
         if self.inactivity > 0 and now - self.last_activity >= self.inactivity:
             out.append(Due.IDLE)
         if not out and now - self.last_ping >= self.ping_interval:
@@ -53,6 +66,8 @@ class Liveness:
     def next_check(self, now: float) -> float:
         """Seconds until something may be due."""
         deadlines = [self.last_ping + self.ping_interval, self.last_heard + self.dead_after]
+        if not self.quiet:
+            deadlines.append(self.last_heard + self.quiet_after)
         if self.inactivity > 0:
             deadlines.append(self.last_activity + self.inactivity)
         return max(0.0, min(deadlines) - now)

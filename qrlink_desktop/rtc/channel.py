@@ -33,7 +33,7 @@ Emit = Callable[[dict[str, Any]], None]
 class ChannelTimers:
     handshake_timeout: float = 10.0
     ping_interval: float = 3.0
-    dead_after: float = 10.0
+    dead_after: float = 14.0
     inactivity: float = 120.0
     retry: RetryPolicy = DEFAULT_RETRY
     # Flood guard over incoming messages (heartbeats included): a burst of `max_burst`
@@ -222,7 +222,8 @@ class Link:
 
     def _receive(self, raw: str | bytes) -> None:
         now = self.clock.monotonic()
-        self.liveness.heard(now)
+        if self.liveness.heard(now):
+            self._emit({"event": "path", "quiet": False})
         if not self._gate.allow(now):
             if not self._flood_reported:
                 self._flood_reported = True
@@ -320,6 +321,8 @@ class Link:
                     }
                     self._pings[env.message_id] = now
                     self._send_now(env)
+                elif due == Due.QUIET:
+                    self._emit({"event": "path", "quiet": True})
                 elif due == Due.DEAD:
                     self.fail(
                         ErrorCode.TIMEOUT,

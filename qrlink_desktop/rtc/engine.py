@@ -114,6 +114,12 @@ class Engine:
     # --- events --------------------------------------------------------------------------
 
     def emit(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "path" and self.machine.state in (
+            State.CONNECTED,
+            State.DISCONNECTED,
+        ):
+            # The heartbeat's view of the path drives CONNECTED <-> DISCONNECTED.
+            self.machine.handle(Event.DISCONNECTED if event["quiet"] else Event.CONNECTED)
         try:
             self._emit_cb(event)
         except Exception:  # a broken listener must not break the session

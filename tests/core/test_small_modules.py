@@ -57,6 +57,17 @@ def test_liveness_ping_dead_idle() -> None:
         Liveness(ping_interval=10, dead_after=5)
 
 
+def test_liveness_reports_a_quiet_path_once_and_its_return() -> None:
+    live = Liveness(ping_interval=3, dead_after=14, inactivity=0, started=0)
+    assert live.quiet_after == 6.5
+    assert live.due(6) == [Due.PING]
+    assert Due.QUIET in live.due(6.5)
+    assert Due.QUIET not in live.due(8)
+    assert live.heard(9) is True and live.heard(10) is False
+    assert live.due(14) == [Due.PING]  # heard again: neither quiet nor dead
+    assert Liveness().dead_after == 14.0  # a 10 s blackout survives; death seen within 15 s
+
+
 def test_manual_clock() -> None:
     c = ManualClock(100)
     c.advance(5)
