@@ -7,6 +7,7 @@ decides what each action does.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -150,12 +151,14 @@ class NoticeBar(QFrame):
         for action in notice.actions:
             button = QPushButton(action.value)
             button.setAutoDefault(True)
-            button.clicked.connect(lambda _=False, a=action: self._trigger(a))
+            # A partial, not a lambda with a default argument: PySide6 6.12 mis-counts
+            # references to the `checked` bool passed to such lambdas (a crash at exit).
+            button.clicked.connect(functools.partial(self._trigger, action))
             self._layout.addWidget(button)
             self.buttons.append(button)
         self.show()
 
-    def _trigger(self, action: Action) -> None:
+    def _trigger(self, action: Action, *_checked: object) -> None:
         self.clear()
         self.triggered.emit(action.value)
 

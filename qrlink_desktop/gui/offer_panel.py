@@ -82,7 +82,7 @@ class OfferPanel(QWidget):
     def set_waiting(self, waiting: bool, why: str = "") -> None:
         """False once the offer has been answered or withdrawn: no countdown, faded QR."""
         self.waiting = waiting
-        self.qr.set_stale(not waiting)
+        self.qr.set_stale(not waiting, why)
         if not waiting:
             self.countdown.setText(why)
         self.tick()
@@ -97,7 +97,7 @@ class OfferPanel(QWidget):
             return
         if remaining <= 0:
             self.countdown.setText("This code has expired: a new one is on its way…")
-            self.qr.set_stale(True)
+            self.qr.set_stale(True, "Expired")
         else:
             self.countdown.setText(f"Valid for {format_remaining(remaining)}")
         if remaining <= self.lifetime / 4 and not self._refresh_asked:

@@ -16,6 +16,7 @@ from ..scan import qrimage
 
 DARK = QColor(0, 0, 0)
 LIGHT = QColor(255, 255, 255)
+STALE = QColor(232, 232, 232)
 
 
 class QrCodeWidget(QWidget):
@@ -25,7 +26,10 @@ class QrCodeWidget(QWidget):
         self.placeholder = "Preparing the offer…"
         self._modules: np.ndarray | None = None
         self._runs: list[tuple[int, int, int]] = []  # (row, first column, length) of dark runs
-        self.stale = False  # shown faded while the offer is no longer usable
+        # An offer that was answered or has expired must not be scanned again: it is
+        # replaced by a grey square with the reason, not merely faded (zxing reads faded).
+        self.stale = False
+        self.stale_text = ""
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(180, 180)
         self.setAccessibleName("Offer QR code")
@@ -39,9 +43,9 @@ class QrCodeWidget(QWidget):
         self.stale = False
         self.update()
 
-    def set_stale(self, stale: bool) -> None:
-        if stale != self.stale:
-            self.stale = stale
+    def set_stale(self, stale: bool, text: str = "") -> None:
+        if (stale, text) != (self.stale, self.stale_text):
+            self.stale, self.stale_text = stale, text
             self.update()
 
     @property
@@ -76,11 +80,20 @@ class QrCodeWidget(QWidget):
         if self._modules is None or rect.isEmpty():
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
             return
+        if self.stale:
+            painter.fillRect(rect, STALE)
+            painter.setPen(QColor(90, 90, 90))
+            painter.drawText(
+                rect.adjusted(16, 16, -16, -16),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.stale_text,
+            )
+            return
         n = self.module_count
         module = rect.width() / n
         painter.fillRect(rect, LIGHT)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 60) if self.stale else DARK)
+        painter.setBrush(DARK)
         painter.translate(rect.topLeft())
         painter.scale(module, module)
         for row, col, length in self._runs:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import time
 
 # Before any Qt import: no display is needed, and none is touched.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import qasync
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 
@@ -25,10 +28,17 @@ def qt_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
-    for task in asyncio.all_tasks(loop):
+    # Whatever a test left running (aiortc's own tasks too) is cancelled and given the
+    # chance to finish, so nothing is destroyed pending.
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
         task.cancel()
-    loop.stop()  # marks it stopped (its Qt application keeps running for other tests)
+    deadline = time.monotonic() + 2.0
+    while any(not t.done() for t in pending) and time.monotonic() < deadline:
+        QTest.qWait(10)
+    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]  # stop() would also quit Qt
     loop._after_run_forever()  # type: ignore[attr-defined]
     asyncio.events._set_running_loop(None)
     loop.close()
     asyncio.set_event_loop(None)
+    gc.collect()
