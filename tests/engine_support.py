@@ -57,3 +57,16 @@ async def pair(cashier: Side, customer: Side, *, keep: bool = False) -> None:
     answer = await customer.engine.answer(offer)
     await asyncio.gather(cashier.engine.submit_answer(answer), customer.engine.connect())
     cashier.engine.confirm()
+
+
+def auto_respond(side: Side, approve: bool = True) -> None:
+    """The customer approves (or declines) every payment request as it arrives."""
+    engine = side.engine
+
+    def on_event(event: dict[str, Any]) -> None:
+        side.events.append(event)
+        if event.get("event") == "message" and event.get("direction") == "in":
+            if event["type"] == "payment_request":
+                engine.respond(event["messageId"], approve)
+
+    engine._emit_cb = on_event
