@@ -97,17 +97,17 @@ class FaultyPath:
 
     def install(self, peer: Peer) -> None:
         """Wrap every host socket the peer has gathered (call after the offer/answer)."""
-        for protocol in _ice_connection(peer.pc)._protocols:  # noqa: SLF001
+        for protocol in _ice_connection(peer.pc)._protocols:
             transport = getattr(protocol, "transport", None)
             if transport is None or isinstance(transport, _SendProxy):
                 continue
-            protocol.transport = _SendProxy(transport, self)
+            protocol.transport = _SendProxy(transport, self)  # type: ignore[assignment]
             receive = protocol.datagram_received
 
             def received(data: bytes, addr: Any, _receive: Any = receive) -> None:
                 self.pass_on(lambda: _receive(data, addr))
 
-            protocol.datagram_received = received  # type: ignore[method-assign]
+            protocol.datagram_received = received  # type: ignore[method-assign,assignment]
 
 
 def _guarded(deliver: Callable[[], None]) -> None:
