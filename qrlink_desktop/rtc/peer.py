@@ -119,6 +119,34 @@ def _restrict_gathering(conn: aioice_ice.Connection, addresses: tuple[str, ...])
     conn.gather_candidates = gather  # type: ignore[method-assign]
 
 
+def _trigger_in_progress_checks(conn: aioice_ice.Connection) -> None:
+    """Give an In-Progress pair a triggered check when the peer's check arrives.
+
+    RFC 5245 §7.2.1.4: an agent receiving a check for a pair that is In-Progress cancels
+    the transaction and checks again at once. aioice only triggers checks for frozen,
+    waiting or failed pairs, so when both sides are relay-only the answerer's first check
+    (dropped at the offerer's relay, which has no permission for it yet) is retried only
+    after the 500 ms STUN retransmit: that was the ~500 ms relay-only connect time.
+    """
+    original = conn.check_incoming
+
+    def check_incoming(message: Any, addr: tuple[str, int], protocol: Any) -> None:
+        for pair in conn._check_list:  # noqa: SLF001
+            if (
+                pair.protocol is protocol
+                and pair.remote_addr == addr
+                and pair.state == aioice_ice.CandidatePair.State.IN_PROGRESS
+                and pair.task is not None
+                and not pair.remote_nominated
+            ):
+                pair.task.cancel()
+                pair.task = None
+                conn.check_state(pair, aioice_ice.CandidatePair.State.WAITING)
+        original(message, addr, protocol)
+
+    conn.check_incoming = check_incoming  # type: ignore[method-assign]
+
+
 def _set_credentials(conn: aioice_ice.Connection, ufrag: str, pwd: str) -> None:
     aioice_ice.validate_username(ufrag)
     aioice_ice.validate_password(pwd)
@@ -199,6 +227,7 @@ class Peer:
         conn = _ice_connection(self.pc)
         if self.cfg.addresses is not None:
             _restrict_gathering(conn, self.cfg.addresses)
+        _trigger_in_progress_checks(conn)
         return conn
 
     def _local_candidates(self, reduced: sdp.ReducedSdp) -> tuple[Candidate, ...]:
