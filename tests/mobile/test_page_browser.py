@@ -11,12 +11,24 @@ from conftest import PhoneBrowser
 from playwright.sync_api import Page
 
 from qrlink_desktop.core import bootstrap
+from qrlink_desktop.rtc.tokens import encode_compat
 
 TIMEOUT_MS = 15_000
 
 
-def _open_offer(phone: PhoneBrowser, offer: ms.OfferProcess) -> tuple[Page, str]:
+def _compat_url(url: str) -> str:
+    """The same offer in the specification's form (base64 of zstd JSON) in the fragment."""
+    base, _, _ = url.partition("#")
+    record = bootstrap.decode_compact(url, now=time.time(), allow_loopback=True)
+    return f"{base}#{encode_compat(record, now=time.time())}"
+
+
+def _open_offer(
+    phone: PhoneBrowser, offer: ms.OfferProcess, compat: bool = False
+) -> tuple[Page, str]:
     url = offer.wait_event("offer")["text"]
+    if compat:
+        url = _compat_url(url)
     page = phone.browser.new_page(viewport={"width": 400, "height": 720})
     page.goto(url)
     page.wait_for_selector("body[data-state=answer]", timeout=TIMEOUT_MS)
@@ -34,7 +46,9 @@ def _scan_answer(page: Page) -> str:
     return text
 
 
-def _pay(phone: PhoneBrowser, amount: str, reference: str, approve: bool) -> None:
+def _pay(
+    phone: PhoneBrowser, amount: str, reference: str, approve: bool, compat: bool = False
+) -> None:
     offer = ms.OfferProcess(
         phone.topology,
         "--request",
@@ -46,7 +60,7 @@ def _pay(phone: PhoneBrowser, amount: str, reference: str, approve: bool) -> Non
         "Corner Shop",
     )
     try:
-        page, _ = _open_offer(phone, offer)
+        page, _ = _open_offer(phone, offer, compat)
         answer_text = _scan_answer(page)
         answer = bootstrap.decode_compact(answer_text, now=0, allow_loopback=True)
         if phone.topology.loopback:
@@ -88,7 +102,8 @@ def test_pair_verify_and_approve(phone: PhoneBrowser) -> None:
 
 
 def test_pair_verify_and_decline(phone: PhoneBrowser) -> None:
-    _pay(phone, "3.20", "INV-2", approve=False)
+    """This offer reaches the page in the specification's compatibility form."""
+    _pay(phone, "3.20", "INV-2", approve=False, compat=True)
 
 
 def test_stale_and_malformed_offers_are_refused(phone: PhoneBrowser) -> None:

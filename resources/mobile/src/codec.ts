@@ -307,3 +307,4 @@ export function decodeCompact(text: string, opts: DecodeOptions): BootstrapRecor
   }
   return unpack(raw, opts);
 }
+

@@ -1,7 +1,8 @@
 // The page's flow: read the offer from the URL fragment (or look it up in remote mode),
 // answer, show the answer QR, connect, verify, and run the customer's side of the payment.
 
-import { answerText, type BootstrapRecord, decodeCompact, replyName } from "./codec";
+import { answerText, type BootstrapRecord, replyName } from "./codec";
+import { decodeAny } from "./compat";
 import { Conversation, type Payment } from "./conversation";
 import { QrlinkError } from "./errors";
 import { Handshake } from "./handshake";
@@ -45,7 +46,7 @@ function describeParseError(exc: QrlinkError): [string, string] {
 
 function decodeOffer(text: string): BootstrapRecord | null {
   try {
-    const record = decodeCompact(text, { now: Date.now() / 1000, allowLoopback: isLoopbackHost(location.hostname) });
+    const record = decodeAny(text, { now: Date.now() / 1000, allowLoopback: isLoopbackHost(location.hostname) });
     if (record.kind !== "offer") throw new QrlinkError("BOOTSTRAP_PARSE_FAILED", "this code is an answer, not an offer");
     return record;
   } catch (exc) {
