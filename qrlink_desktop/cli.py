@@ -25,6 +25,7 @@ from . import __version__
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .core.qrsize import smallest_version
+from .core.turn import parse_ice_url
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
@@ -68,6 +69,11 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="gather host candidates only on this local address; repeatable "
         "(e.g. --address 127.0.0.1 to stay on this machine)",
+    )
+    g.add_argument(
+        "--allow-loopback",
+        action="store_true",
+        help="accept loopback addresses from the other side (local testing only)",
     )
     g.add_argument(
         "--connect-timeout",
@@ -227,21 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def ice_config(args: argparse.Namespace) -> IceConfig:
+    parsed = [parse_ice_url(url) for url in args.ice_server]
     servers = tuple(
         IceServerConfig(
             (url,),
-            args.ice_username if url.startswith("turn") else None,
-            args.ice_credential if url.startswith("turn") else None,
+            args.ice_username if p.is_turn else None,
+            args.ice_credential if p.is_turn else None,
         )
-        for url in args.ice_server
+        for url, p in zip(args.ice_server, parsed, strict=True)
     )
-    for url in args.ice_server:
-        if url.split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
-            raise QrlinkError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"{url!r} is not a STUN or TURN URL (stun:host:port or turn:host:port)",
-            )
-    if args.relay_only and not any(u.startswith("turn") for u in args.ice_server):
+    if any(p.is_turn for p in parsed) and not (args.ice_username and args.ice_credential):
+        raise QrlinkError(
+            ErrorCode.INVALID_ARGUMENT,
+            "a TURN server needs --ice-username and --ice-credential",
+        )
+    if args.relay_only and not any(p.is_turn for p in parsed):
         raise QrlinkError(
             ErrorCode.INVALID_ARGUMENT,
             "--relay-only needs a TURN server (--ice-server turn:host:port)",
@@ -250,6 +256,7 @@ def ice_config(args: argparse.Namespace) -> IceConfig:
         servers=servers,
         relay_only=args.relay_only,
         addresses=tuple(args.address) if args.address else None,
+        allow_loopback=getattr(args, "allow_loopback", False),
     )
 
 

@@ -50,6 +50,14 @@ class LookupResult:
     published_at: int  # ms since the epoch
 
 
+@dataclass(frozen=True, slots=True)
+class TurnCredentials:
+    username: str
+    credential: str
+    ttl: int  # seconds
+    uris: tuple[str, ...]
+
+
 class RendezvousRefused(QrlinkError):
     """The service refused the request (4xx); `status` and `reason` say how."""
 
@@ -147,6 +155,26 @@ class RendezvousClient:
             token=_field(data, "token", str),
             username=_field(data, "username", str),
             published_at=_field(data, "publishedAt", int),
+        )
+
+    async def turn_credentials(self) -> TurnCredentials | None:
+        """Short-lived TURN credentials, or None when the service holds no TURN secret."""
+        try:
+            data = await self._call("GET", "/turn")
+        except RendezvousRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        uris = data.get("uris")
+        if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+            raise QrlinkError(
+                ErrorCode.REMOTE_SERVICE_ERROR, "the service sent malformed TURN URLs"
+            )
+        return TurnCredentials(
+            username=_field(data, "username", str),
+            credential=_field(data, "credential", str),
+            ttl=_field(data, "ttl", int),
+            uris=tuple(uris),
         )
 
     async def health(self) -> str:

@@ -90,6 +90,16 @@ _MS_SINCE_EPOCH: dict[str, Any] = {
 
 def _schemas() -> dict[str, Any]:
     return {
+        "Turn": {
+            "type": "object",
+            "required": ["username", "credential", "ttl", "uris"],
+            "properties": {
+                "username": {"type": "string", "description": "`<expiry>:<user>`"},
+                "credential": {"type": "string", "description": "base64 HMAC-SHA1"},
+                "ttl": {"type": "integer", "minimum": 1},
+                "uris": {"type": "array", "items": {"type": "string"}},
+            },
+        },
         "PublishRequest": {
             "type": "object",
             "required": ["username", "token"],
@@ -252,6 +262,17 @@ def document(max_wait: float = v.MAX_WAIT_SECONDS) -> dict[str, Any]:
                         "404": _NOT_FOUND,
                         "429": _RATE_LIMITED,
                         "503": _UNAVAILABLE,
+                    },
+                }
+            },
+            "/turn": {
+                "get": {
+                    "operationId": "turn",
+                    "summary": "Short-lived TURN REST credentials for the merchant's relay.",
+                    "responses": {
+                        "200": _ok("Credentials and the TURN URLs to use them on.", "Turn"),
+                        "404": _error("This service holds no TURN secret."),
+                        "429": _RATE_LIMITED,
                     },
                 }
             },

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from qrlink_desktop.core.clock import SYSTEM_CLOCK, Clock
+from qrlink_desktop.core.turn import rest_credentials
 from qrlink_desktop.rendezvous import validation as v
 from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid
 from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
@@ -51,7 +54,7 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 # Operational endpoints stay outside the per-client budget so a flood of API calls from
 # one address cannot make the service look dead to its health checker or scraper.
 UNLIMITED_PATHS = frozenset({"/health", "/metrics", "/openapi.json"})
-KNOWN_PATHS = frozenset({"/publish", "/lookup", *UNLIMITED_PATHS})
+KNOWN_PATHS = frozenset({"/publish", "/lookup", "/turn", *UNLIMITED_PATHS})
 DEFAULT_RATE_LIMIT = RateLimit(rate=20.0, burst=60)
 
 
@@ -63,6 +66,11 @@ class ServiceConfig:
     trust_forwarded_for: bool = False
     health_timeout: float = 1.0
     max_wait: float = v.MAX_WAIT_SECONDS
+    # TURN REST credentials (GET /turn): the shared secret of the merchant's coturn
+    # (`use-auth-secret`), the URLs to hand out and how long a credential lives.
+    turn_secret: str | None = None
+    turn_urls: tuple[str, ...] = ()
+    turn_ttl: int = 3600
 
 
 @dataclass
@@ -169,6 +177,27 @@ class Service:
         return web.Response(
             body=self.metrics.render(live).encode(),
             headers={"Content-Type": f"{CONTENT_TYPE}; charset=utf-8"},
+        )
+
+    async def turn(self, request: web.Request) -> web.Response:
+        cfg = self.config
+        if not cfg.turn_secret or not cfg.turn_urls:
+            raise ApiError(
+                404,
+                ApiErrorCode.NOT_FOUND,
+                "This service does not hand out TURN credentials.",
+            )
+        username, credential = rest_credentials(
+            cfg.turn_secret, "qrlink-" + secrets.token_hex(4), cfg.turn_ttl, self.clock.now()
+        )
+        return web.json_response(
+            {
+                "username": username,
+                "credential": credential,
+                "ttl": cfg.turn_ttl,
+                "uris": list(cfg.turn_urls),
+            },
+            headers={"Cache-Control": "no-store"},
         )
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -358,6 +387,7 @@ def create_app(
     app.router.add_patch("/publish", service.refresh)
     app.router.add_delete("/publish", service.unpublish)
     app.router.add_get("/lookup", service.lookup)
+    app.router.add_get("/turn", service.turn)
     app.router.add_get("/health", service.health)
     app.router.add_get("/metrics", service.metrics_text)
     app.router.add_get("/openapi.json", service.openapi)
@@ -455,6 +485,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest long poll, in seconds, that /lookup?wait= accepts",
     )
     parser.add_argument(
+        "--turn-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="TURN URL handed out by GET /turn (repeatable); needs the secret",
+    )
+    parser.add_argument(
+        "--turn-ttl",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="lifetime of the TURN credentials GET /turn mints (default 3600)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -469,6 +513,10 @@ def config_from_args(args: argparse.Namespace) -> ServiceConfig:
         rate_limit=rate_limit,
         trust_forwarded_for=args.trust_forwarded_for,
         max_wait=args.max_wait,
+        # The secret comes from the environment so it never shows in a process list.
+        turn_secret=os.environ.get("QRLINK_TURN_SECRET") or None,
+        turn_urls=tuple(args.turn_url),
+        turn_ttl=args.turn_ttl,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..core import bootstrap
-from ..core.bootstrap import BootstrapRecord, Kind
+from ..core.bootstrap import BootstrapRecord, CandidateType, Kind
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.conversation import Conversation
 from ..core.errors import ErrorCode, QrlinkError
@@ -53,13 +53,31 @@ class OfferPreparer:
         self._next: asyncio.Task[Peer] | None = None
 
     async def _make(self, reply_handle: bytes | None) -> Peer:
-        peer = Peer(Kind.OFFER, self._cfg.ice, self._clock)
-        try:
-            await peer.make_offer(self._cfg.offer_lifetime, reply_handle=reply_handle)
-        except BaseException:
+        rotations = self._cfg.ice.turn_rotations()
+        for i, ice in enumerate(rotations):
+            peer = Peer(Kind.OFFER, ice, self._clock)
+            last = i == len(rotations) - 1
+            try:
+                record = await peer.make_offer(self._cfg.offer_lifetime, reply_handle=reply_handle)
+            except QrlinkError:
+                await peer.close()
+                if last:
+                    raise
+                continue
+            except BaseException:
+                await peer.close()
+                raise
+            if (
+                last
+                or not ice.has_turn
+                or any(c.type == CandidateType.RELAY for c in record.candidates)
+            ):
+                return peer
+            log.warning(
+                "TURN server %s gave no relay address; trying the next", ice.servers[0].urls
+            )
             await peer.close()
-            raise
-        return peer
+        raise AssertionError("unreachable")
 
     def prepare(self) -> None:
         if self._next is None:

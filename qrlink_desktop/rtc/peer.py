@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aioice import ice as aioice_ice
@@ -62,6 +62,22 @@ class IceConfig:
                 RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
             ),
         )
+
+    def turn_rotations(self) -> list[IceConfig]:
+        """One configuration per TURN server, each with that server first.
+
+        aiortc uses only the first TURN server it is given; trying them in turn is how
+        a second relay takes over when the first cannot be reached.
+        """
+        turns = [s for s in self.servers if any(u.startswith("turn") for u in s.urls)]
+        if len(turns) <= 1:
+            return [self]
+        others = tuple(s for s in self.servers if s not in turns)
+        return [replace(self, servers=(t, *others)) for t in turns]
+
+    @property
+    def has_turn(self) -> bool:
+        return any(u.startswith("turn") for s in self.servers for u in s.urls)
 
     @property
     def loopback_ok(self) -> bool:
@@ -131,7 +147,7 @@ def _trigger_in_progress_checks(conn: aioice_ice.Connection) -> None:
     original = conn.check_incoming
 
     def check_incoming(message: Any, addr: tuple[str, int], protocol: Any) -> None:
-        for pair in conn._check_list:  # noqa: SLF001
+        for pair in conn._check_list:
             if (
                 pair.protocol is protocol
                 and pair.remote_addr == addr

@@ -1,0 +1,167 @@
+"""A real coturn on loopback: relay-only privacy, TURN REST credentials from the service,
+and a second TURN server taking over from one that cannot be reached."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from engine_support import FAST, Side, pair
+from turn_support import PASSWORD, SECRET, USER, Coturn, free_udp_port
+
+from qrlink_desktop.core.bootstrap import CandidateType
+from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.turn import rest_credentials, rest_expiry
+from qrlink_desktop.rendezvous.client import RendezvousClient
+from qrlink_desktop.rendezvous.server import ServiceConfig, create_app, serve
+from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig, _ice_connection
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(scope="module")
+def coturn() -> Iterator[Coturn]:
+    server = Coturn(relay_ports=(49300, 49399)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def coturn_rest() -> Iterator[Coturn]:
+    server = Coturn(rest=True, relay_ports=(49400, 49499)).start()
+    yield server
+    server.stop()
+
+
+def _side(role: Role, ice: IceConfig) -> Side:
+    events: list[dict] = []
+    return Side(Engine(role, EngineConfig(ice=ice, timers=FAST), emit=events.append), events)
+
+
+def _relay_only(turn: IceServerConfig) -> IceConfig:
+    return IceConfig(
+        servers=(turn,), relay_only=True, addresses=("127.0.0.1",), allow_loopback=True
+    )
+
+
+@pytest.fixture
+async def cleanup() -> AsyncIterator[list[Side]]:
+    made: list[Side] = []
+    yield made
+    for side in made:
+        await side.engine.shutdown()
+
+
+def _in_relay_range(port: int, server: Coturn) -> bool:
+    return server.relay_ports[0] <= port <= server.relay_ports[1]
+
+
+async def test_relay_only_reveals_no_host_or_reflexive_address(
+    coturn: Coturn, cleanup: list[Side]
+) -> None:
+    turn = IceServerConfig((coturn.url(),), USER, PASSWORD)
+    cashier, customer = (
+        _side(Role.OFFERER, _relay_only(turn)),
+        _side(Role.ANSWERER, _relay_only(turn)),
+    )
+    cleanup += [cashier, customer]
+    await pair(cashier, customer)
+    for side in (cashier, customer):
+        peer = side.engine.peer
+        assert peer is not None and peer.local is not None and peer.remote is not None
+        # What each side sent and received: relay candidates only, on the relay's ports.
+        for record in (peer.local, peer.remote):
+            assert record.relay_only
+            assert [c.type for c in record.candidates] == [CandidateType.RELAY]
+            assert all(_in_relay_range(c.port, coturn) for c in record.candidates)
+        # What the ICE agent actually learned from the wire: nothing but relay addresses.
+        conn = _ice_connection(peer.pc)
+        assert conn.remote_candidates
+        assert all(_in_relay_range(c.port, coturn) for c in conn.remote_candidates)
+        assert all(c.related_address in (None, "0.0.0.0", "::") for c in conn.local_candidates)
+        assert side.of("state", state="CONNECTED")[0]["path"] == "relay"
+    rid = cashier.engine.request_payment("8.00", "EUR")
+    await customer.wait_for("message", type="payment_request", messageId=rid)
+
+
+async def test_both_relay_only_connects_fast(coturn: Coturn, cleanup: list[Side]) -> None:
+    """Regression guard for the triggered-check fix: both relay-only used to take ~500 ms."""
+    turn = IceServerConfig((coturn.url(),), USER, PASSWORD)
+    opened = []
+    for _ in range(3):
+        cashier, customer = (
+            _side(Role.OFFERER, _relay_only(turn)),
+            _side(Role.ANSWERER, _relay_only(turn)),
+        )
+        cleanup += [cashier, customer]
+        await pair(cashier, customer)
+        opened.append(cashier.engine.timings["channel_open_ms"])
+        await cashier.engine.close()
+    assert sorted(opened)[1] < 400
+
+
+async def test_rest_credentials_from_the_service(coturn_rest: Coturn, cleanup: list[Side]) -> None:
+    config = ServiceConfig(
+        rate_limit=None, turn_secret=SECRET, turn_urls=(coturn_rest.url(),), turn_ttl=600
+    )
+    stop = asyncio.Event()
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(
+        serve(create_app(config=config), "127.0.0.1", 0, stop=stop, ready=ready.set_result)
+    )
+    try:
+        async with RendezvousClient(await ready) as client:
+            creds = await client.turn_credentials()
+        assert creds is not None and creds.uris == (coturn_rest.url(),)
+        expiry = rest_expiry(creds.username)
+        assert expiry is not None and 590 <= expiry - time.time() <= 610
+        turn = IceServerConfig(creds.uris, creds.username, creds.credential)
+        cashier, customer = (
+            _side(Role.OFFERER, _relay_only(turn)),
+            _side(Role.ANSWERER, _relay_only(turn)),
+        )
+        cleanup += [cashier, customer]
+        await pair(cashier, customer)
+        assert cashier.of("state", state="CONNECTED")[0]["path"] == "relay"
+    finally:
+        stop.set()
+        await task
+
+
+async def test_expired_rest_credentials_get_no_relay(
+    coturn_rest: Coturn, cleanup: list[Side]
+) -> None:
+    username, password = rest_credentials(SECRET, "late", 60, time.time() - 3600)
+    turn = IceServerConfig((coturn_rest.url(),), username, password)
+    cashier = _side(Role.OFFERER, _relay_only(turn))
+    cleanup.append(cashier)
+    with pytest.raises(Exception) as info:
+        await cashier.engine.new_customer()
+    assert "TURN" in str(info.value) or "address" in str(info.value)
+
+
+async def test_a_second_turn_server_takes_over(coturn: Coturn, cleanup: list[Side]) -> None:
+    dead = IceServerConfig((f"turn:127.0.0.1:{free_udp_port()}?transport=udp",), USER, PASSWORD)
+    alive = IceServerConfig((coturn.url(),), USER, PASSWORD)
+    ice = IceConfig(
+        servers=(dead, alive), relay_only=True, addresses=("127.0.0.1",), allow_loopback=True
+    )
+    cashier, customer = _side(Role.OFFERER, ice), _side(Role.ANSWERER, _relay_only(alive))
+    cleanup += [cashier, customer]
+    await pair(cashier, customer)
+    assert cashier.engine.offer is not None
+    assert [c.type for c in cashier.engine.offer.candidates] == [CandidateType.RELAY]
+
+
+async def test_laptop_only_relay_still_pairs_with_a_direct_phone(
+    coturn: Coturn, cleanup: list[Side]
+) -> None:
+    turn = IceServerConfig((coturn.url(),), USER, PASSWORD)
+    phone = IceConfig(addresses=("127.0.0.1",), allow_loopback=True)
+    cashier, customer = _side(Role.OFFERER, _relay_only(turn)), _side(Role.ANSWERER, phone)
+    cleanup += [cashier, customer]
+    await pair(cashier, customer)
+    assert cashier.of("state", state="CONNECTED")[0]["local"] == "relay"
