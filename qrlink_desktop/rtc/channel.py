@@ -93,7 +93,8 @@ class Link:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, early: list[str | bytes] | None = None) -> None:
+        """Attach to the channel; `early` holds what arrived before (handled first, in order)."""
         self.channel.on("message", self._on_message)
         self.channel.on("close", lambda: self._finish("the other device closed the connection"))
         self._tasks = [
@@ -102,6 +103,8 @@ class Link:
             asyncio.ensure_future(self._handshake_deadline()),
         ]
         self._apply_handshake("open", None)
+        for message in early or []:
+            self._on_message(message)
 
     async def close(self, reason: str = "closed") -> None:
         self._finish(reason)

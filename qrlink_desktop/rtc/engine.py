@@ -338,7 +338,7 @@ class Engine:
         )
         self.link = link
         t0 = time.perf_counter()
-        link.start()
+        link.start(peer.take_early_messages())
         self._watch = asyncio.ensure_future(self._watch_link(link))
         try:
             verified = await link.verified

@@ -193,6 +193,7 @@ class Peer:
         )
         self._state_listeners: list[Callable[[str], None]] = []
         self._closing: asyncio.Future[None] | None = None
+        self._early: list[str | bytes] = []
         self.pc.on("connectionstatechange", self._on_connection_state)
         self.pc.on("iceconnectionstatechange", self._on_ice_state)
         self.pc.on("datachannel", self._on_datachannel)
@@ -220,6 +221,9 @@ class Peer:
 
     def _adopt(self, channel: RTCDataChannel) -> None:
         self.channel = channel
+        # A browser sends its hello the moment the channel opens, often before the app has
+        # attached its handler; keep what arrives until `take_early_messages`.
+        channel.on("message", self._buffer_early)
 
         def opened() -> None:
             if self.timings.channel_open is None:
@@ -231,6 +235,17 @@ class Peer:
             opened()
         else:
             channel.on("open", opened)
+
+    def _buffer_early(self, message: str | bytes) -> None:
+        if len(self._early) < 64:  # a peer cannot grow this before the handshake
+            self._early.append(message)
+
+    def take_early_messages(self) -> list[str | bytes]:
+        """Stop buffering; what arrived before the channel's owner attached its handler."""
+        if self.channel is not None:
+            self.channel.remove_listener("message", self._buffer_early)
+        early, self._early = self._early, []
+        return early
 
     # --- offer / answer ------------------------------------------------------------------
 

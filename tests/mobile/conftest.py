@@ -6,19 +6,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 
 import mobile_support as ms
 import pytest
-from playwright.sync_api import Browser, sync_playwright
-
-
-@dataclass
-class PhoneBrowser:
-    topology: ms.Topology
-    browser: Browser
-    name: str
+from mobile_support import PhoneBrowser
+from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="session", autouse=True)

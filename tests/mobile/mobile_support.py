@@ -294,3 +294,12 @@ def decode_qr_png(png: bytes) -> list[str]:
 
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     return [d.text for d in get_decoder("zxing").decode(image)]
+
+
+@dataclass
+class PhoneBrowser:
+    """A headless Chromium on one side of a topology (loopback or the phone namespace)."""
+
+    topology: Topology
+    browser: Any
+    name: str

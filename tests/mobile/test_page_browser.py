@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import mobile_support as ms
-from conftest import PhoneBrowser
+from mobile_support import PhoneBrowser
 from playwright.sync_api import Page
 
 from qrlink_desktop.core import bootstrap
@@ -158,7 +158,7 @@ def test_remote_mode_handle_lookup_answer_publish(phone: PhoneBrowser) -> None:
 
 def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
     """The laptop dies mid-session (no goodbye on the wire): the page's heartbeat notices
-    within its 10 s dead-peer limit and says so."""
+    within its 14 s dead-peer limit and says so."""
     offer = ms.OfferProcess(phone.topology, "--request", "5.00", "EUR", "--merchant", "Corner Shop")
     try:
         page, _ = _open_offer(phone, offer)

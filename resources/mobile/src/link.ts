@@ -1,4 +1,4 @@
-// One open data channel: handshake, heartbeat (ping every 3 s, dead after 10 s of
+// One open data channel: handshake, heartbeat (ping every 3 s, dead after 14 s of
 // silence), inactivity close, flood gate, and the conversation's sends with retry
 // (protocol.md, Liveness). Every handler is guarded: nothing thrown reaches the browser's
 // data-channel callback.
@@ -24,20 +24,17 @@ export interface Timers {
   inactivity: number; // 0 = never
   maxRate: number; // messages a second before the peer counts as flooding
   retryDelays: readonly number[]; // ms between send attempts of a payment message
-  // The hello waits this long after the channel opens: qrlink's aiortc side attaches its
-  // message handler only after its own "open" wakes its event loop, and a hello that
-  // arrives before that is dropped (see docs/mobile.md). 0 sends at once.
-  helloDelay: number;
 }
 
 export const DEFAULT_TIMERS: Timers = {
   handshakeTimeout: 10_000,
   pingInterval: 3_000,
-  deadAfter: 10_000,
+  // A 10 s blackout survives (10 s plus one ping interval of silence); a dead peer is
+  // noticed within 15 s. The same figure as the desktop's.
+  deadAfter: 14_000,
   inactivity: 120_000,
   maxRate: 200,
   retryDelays: [1_000, 2_000, 4_000],
-  helloDelay: 150,
 };
 
 export type LinkEvent =
@@ -83,8 +80,7 @@ export class Link {
     this.channel.onmessage = (ev) => this.guard(() => this.receive(String(ev.data)));
     this.channel.onclose = () => this.finish("The cashier's device closed the connection.", null);
     this.timer = setInterval(() => this.guard(() => this.tick()), Math.min(250, this.timers.pingInterval / 4));
-    if (this.timers.helloDelay > 0) setTimeout(() => this.guard(() => this.closed || this.applyHandshake("open", {})), this.timers.helloDelay);
-    else this.applyHandshake("open", {});
+    this.applyHandshake("open", {});
   }
 
   close(reason = "Closed."): void {

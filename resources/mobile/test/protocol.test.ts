@@ -160,7 +160,7 @@ test("link: hello on open, pong for ping, errors for invalid input, verified flo
   const events: LinkEvent[] = [];
   const offerer = new Handshake("offerer", fp1, fp2);
   offerer.handle("open");
-  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, pingInterval: 60_000, helloDelay: 0 });
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, pingInterval: 60_000 });
   link.start();
   const hello = JSON.parse(ch.sent[0] as string);
   assert.equal(hello.payload.step, "hello");
