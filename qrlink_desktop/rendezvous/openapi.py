@@ -273,6 +273,7 @@ def document(max_wait: float = v.MAX_WAIT_SECONDS) -> dict[str, Any]:
                         "200": _ok("Credentials and the TURN URLs to use them on.", "Turn"),
                         "404": _error("This service holds no TURN secret."),
                         "429": _RATE_LIMITED,
+                        "503": _UNAVAILABLE,
                     },
                 }
             },

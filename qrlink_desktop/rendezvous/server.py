@@ -54,6 +54,13 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 # Operational endpoints stay outside the per-client budget so a flood of API calls from
 # one address cannot make the service look dead to its health checker or scraper.
 UNLIMITED_PATHS = frozenset({"/health", "/metrics", "/openapi.json"})
+# Credentials travel as bearer tokens, never cookies, so any origin may call the API.
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
+CORS_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+    "Access-Control-Max-Age": "600",
+}
 KNOWN_PATHS = frozenset({"/publish", "/lookup", "/turn", *UNLIMITED_PATHS})
 DEFAULT_RATE_LIMIT = RateLimit(rate=20.0, burst=60)
 
@@ -278,6 +285,12 @@ class Service:
             # A wrong method on a known path still names the path; anything else is one label
             # so scanners cannot grow the metrics without bound.
             route = request.path if request.path in KNOWN_PATHS else "unmatched"
+        if request.method == "OPTIONS" and request.path in KNOWN_PATHS:
+            # A CORS preflight: the mobile page may live on another origin than the service.
+            response: web.StreamResponse = web.Response(status=204, headers=CORS_PREFLIGHT)
+            response.headers.update(CORS)
+            self.metrics.requests[(request.method, route, 204)] += 1
+            return response
         try:
             if self.limiter is not None and request.path not in UNLIMITED_PATHS:
                 decision = await self.limiter.check(self.client_of(request), self.clock.now())
@@ -314,6 +327,7 @@ class Service:
         if 400 <= status < 500 and status != 429 and not (route == "/lookup" and status == 404):
             self.metrics.refused[_refusal_code(response)] += 1
         self.metrics.requests[(request.method, route, status)] += 1
+        response.headers.update(CORS)
         return response
 
 
