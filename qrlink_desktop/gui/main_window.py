@@ -407,6 +407,7 @@ class MainWindow(QMainWindow):
         self.camera.start(self.camera_request())
 
     def on_camera_started(self, label: str) -> None:
+        self.retry_camera.hide()
         self._set_camera_picker(self.settings.camera)
 
     def on_camera_error(self, code: str, message: str) -> None:

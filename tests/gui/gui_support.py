@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +16,6 @@ import numpy as np
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
-from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import qimage_to_bgr
 from qrlink_desktop.scan.decoders import get_decoder
 
@@ -43,24 +41,6 @@ def make_app(tmp_path: Path, *extra: str) -> app_module.QrlinkApp:
         argv += ["--camera", str(tmp_path / "no-camera.avi")]
     args = app_module.build_parser().parse_args([*argv, *extra])
     return app_module.QrlinkApp(args, app_module.open_store(args.settings))
-
-
-@contextlib.contextmanager
-def running_app(qtbot: QtBot, tmp_path: Path, *extra: str) -> Iterator[app_module.QrlinkApp]:
-    """The app started and showing its first offer; shut down when the block ends.
-
-    Shut down inside the test, not in a fixture's teardown: an engine shut down during
-    pytest's teardown phase has crashed the interpreter at exit (`bool_dealloc`, a
-    reference-count error inside PySide6 6.12) after about fifteen tests.
-    """
-    app = make_app(tmp_path, *extra)
-    qtbot.addWidget(app.window)
-    app.start()
-    try:
-        qtbot.waitUntil(lambda: app.controller.state == State.AWAITING_ANSWER, timeout=10_000)
-        yield app
-    finally:
-        run(qtbot, app.shutdown())
 
 
 def decode_widget(widget: Any) -> list[str]:

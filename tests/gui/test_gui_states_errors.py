@@ -32,7 +32,6 @@ def app(qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, tmp_path: Path) -> Qrl
 
 @contextlib.contextmanager
 def started(app: QrlinkApp, qtbot: QtBot) -> Iterator[QrlinkApp]:
-    # Started and shut down inside the test body: see gui_support.running_app.
     qtbot.addWidget(app.window)
     app.start()
     try:
