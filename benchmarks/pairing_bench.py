@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any
 
+from tables import table
+
 from qrlink_desktop.core import bootstrap, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 from qrlink_desktop.core.handshake import Role
@@ -26,15 +28,6 @@ from qrlink_desktop.scan import qrimage
 PAGE_URL = "https://pay.example-shop.com/q/"  # 31 characters, lower-case path: byte mode
 LAN_URL = "http://192.168.100.200:48765/"  # what the app's own page server looks like
 LOOPBACK = IceConfig(addresses=("127.0.0.1",))
-
-
-def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    print(f"\n{title}\n")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) + " |")
 
 
 def sizes() -> None:

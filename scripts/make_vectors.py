@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 from qrlink_desktop.core import alnum, bootstrap, messages, sas, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
@@ -21,24 +20,6 @@ OUT = Path(__file__).resolve().parents[1] / "resources" / "protocol" / "bootstra
 
 def fp(tag: str) -> bytes:
     return hashlib.sha256(tag.encode()).digest()
-
-
-def record_json(r: BootstrapRecord) -> dict[str, Any]:
-    return {
-        "kind": r.kind.name.lower(),
-        "offerId": r.offer_id.hex(),
-        "ufrag": r.ufrag,
-        "pwd": r.pwd,
-        "fingerprint": r.fingerprint.hex(),
-        "candidates": [
-            {"type": c.type_name, "address": c.address, "port": c.port} for c in r.candidates
-        ],
-        "expiresAt": r.expires_at,
-        "setup": r.setup,
-        "relayOnly": r.relay_only,
-        "replyHandle": r.reply_handle.hex() if r.reply_handle else None,
-        "seed": r.seed.hex() if r.seed else None,
-    }
 
 
 def valid_records() -> list[tuple[str, BootstrapRecord]]:
@@ -176,7 +157,7 @@ def main() -> None:
                 "name": name,
                 "text": text,
                 "packedHex": bootstrap.pack(r).hex(),
-                "record": record_json(r),
+                "record": r.to_json(),
                 "sdp": sdp.rebuild(r),
             }
         )

@@ -99,6 +99,24 @@ class BootstrapRecord:
     def offer_id_hex(self) -> str:
         return self.offer_id.hex()
 
+    def to_json(self) -> dict[str, object]:
+        """The record as the cross-language vectors write it."""
+        return {
+            "kind": self.kind.name.lower(),
+            "offerId": self.offer_id.hex(),
+            "ufrag": self.ufrag,
+            "pwd": self.pwd,
+            "fingerprint": self.fingerprint.hex(),
+            "candidates": [
+                {"type": c.type_name, "address": c.address, "port": c.port} for c in self.candidates
+            ],
+            "expiresAt": self.expires_at,
+            "setup": self.setup,
+            "relayOnly": self.relay_only,
+            "replyHandle": self.reply_handle.hex() if self.reply_handle else None,
+            "seed": self.seed.hex() if self.seed else None,
+        }
+
     @property
     def reply_name(self) -> str | None:
         """The reply handle as a rendezvous username."""
