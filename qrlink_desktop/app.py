@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -27,11 +28,12 @@ from .gui.camera import CameraBridge
 from .gui.main_window import MainWindow
 from .gui.session import EngineFactory, SessionController
 from .gui.settings import Settings
+from .options import add_ice_options
 from .rtc.engine import Engine
 
 log = logging.getLogger("qrlink.app")
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK, EXIT_NO_DISPLAY, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,31 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="camera index (0, 1, …), video file, or stream URL "
         "(anything OpenCV opens, e.g. http://host:8080/video.mjpg)",
     )
-    g = p.add_argument_group("network")
-    g.add_argument(
-        "--ice-server",
-        action="append",
-        default=None,
-        metavar="URL",
-        help="STUN or TURN server (stun:host:port, turn:host:port); repeatable. "
-        "Replaces the servers in the settings",
-    )
-    g.add_argument("--ice-username", help="username for the TURN servers")
-    g.add_argument("--ice-credential", help="credential (password) for the TURN servers")
-    g.add_argument(
-        "--relay-only",
-        action="store_true",
-        default=None,
-        help="privacy mode: use and reveal only TURN relay addresses",
-    )
-    g.add_argument(
-        "--address",
-        action="append",
-        default=None,
-        metavar="ADDR",
-        help="gather host candidates only on this local address; repeatable "
-        "(e.g. --address 127.0.0.1 to stay on this machine)",
-    )
+    add_ice_options(p.add_argument_group("network"), keep_unset=True)
     p.add_argument(
         "--page-url",
         metavar="URL",
@@ -178,12 +156,26 @@ def _setup_logging(verbose: bool) -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _display_available() -> bool:
+    """Qt aborts the process when it cannot reach a display; say so in a sentence instead."""
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`qrlink gui [options]`; returns the exit status (0 closed, 2 bad options)."""
     import qasync  # imported here so `--help` and option errors need no event loop
 
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     _setup_logging(args.verbose)
+    if not _display_available():
+        print(
+            "qrlink: no display found. Run the window in a desktop session; on a server try "
+            "`qrlink demo` or `qrlink peer --help`, or set QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return EXIT_NO_DISPLAY
     qt_app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "qrlink"])
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("qrlink")

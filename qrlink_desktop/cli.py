@@ -26,6 +26,7 @@ from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .core.qrsize import smallest_version
 from .core.turn import parse_ice_url
+from .options import add_ice_options
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
@@ -47,29 +48,7 @@ DEFAULT_RENDEZVOUS = "http://127.0.0.1:8787"
 
 def _ice_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network")
-    g.add_argument(
-        "--ice-server",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="STUN or TURN server (stun:host:port, turn:host:port?transport=udp); "
-        "repeatable. None by default: only local addresses are used",
-    )
-    g.add_argument("--ice-username", help="username for the TURN servers")
-    g.add_argument("--ice-credential", help="credential (password) for the TURN servers")
-    g.add_argument(
-        "--relay-only",
-        action="store_true",
-        help="privacy mode: use and reveal only TURN relay addresses",
-    )
-    g.add_argument(
-        "--address",
-        action="append",
-        default=None,
-        metavar="ADDR",
-        help="gather host candidates only on this local address; repeatable "
-        "(e.g. --address 127.0.0.1 to stay on this machine)",
-    )
+    add_ice_options(g, keep_unset=False)
     g.add_argument(
         "--allow-loopback",
         action="store_true",
@@ -154,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"qrlink {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation: decoders, a bundled QR image, an offer, and two "
+        "engines pairing on loopback; exits 0 when all is well",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     peer = sub.add_parser(
@@ -228,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--decoder", default="zxing", help="zxing (default) or pyzbar")
 
+    sub.add_parser("gui", help="open the cashier's window (the default)", add_help=False)
     sub.add_parser("rendezvous", help="run the rendezvous (publish/lookup) service", add_help=False)
     return parser
 
@@ -539,6 +525,10 @@ async def _with_timeout(coro: Any, seconds: float) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "gui":
+        from .app import main as gui_main
+
+        return gui_main(argv[1:])
     if argv and argv[0] == "rendezvous":
         from .rendezvous.server import main as rendezvous_main
 
@@ -547,14 +537,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     report: Reporter | None = None
     try:
+        if args.self_test:
+            from .selftest import run as self_test
+
+            return self_test()
         if args.command == "peer":
             report = Reporter(args.json)
             runner = run_offer if args.peer_command in ("offer", "publish") else run_answer
             return asyncio.run(_with_timeout(runner(args, report), args.timeout))
-        if args.command == "demo" or args.command is None:
-            return asyncio.run(
-                run_demo(args if args.command else build_parser().parse_args(["demo"]))
-            )
+        if args.command is None:
+            from .app import main as gui_main
+
+            return gui_main(["--verbose"] if args.verbose else [])
+        if args.command == "demo":
+            return asyncio.run(run_demo(args))
         return EXIT_OK
     except QrlinkError as exc:
         return _fail(exc, report)

@@ -3,7 +3,3 @@
 Engine events and scanner callbacks reach the widgets only as Qt signals (`session.py`,
 `camera.py`); `app.py` builds the engine, the scanner and this window and wires them.
 """
-
-from .qtfix import guard as _guard
-
-_guard()  # before any signal is emitted; see qtfix.py

@@ -137,7 +137,8 @@ class SessionController(QObject):
             except QrlinkError as exc:
                 # submit_answer and new_customer report through "error" events already;
                 # anything else reaches the cashier here.
-                if where not in ("answer", "offer"):
+                raced = where == "refresh" and exc.code == ErrorCode.INVALID_ARGUMENT
+                if where not in ("answer", "offer") and not raced:
                     self.failed.emit({"where": where, **exc.to_dict()})
             except asyncio.CancelledError:
                 raise
@@ -171,7 +172,7 @@ class SessionController(QObject):
         """Replace an offer close to expiry, only while nobody has answered it."""
         if self.state != State.AWAITING_ANSWER or self._submitting:
             return None
-        return self.new_customer(keep_conversation=True)
+        return self._spawn(self.engine.refresh_offer(), "refresh")
 
     def submit_answer(self, text: str, source: str) -> asyncio.Task[Any] | None:
         """An answer read from the camera, pasted, or read from an image file."""

@@ -51,6 +51,8 @@ class OfferPreparer:
         self._cfg = cfg
         self._clock = clock
         self._next: asyncio.Task[Peer] | None = None
+        self._renewal: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def _make(self, reply_handle: bytes | None) -> Peer:
         rotations = self._cfg.ice.turn_rotations()
@@ -82,6 +84,27 @@ class OfferPreparer:
     def prepare(self) -> None:
         if self._next is None:
             self._next = asyncio.ensure_future(self._make(None))
+            self._next.add_done_callback(self._schedule_renewal)
+
+    def _schedule_renewal(self, task: asyncio.Task[Peer]) -> None:
+        """Keep the spare fresh: an offer gathered ahead ages while the one on screen is
+        shown, and a spare past `min_offer_life` would be re-gathered while the cashier
+        waits. Renew it just before that."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        record = task.result().local
+        assert record is not None and record.expires_at is not None
+        due = record.expires_at - self._clock.now() - self._cfg.min_offer_life - 1.0
+        self._renewal = asyncio.get_running_loop().call_later(max(0.0, due), self._renew, task)
+
+    def _renew(self, task: asyncio.Task[Peer]) -> None:
+        if self._next is not task:
+            return  # taken meanwhile
+        self._next = None
+        self.prepare()
+        closing = asyncio.ensure_future(task.result().close())
+        self._closing.add(closing)  # held until done, so it is not collected half-way
+        closing.add_done_callback(self._closing.discard)
 
     async def take(self, reply_handle: bytes | None = None) -> Peer:
         if reply_handle is not None:
@@ -89,6 +112,8 @@ class OfferPreparer:
         self.prepare()
         assert self._next is not None
         task, self._next = self._next, None
+        if self._renewal is not None:
+            self._renewal.cancel()
         peer = await task
         assert peer.local is not None and peer.local.expires_at is not None
         if peer.local.expires_at - self._clock.now() < self._cfg.min_offer_life:
@@ -98,6 +123,8 @@ class OfferPreparer:
         return peer
 
     async def close(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
         task, self._next = self._next, None
         if task is None:
             return
@@ -188,6 +215,25 @@ class Engine:
             )
             self._fail(err)
             raise err from exc
+        return self._announce_offer(t0)
+
+    async def refresh_offer(self) -> str:
+        """Swap an unanswered offer close to expiry for a fresh one (prepared ahead), keeping
+        the session: AWAITING_ANSWER stays AWAITING_ANSWER."""
+        assert self.preparer is not None, "only the offering side makes offers"
+        if self.machine.state != State.AWAITING_ANSWER or self.peer is None:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "only an unanswered offer is refreshed")
+        t0 = time.perf_counter()
+        fresh = await self.preparer.take()
+        if self.machine.state != State.AWAITING_ANSWER:  # answered while we waited
+            await fresh.close()
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "the offer was answered meanwhile")
+        old, self.peer = self.peer, fresh
+        await old.close()
+        return self._announce_offer(t0)
+
+    def _announce_offer(self, t0: float) -> str:
+        assert self.peer is not None
         record = self.peer.local
         assert record is not None
         text = bootstrap.offer_text(record, self.cfg.page_url)

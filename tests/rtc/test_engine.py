@@ -256,3 +256,34 @@ async def test_prepared_offer_is_ready_without_gathering(sides: Callable[..., Si
         json.dumps(second)
         and cashier.of("offer")[1]["offerId"] != cashier.of("offer")[0]["offerId"]
     )
+
+
+async def test_refresh_swaps_the_offer_and_keeps_the_session(sides: Callable[..., Side]) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    first = await cashier.engine.new_customer()
+    second = await cashier.engine.refresh_offer()
+    assert first != second
+    states = [e["state"] for e in cashier.of("state")]
+    assert states == ["CREATING_OFFER", "AWAITING_ANSWER", "AWAITING_ANSWER"]
+    with pytest.raises(QrlinkError):  # the old offer's answer is for a different offer
+        await cashier.engine.submit_answer(await customer.engine.answer(first))
+    await customer.engine.close()
+    answer = await customer.engine.answer(second)
+    await asyncio.gather(cashier.engine.submit_answer(answer), customer.engine.connect())
+    with pytest.raises(QrlinkError):
+        await cashier.engine.refresh_offer()  # answered: nothing to refresh
+
+
+async def test_the_spare_offer_is_renewed_before_it_ages(sides: Callable[..., Side]) -> None:
+    cashier = sides(Role.OFFERER, offer_lifetime=3.0, min_offer_life=1.5)
+    cashier.engine.prepare()
+    await asyncio.sleep(0.1)
+    preparer = cashier.engine.preparer
+    assert preparer is not None and preparer._next is not None
+    spare = preparer._next
+    await asyncio.sleep(1.5)  # renewal is due at 3.0 - 1.5 - 1.0 = 0.5 s
+    assert preparer._next is not spare
+    t0 = asyncio.get_running_loop().time()
+    await cashier.engine.new_customer()
+    assert asyncio.get_running_loop().time() - t0 < 0.5
+    assert cashier.engine.offer is not None and cashier.engine.offer.expires_at is not None
