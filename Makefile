@@ -43,3 +43,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The one-folder PyInstaller bundle dist/qrlink/ (docs/packaging.md). PyInstaller comes
+# with the dev extras; the line below only covers a virtual environment made before that.
+.PHONY: bundle bundle-test
+bundle: $(STAMP) page
+	$(PY) -c "import PyInstaller" 2>/dev/null || $(PY) -m pip install -q pyinstaller==6.22.3
+	PYTHON=$(PY) bash packaging/build.sh
+
+# Builds the bundle when stale, then runs its self-test with the system libzbar hidden.
+bundle-test: bundle
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/packaging $(PYTEST_ARGS)

@@ -84,7 +84,10 @@ class SelfTest:
 
     def _fail(self, name: str, t0: float, exc: BaseException) -> None:
         self.failed.append(name)
-        reason = str(exc) if isinstance(exc, CheckFailed) else f"{type(exc).__name__}: {exc}"
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
+        # One line per check: a long message (numpy's import advice) keeps its ends.
+        text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+        reason = text if isinstance(exc, CheckFailed) else f"{type(exc).__name__}: {text}"
         self._line(False, name, (time.perf_counter() - t0) * 1000, reason)
 
 

@@ -1,0 +1,166 @@
+"""The PyInstaller bundle: built (or reused while newer than every source), then run.
+
+`qrlink --self-test` runs inside the bundle, offscreen, in a mount namespace where the
+system's libzbar is replaced by an empty file, so only the bundle's own copy can load; the
+test checks that the library the self-test reports is the bundle's. A second test opens
+the cashier's window from the bundle and checks it appears within the start-up target.
+The build takes ~25 s with PyInstaller's cache in build/, ~60 s without.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "dist" / "qrlink"
+EXE = DIST / "qrlink"
+INTERNAL = DIST / "_internal"
+SOURCES = [
+    ROOT / "qrlink_desktop",
+    ROOT / "packaging",
+    ROOT / "resources" / "protocol",
+    ROOT / "resources" / "selftest",
+    ROOT / "resources" / "mobile" / "dist",
+    ROOT / "pyproject.toml",
+]
+SIZE_LIMIT_MB = 460  # what trimming reaches now (~447 MB); a regression guard, not the goal
+WINDOW_LIMIT_S = 2.0
+
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux bundle"),
+    pytest.mark.timeout(900),
+]
+
+
+def _newest_source() -> float:
+    newest = 0.0
+    for src in SOURCES:
+        paths = [src] if src.is_file() else [p for p in src.rglob("*") if p.is_file()]
+        for p in paths:
+            if "__pycache__" not in p.parts:
+                newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.skip("PyInstaller is not installed (pip install -e '.[dev]')")
+    if not (ROOT / "resources" / "mobile" / "dist" / "index.html").is_file():
+        pytest.skip("the mobile page is not built (make page)")
+    if not EXE.is_file() or EXE.stat().st_mtime < _newest_source():
+        t0 = time.perf_counter()
+        subprocess.run(
+            ["bash", str(ROOT / "packaging" / "build.sh")],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHON=sys.executable),
+            check=True,
+            timeout=840,
+        )
+        print(f"bundle built in {time.perf_counter() - t0:.0f} s")
+    assert EXE.is_file()
+    return DIST
+
+
+def _system_zbar() -> list[str]:
+    found: set[str] = set()
+    for pattern in ("/usr/lib/*/libzbar.so*", "/lib/*/libzbar.so*", "/usr/lib/libzbar.so*"):
+        found.update(os.path.realpath(p) for p in glob.glob(pattern))
+    return sorted(found)
+
+
+def _unshare() -> list[str]:
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed to hide the system libzbar")
+    base = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        base[1:1] = ["--user", "--map-root-user"]
+    probe = subprocess.run([*base, "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a mount namespace here: {probe.stderr.decode().strip()}")
+    return base
+
+
+def _hidden_zbar_script(command: str, libs: list[str], empty: Path) -> str:
+    """Shell: bind an empty file over each system libzbar, prove it unloadable, run."""
+    mounts = " && ".join(f"mount --bind {empty} {lib}" for lib in libs) or "true"
+    prove = (
+        f'{sys.executable} -c "import ctypes, sys\n'
+        "try:\n    ctypes.CDLL('libzbar.so.0')\nexcept OSError as e:\n"
+        "    print('system libzbar hidden:', e)\nelse:\n    sys.exit('system libzbar loads')\""
+    )
+    return f"set -e; {mounts}; {prove}; exec {command}"
+
+
+def test_self_test_uses_the_bundled_zbar(bundle: Path, tmp_path: Path) -> None:
+    has_pyzbar = importlib.util.find_spec("pyzbar") is not None
+    libs = _system_zbar()
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    script = _hidden_zbar_script(f"{EXE} --self-test", libs, empty)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+    env.pop("QRLINK_RESOURCES", None)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [*_unshare(), "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    elapsed = time.perf_counter() - t0
+    print(proc.stdout, proc.stderr, f"({elapsed:.1f} s)", sep="\n")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "self-test passed" in proc.stdout
+    if libs:
+        assert "system libzbar hidden" in proc.stdout
+    assert f"qrlink self-test (bundle {INTERNAL})" in proc.stdout
+    zxing = next(line for line in proc.stdout.splitlines() if "decoder zxing" in line)
+    assert str(INTERNAL) in zxing
+    if has_pyzbar:
+        zbar = next(line for line in proc.stdout.splitlines() if "decoder pyzbar" in line)
+        assert zbar.startswith("ok")
+        assert f"libzbar {INTERNAL / 'zbar'}" in zbar, zbar
+        assert "decode image (pyzbar)" in proc.stdout
+
+
+def test_bundle_is_trimmed(bundle: Path) -> None:
+    plugins = INTERNAL / "PySide6" / "Qt" / "plugins"
+    kept = sorted(p.relative_to(plugins).as_posix() for p in plugins.rglob("*.so"))
+    assert kept == [
+        "platforminputcontexts/libcomposeplatforminputcontextplugin.so",
+        "platforms/libqoffscreen.so",
+        "platforms/libqxcb.so",
+    ]
+    names = [p.name for p in INTERNAL.rglob("*")]
+    for unwanted in ("libgtk-3", "libgdk-3", "libcairo", "libpango", "libQt6Qml", "libQt6Svg"):
+        assert not [n for n in names if n.startswith(unwanted)], unwanted
+    for package in ("pytest", "hypothesis", "playwright", "tkinter", "schemathesis"):
+        assert not (INTERNAL / package).exists(), package
+    assert not (INTERNAL / "PySide6" / "Qt" / "translations").exists()
+    for resource in ("mobile/dist/index.html", "protocol/messages.schema.json", "selftest"):
+        assert (INTERNAL / "resources" / resource).exists(), resource
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file() and not p.is_symlink())
+    print(f"bundle size: {size / 1e6:.0f} MB")
+    assert size / 1e6 <= SIZE_LIMIT_MB
+
+
+def test_window_opens_quickly_offscreen(bundle: Path) -> None:
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        import measure
+    finally:
+        sys.path.pop(0)
+    measure.time_to_window(EXE)  # the first run fills the file cache
+    seconds = min(measure.time_to_window(EXE) for _ in range(3))
+    print(f"start-up to the first window: {seconds:.2f} s")
+    assert seconds <= WINDOW_LIMIT_S
