@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from . import logsetup
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .gui import settings as settings_store
@@ -146,16 +147,6 @@ class QrlinkApp:
         return EXIT_OK
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        for name in ("aioice", "aiortc"):  # expected failures of unreachable pairs
-            logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _display_available() -> bool:
     """Qt aborts the process when it cannot reach a display; say so in a sentence instead."""
     if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
@@ -168,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import qasync  # imported here so `--help` and option errors need no event loop
 
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    _setup_logging(args.verbose)
+    logsetup.setup(args.verbose, "qrlink")
     if not _display_available():
         print(
             "qrlink: no display found. Run the window in a desktop session; on a server try "

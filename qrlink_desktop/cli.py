@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, logsetup
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .core.qrsize import smallest_version
@@ -493,17 +493,6 @@ async def run_demo(args: argparse.Namespace) -> int:
 # --- entry -------------------------------------------------------------------------------
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        # aiortc/aioice log expected failures (unreachable pairs) at warning level.
-        for name in ("aioice", "aiortc"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _fail(exc: QrlinkError, report: Reporter | None) -> int:
     if report is not None and report.as_json:
         if not any(
@@ -534,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return rendezvous_main(argv[1:])
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    logsetup.setup(args.verbose, "qrlink-cli")
     report: Reporter | None = None
     try:
         if args.self_test:
