@@ -3,7 +3,8 @@
 Start-up is timed from just before the process is spawned to the moment the bundled
 executable reports the cashier's window shown (QRLINK_STARTUP_PROBE, see
 qrlink_entry.py), offscreen, with throwaway settings and loopback only; the median of a
-few runs, after one warm-up run that fills the file cache.
+few runs, after one warm-up run that fills the file cache. The imports the probe
+adds (PySide6, the window module) are ones `qrlink gui` makes anyway.
 
     .venv/bin/python packaging/measure.py [dist/qrlink] [--runs 5]
 """
@@ -44,7 +45,14 @@ def time_to_window(executable: Path, timeout: float = 60.0) -> float:
             HOME=tmp,
             XDG_CONFIG_HOME=tmp,
         )
-        args = [str(executable), "--settings", f"{tmp}/settings.ini", "--address", "127.0.0.1"]
+        args = [
+            str(executable),
+            "gui",
+            "--settings",
+            f"{tmp}/settings.ini",
+            "--address",
+            "127.0.0.1",
+        ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

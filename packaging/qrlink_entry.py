@@ -1,8 +1,8 @@
 """The bundle's entry point: the `qrlink` command, as the installed console script runs it.
 
-With QRLINK_STARTUP_PROBE=1 it opens the cashier's window instead (as `qrlink gui` does),
-prints `window shown` on standard output the moment the window is first shown, and closes
-it: `packaging/measure.py` times start-up to the first window that way.
+With QRLINK_STARTUP_PROBE=1 it also prints `window shown` on standard output the moment
+the cashier's window is first shown, and closes it: `packaging/measure.py` runs
+`qrlink gui` that way to time start-up to the first window.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import os
 import sys
 
 
-def _probe() -> int:
+def _install_probe() -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QShowEvent
 
-    from qrlink_desktop import app
     from qrlink_desktop.gui.main_window import MainWindow
 
     original = MainWindow.showEvent
@@ -28,12 +27,11 @@ def _probe() -> int:
             QTimer.singleShot(0, self.close)
 
     MainWindow.showEvent = show_event  # type: ignore[method-assign,assignment]
-    return app.main(sys.argv[1:])
 
 
 def main() -> int:
     if os.environ.get("QRLINK_STARTUP_PROBE"):
-        return _probe()
+        _install_probe()
     from qrlink_desktop.cli import main as cli_main
 
     return cli_main()
