@@ -27,9 +27,11 @@ from .core.handshake import Role
 from .gui import settings as settings_store
 from .gui.camera import CameraBridge
 from .gui.main_window import MainWindow
+from .gui.netinfo import PAGE_PORT, lan_ipv4
 from .gui.session import EngineFactory, SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
+from .rendezvous.pages import PageServer, serve_pages
 from .rtc.engine import Engine
 
 log = logging.getLogger("qrlink.app")
@@ -147,6 +149,25 @@ class QrlinkApp:
         return EXIT_OK
 
 
+async def _serve_page(args: argparse.Namespace, store: QSettings) -> PageServer | None:
+    """Serve the customer's page from this laptop when no page URL is configured, so a
+    shop without internet works; its URL becomes this run's page URL."""
+    if args.page_url or settings_store.load(store).page_url:
+        return None  # a configured page (e.g. any static HTTPS host) replaces it
+    host = (args.address[0] if args.address else lan_ipv4()) or "127.0.0.1"
+    try:
+        pages = await serve_pages(host, PAGE_PORT)
+    except OSError:  # the port is taken (another window?): any free port will do
+        try:
+            pages = await serve_pages(host, 0)
+        except OSError as exc:
+            raise QrlinkError(
+                ErrorCode.INVALID_ARGUMENT, f"cannot serve the customer's page on {host}: {exc}"
+            ) from None
+    args.page_url = pages.url
+    return pages
+
+
 def _display_available() -> bool:
     """Qt aborts the process when it cannot reach a display; say so in a sentence instead."""
     if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
@@ -173,10 +194,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app.setOrganizationName("qrlink")
     # The window's close ends `run`; Qt quitting on its own would stop the loop first.
     qt_app.setQuitOnLastWindowClosed(False)
+    store = open_store(args.settings)
+    # Refuse bad options before anything starts listening.
+    problems = settings_store.load(store).with_overrides(**overrides(args)).problems()
+    if problems:
+        print(f"qrlink: {ErrorCode.INVALID_ARGUMENT}: {' '.join(problems)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    loop = qasync.QEventLoop(qt_app)
+    asyncio.set_event_loop(loop)
+    pages: PageServer | None = None
     try:
-        app = QrlinkApp(args, open_store(args.settings))
+        pages = loop.run_until_complete(_serve_page(args, store))
+        app = QrlinkApp(args, store)
     except QrlinkError as exc:
         print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
+        if pages is not None:
+            loop.run_until_complete(pages.close())
+        with contextlib.suppress(Exception):
+            loop.close()
+        asyncio.set_event_loop(None)
         return EXIT_BAD_INPUT
 
     # Ctrl+C in the terminal closes the window like the Quit menu; the timer gives the
@@ -185,11 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)
-    loop = qasync.QEventLoop(qt_app)
-    asyncio.set_event_loop(loop)
     try:
         return int(loop.run_until_complete(app.run()))
     finally:
+        if pages is not None:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(pages.close())
         wake.stop()
         signal.signal(signal.SIGINT, previous)
         with contextlib.suppress(Exception):

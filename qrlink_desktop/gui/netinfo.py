@@ -27,6 +27,5 @@ def lan_ipv4() -> str | None:
 
 
 def default_page_url() -> str:
-    # Until the app serves the mobile page itself, point at the LAN address where it
-    # will be served; the setting overrides it.
+    # Where app.py serves the page when no page URL is configured.
     return f"http://{lan_ipv4() or '127.0.0.1'}:{PAGE_PORT}/"

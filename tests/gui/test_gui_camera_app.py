@@ -159,3 +159,45 @@ def test_only_gui_and_the_composition_root_touch_qt_or_gui() -> None:
                 assert not name.startswith(("PySide6", "qasync")), f"{path} imports {name}"
     app_imports = _imports(root / "app.py")
     assert any(name.startswith(".gui") for name in app_imports)
+
+
+def test_main_serves_the_customer_page_when_no_page_url_is_set(tmp_path: Path) -> None:
+    """No page URL configured: the window serves the built page itself (loopback here),
+    and the offer QR points at it, so a shop without internet works."""
+    import threading
+    import urllib.request
+
+    seen: dict[str, str] = {}
+
+    def fetch(url: str) -> None:  # off the GUI thread: the server runs on its loop
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            seen["page"] = resp.read().decode()
+
+    def fetch_when_offered() -> None:
+        for widget in QApplication.topLevelWidgets():
+            offer = getattr(widget, "offer", None)
+            if offer is None or not offer.text or not widget.isVisible():
+                continue  # an earlier test's closed window may still exist
+            if "url" not in seen:
+                seen["url"] = "http://" + offer.text.split("://", 1)[1].split("#", 1)[0].lower()
+                threading.Thread(target=fetch, args=(seen["url"],), daemon=True).start()
+            if "page" in seen:
+                widget.close()
+                return
+        QTimer.singleShot(50, fetch_when_offered)
+
+    QApplication.instance() or QApplication([])
+    QTimer.singleShot(50, fetch_when_offered)
+    code = app_module.main(
+        [
+            "--address",
+            "127.0.0.1",
+            "--camera",
+            str(tmp_path / "none.avi"),
+            "--settings",
+            str(tmp_path / "s.ini"),
+        ]
+    )
+    assert code == 0
+    assert seen["url"].startswith("http://127.0.0.1:")
+    assert "<html" in seen["page"].lower() and "script" in seen["page"].lower()
