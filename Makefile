@@ -19,8 +19,8 @@ run: $(STAMP)
 	$(VENV)/bin/qrlink
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check qrlink_desktop tests benchmarks
-	$(VENV)/bin/ruff format --check qrlink_desktop tests benchmarks
+	$(VENV)/bin/ruff check qrlink_desktop tests benchmarks packaging scripts
+	$(VENV)/bin/ruff format --check qrlink_desktop tests benchmarks packaging scripts
 	$(VENV)/bin/mypy
 
 test: $(STAMP) sysdeps lint page
@@ -48,7 +48,6 @@ clean:
 # with the dev extras; the line below only covers a virtual environment made before that.
 .PHONY: bundle bundle-test
 bundle: $(STAMP) page
-	$(PY) -c "import PyInstaller" 2>/dev/null || $(PY) -m pip install -q pyinstaller==6.22.3
 	PYTHON=$(PY) bash packaging/build.sh
 
 # Builds the bundle when stale, then runs its self-test with the system libzbar hidden.

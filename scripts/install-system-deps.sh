@@ -9,6 +9,8 @@ command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need+=(libzbar0)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v strip >/dev/null 2>&1 || need+=(binutils)   # PyInstaller's objdump, strip
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
