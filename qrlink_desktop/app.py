@@ -24,11 +24,12 @@ from PySide6.QtWidgets import QApplication
 from . import logsetup
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
+from .core.retry import DEFAULT_RETRY, RetryPolicy
 from .gui import settings as settings_store
 from .gui.camera import CameraBridge
 from .gui.main_window import MainWindow
 from .gui.netinfo import PAGE_PORT, lan_ipv4
-from .gui.session import EngineFactory, SessionController
+from .gui.session import EngineFactory, RemoteConfig, SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
 from .rendezvous.pages import PageServer, serve_pages
@@ -59,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the customer's page the offer QR points to "
         "(default: http://<this laptop's LAN address>:8765/)",
     )
+    remote = p.add_argument_group("remote mode")
+    remote.add_argument(
+        "--rendezvous",
+        metavar="URL",
+        help="the rendezvous service to publish offers on for customers not at the till "
+        "(e.g. http://svc:8787); remote mode is off without it",
+    )
+    remote.add_argument(
+        "--handle",
+        metavar="NAME",
+        help="the name the offer is published under (3–64 letters, digits, '.', '_', '-')",
+    )
     p.add_argument(
         "--settings",
         metavar="FILE",
@@ -78,6 +91,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "ice_credential": args.ice_credential,
         "relay_only": args.relay_only,
         "page_url": args.page_url,
+        "rendezvous_url": args.rendezvous,
+        "handle": args.handle,
     }
 
 
@@ -90,8 +105,15 @@ def open_store(path: str | None) -> QSettings:
 class QrlinkApp:
     """Everything one window needs, built and wired; `run` drives it until it closes."""
 
-    def __init__(self, args: argparse.Namespace, store: QSettings) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        store: QSettings,
+        *,
+        remote_retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self.store = store
+        self.remote_retry = remote_retry  # the service's retry policy (tests shorten it)
         self.overrides = overrides(args)
         self.addresses = tuple(args.address) if args.address else None
         stored = settings_store.load(store)
@@ -100,7 +122,9 @@ class QrlinkApp:
         if problems:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, " ".join(problems))
         self.settings = effective
-        self.controller = SessionController(self._engine_factory(effective))
+        self.controller = SessionController(
+            self._engine_factory(effective), remote=self._remote_config(effective)
+        )
         self.camera = CameraBridge()
         self.window = MainWindow(self.controller, self.camera, effective)
         self.window.stored_settings = stored
@@ -111,11 +135,22 @@ class QrlinkApp:
         config = settings.engine_config(self.addresses)
         return lambda emit: Engine(Role.OFFERER, config, emit=emit)
 
+    def _remote_config(self, settings: Settings) -> RemoteConfig | None:
+        if not settings.remote_enabled:
+            return None
+        return RemoteConfig(
+            settings.rendezvous_url,
+            settings.handle,
+            ttl_ms=settings.remote_ttl_ms,
+            retry=self.remote_retry,
+        )
+
     def on_settings(self, stored: Settings) -> None:
         settings_store.save(self.store, stored)
         effective = stored.with_overrides(**self.overrides)
         old_config = self.settings.engine_config(self.addresses)
         self.settings = effective
+        self.controller.set_remote(self._remote_config(effective))
         if effective.engine_config(self.addresses) != old_config:
             self.controller.replace_engine(self._engine_factory(effective))
         self.window.set_effective(effective)

@@ -37,7 +37,7 @@ TIMING_COLUMNS = (
 @dataclass
 class Pairing:
     started_at: float  # wall clock, when the answer arrived
-    source: str  # camera, paste or image
+    source: str  # camera, paste, image or remote (the rendezvous service)
     timings: dict[str, float] = field(default_factory=dict)
     path: str | None = None  # host, srflx, prflx or relay (local candidate of the pair)
     remote: str | None = None

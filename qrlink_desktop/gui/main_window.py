@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -40,7 +41,7 @@ from .diagnostics import DiagnosticsPanel, PairingLog
 from .notices import Action, NoticeBar, notice_for
 from .offer_panel import OfferPanel
 from .payment_panel import PaymentPanel
-from .session import SessionController
+from .session import RemoteStatus, SessionController
 from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .status_panel import StatusPanel
@@ -183,6 +184,10 @@ class MainWindow(QMainWindow):
         self.open_action = QAction("&Open answer image…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         menu.addAction(self.open_action)
+        self.remote_action = QAction("&Remote customer", self)
+        self.remote_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.remote_action.setToolTip("Publish a fresh offer under the handle in Settings")
+        menu.addAction(self.remote_action)
         self.export_action = QAction("&Export diagnostics…", self)
         menu.addAction(self.export_action)
         self.settings_action = QAction("&Settings…", self)
@@ -205,6 +210,7 @@ class MainWindow(QMainWindow):
         c.closed.connect(self.on_closed)
         c.failed.connect(self.on_failed)
         c.engineEvent.connect(self.on_any_event)
+        c.remoteChanged.connect(self.on_remote)
 
         cam = self.camera
         cam.frame.connect(self.viewfinder.show_frame)
@@ -221,6 +227,8 @@ class MainWindow(QMainWindow):
         self.notice.triggered.connect(self.on_notice_action)
         self.next_button.clicked.connect(self.new_customer)
         self.new_action.triggered.connect(self.new_customer)
+        self.remote_action.triggered.connect(self.publish_remote)
+        self.offer.remote_button.clicked.connect(self.publish_remote)
         self.open_action.triggered.connect(lambda: self.open_image())
         self.export_action.triggered.connect(lambda: self.diagnostics.export())
         self.settings_action.triggered.connect(lambda: self.open_settings())
@@ -245,7 +253,62 @@ class MainWindow(QMainWindow):
             self.payment.log.add_separator("— next customer —")
         self.controller.new_customer()
 
+    def publish_remote(self) -> None:
+        """Remote customer: publish a fresh offer under the handle (remote mode)."""
+        if self.controller.remote is None or self.controller.remote_active:
+            return
+        self.notice.clear()
+        self.payment.clear_outcome()
+        if self.payment.log.topLevelItemCount():
+            self.payment.log.add_separator("— next customer —")
+        self.controller.publish_remote()
+        self.update_remote_controls()
+
+    def on_remote(self, event: dict[str, Any]) -> None:
+        status = event.get("status")
+        handle = event.get("handle", "")
+        if status == RemoteStatus.PUBLISHING:
+            text = f"Publishing as {handle}…"
+        elif status == RemoteStatus.PUBLISHED:
+            until = time.strftime("%H:%M", time.localtime(float(event.get("expiresAt", 0))))
+            text = f"Published as {handle} — waiting for the customer (until {until})"
+        elif status == RemoteStatus.ANSWERED:
+            text = f"Answered through the service as {handle}"
+        elif status == RemoteStatus.FAILED:
+            text = f"Not published as {handle} — the QR code still works"
+        else:  # ended: what it came to stays said, a withdrawn publication goes
+            text = self.offer.remote_label.text()
+            if not text.startswith(("Answered", "Not published")):
+                text = ""
+        self.offer.set_remote_status(text)
+        self.update_remote_controls()
+
+    def update_remote_controls(self) -> None:
+        """The Remote customer button and action: shown in remote mode, usable when no
+        publication is under way and no customer is connected."""
+        configured = self.controller.remote is not None
+        busy = self.controller.remote_active or self.controller.state in (
+            State.CONNECTING,
+            State.CONNECTED,
+            State.DISCONNECTED,
+        )
+        self.offer.remote_button.setVisible(configured)
+        self.offer.remote_button.setEnabled(configured and not busy)
+        self.remote_action.setVisible(configured)
+        self.remote_action.setEnabled(configured and not busy)
+        if not configured and not self.controller.remote_active:
+            self.offer.set_remote_status("")
+
+    def use_qr(self) -> None:
+        """After a remote failure: the code on screen still works; a new one if it expired."""
+        remaining = self.offer.remaining
+        if self.controller.state != State.AWAITING_ANSWER or remaining is None or remaining <= 0:
+            self.new_customer()
+        self.offer.qr.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def on_offer(self, event: dict[str, Any]) -> None:
+        if not self.controller.remote_active:
+            self.offer.set_remote_status("")
         self.offer.show_offer(event, self.settings.effective_page_url)
         self.camera.reset()  # the same answer may be shown again for a new code
 
@@ -262,6 +325,7 @@ class MainWindow(QMainWindow):
         self.open_action.setEnabled(can_answer)
         ended = state in (State.CLOSED, State.FAILED)
         self.next_button.setVisible(ended)
+        self.update_remote_controls()
         if state == State.CONNECTED:
             if self.controller.is_confirmed:
                 self.payment.set_enabled(True)
@@ -336,6 +400,10 @@ class MainWindow(QMainWindow):
             self.start_camera()
         elif action == Action.SETTINGS:
             self.open_settings()
+        elif action == Action.RETRY_REMOTE:
+            self.publish_remote()
+        elif action == Action.USE_QR:
+            self.use_qr()
 
     # -- answers: camera, paste, image ------------------------------------------------------
 
@@ -511,6 +579,7 @@ class MainWindow(QMainWindow):
         self.decoder_picker.blockSignals(False)
         if not self.payment.amount.text():
             self.payment.set_currency(settings.effective_currency)
+        self.update_remote_controls()
         if camera_changed:
             self.start_camera()
 

@@ -25,6 +25,8 @@ class Action(StrEnum):
     OPEN_IMAGE = "Open image…"
     RETRY_CAMERA = "Try the camera again"
     SETTINGS = "Settings…"
+    RETRY_REMOTE = "Try again"
+    USE_QR = "Use the QR code"
     DISMISS = "Dismiss"
 
 
@@ -110,6 +112,14 @@ def notice_for(error: dict[str, Any]) -> Notice:
             (_A.DISMISS, _A.NEW_OFFER),
             code,
             severe=False,
+        )
+    if where == "remote":
+        # The service failed or nobody answered in time: publish again, or let the
+        # customer scan the code on the screen (which works without the service).
+        return Notice(
+            f"{said} Try again, or let the customer scan the QR code ({code}).",
+            (_A.RETRY_REMOTE, _A.USE_QR),
+            code,
         )
     if where == "settings":
         return Notice(f"{said} Open Settings to correct it.", (_A.SETTINGS,), code)

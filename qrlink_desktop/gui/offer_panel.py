@@ -52,15 +52,27 @@ class OfferPanel(QWidget):
         self.copy_button.setToolTip("Copy the offer link, to send it by chat or mail")
         self.copy_button.clicked.connect(self.copy_link)
         self.copy_button.setEnabled(False)
+        # Remote mode: publish this window's offer on the rendezvous service.
+        self.remote_button = QPushButton("Remote customer")
+        self.remote_button.setToolTip(
+            "Publish a fresh offer under your handle, for a customer who is not at the till"
+        )
+        self.remote_button.hide()
+        self.remote_label = QLabel("")
+        self.remote_label.setWordWrap(True)
+        self.remote_label.setAccessibleName("Remote mode")
+        self.remote_label.hide()
 
         row = QHBoxLayout()
         row.addWidget(self.countdown, 1)
+        row.addWidget(self.remote_button)
         row.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.qr, 1)
         layout.addLayout(row)
+        layout.addWidget(self.remote_label)
         layout.addWidget(self.url_label)
 
         self.timer = QTimer(self)
@@ -78,6 +90,11 @@ class OfferPanel(QWidget):
         self.copy_button.setEnabled(True)
         self.url_label.setText(f"Customer page: {page_url}")
         self.tick()
+
+    def set_remote_status(self, text: str) -> None:
+        """A line under the code saying whether it is published on the service."""
+        self.remote_label.setText(text)
+        self.remote_label.setVisible(bool(text))
 
     def set_waiting(self, waiting: bool, why: str = "") -> None:
         """False once the offer has been answered or withdrawn: no countdown, faded QR."""

@@ -13,13 +13,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from ..core.conversation import OutStatus, Payment
 from ..core.errors import ErrorCode, QrlinkError
+from ..core.retry import DEFAULT_RETRY, RetryPolicy
 from ..core.session import State
+from ..remote import DEFAULT_TTL_MS, publish_and_wait
+from ..rendezvous.client import RendezvousClient
 from ..rtc.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,27 @@ log = logging.getLogger(__name__)
 ACK_FLUSH = 0.2
 
 EngineFactory = Callable[[Callable[[dict[str, Any]], None]], Engine]
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """Remote mode: where to publish the offer and under which handle."""
+
+    url: str
+    handle: str
+    ttl_ms: int = DEFAULT_TTL_MS
+    retry: RetryPolicy = DEFAULT_RETRY  # tests shorten it
+    timeout: float = 10.0
+
+
+class RemoteStatus:
+    """What `remoteChanged` reports, in the order a publication goes through them."""
+
+    PUBLISHING = "publishing"  # a fresh offer is being made and published
+    PUBLISHED = "published"  # findable under the handle; waiting for the answer
+    ANSWERED = "answered"  # the answer came through the service; the pairing goes on
+    FAILED = "failed"  # the service failed (or nobody answered in time)
+    ENDED = "ended"  # withdrawn: new customer, a scanned answer, closing
 
 
 class SessionController(QObject):
@@ -44,9 +69,20 @@ class SessionController(QObject):
     failed = Signal(dict)
     # Every engine event, after the specific signal (diagnostics listens here).
     engineEvent = Signal(dict)
+    # Remote mode: {"status": RemoteStatus.*, "handle": ..., "expiresAt": s since epoch}.
+    remoteChanged = Signal(dict)
 
-    def __init__(self, make_engine: EngineFactory, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        make_engine: EngineFactory,
+        parent: QObject | None = None,
+        *,
+        remote: RemoteConfig | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.remote = remote
+        self._remote_task: asyncio.Task[Any] | None = None
+        self._remote_status = RemoteStatus.ENDED
         self._generation = 0
         self.engine = make_engine(self._emitter())
         self._pending_factory: EngineFactory | None = None
@@ -93,6 +129,15 @@ class SessionController(QObject):
             self.failed.emit({"where": "peer", **event})
         elif kind == "idle":
             pass  # followed by "closed", which says it
+        elif kind == "published" and self.remote_active and self.remote is not None:
+            self._set_remote(
+                RemoteStatus.PUBLISHED, expiresAt=float(event.get("expiresAt", 0)) / 1000
+            )
+        elif kind == "answer_found" and self.remote_active:
+            self.answer_scanned_at = time.monotonic()
+            self._set_remote(RemoteStatus.ANSWERED)
+            # For the diagnostics, an answer from the service is one more source.
+            self.engineEvent.emit({"event": "answer_scanned", "source": "remote"})
         self.engineEvent.emit(event)
 
     # -- what the engine knows ---------------------------------------------------------------
@@ -154,6 +199,78 @@ class SessionController(QObject):
         task.add_done_callback(self._tasks.discard)
         return task
 
+    # -- remote mode (the rendezvous service) ----------------------------------------------
+
+    @property
+    def remote_active(self) -> bool:
+        """A publication is under way (publishing, waiting, or handing over the answer);
+        false from the moment it is reported failed or ended."""
+        if self._remote_task is None or self._remote_task.done():
+            return False
+        return self._remote_status not in (RemoteStatus.FAILED, RemoteStatus.ENDED)
+
+    @property
+    def remote_status(self) -> str:
+        return self._remote_status
+
+    def _set_remote(self, status: str, **extra: Any) -> None:
+        self._remote_status = status
+        handle = self.remote.handle if self.remote is not None else ""
+        self.remoteChanged.emit({"status": status, "handle": handle, **extra})
+
+    def set_remote(self, remote: RemoteConfig | None) -> None:
+        """New remote settings; a publication under way keeps the old ones until it ends."""
+        self.remote = remote
+
+    def publish_remote(self) -> asyncio.Task[Any] | None:
+        """Publish a fresh offer under the handle and wait for the answer through the
+        service; the pairing then goes on as for a scanned answer. None when remote mode
+        is off, a publication is under way, or a customer is connected."""
+        remote = self.remote
+        if remote is None or self.remote_active or self._submitting:
+            return None
+        if self.state in (State.CONNECTING, State.CONNECTED, State.DISCONNECTED):
+            return None
+        self._set_remote(RemoteStatus.PUBLISHING)
+
+        async def run() -> None:
+            if self._pending_factory is not None:
+                await self._swap_engine()
+            self.answer_scanned_at = None
+            client = RendezvousClient(remote.url, retry=remote.retry, timeout=remote.timeout)
+            try:
+                await publish_and_wait(self.engine, client, remote.handle, ttl_ms=remote.ttl_ms)
+            except QrlinkError as exc:
+                # The engine reports its own failures (making the offer, connecting);
+                # the service's failures and the wait running out are reported here.
+                if self._remote_status == RemoteStatus.ANSWERED or self.engine.error is exc:
+                    self._set_remote(RemoteStatus.ENDED)
+                    return
+                self._set_remote(RemoteStatus.FAILED, **exc.to_dict())
+                self.failed.emit({"where": "remote", **exc.to_dict()})
+                return
+            except asyncio.CancelledError:
+                self._set_remote(RemoteStatus.ENDED)
+                raise
+            finally:
+                # Closing never raises; shielded so a second cancel cannot leak the session.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(client.close())
+            self._set_remote(RemoteStatus.ENDED)
+
+        task = self._spawn(run(), "remote")
+        self._remote_task = task
+        return task
+
+    async def cancel_remote(self) -> None:
+        """Withdraw the publication: its task deletes the handle as it ends."""
+        task = self._remote_task
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
     def start(self) -> None:
         """Gather the first offer ahead, then show it."""
         self.engine.prepare()
@@ -161,6 +278,7 @@ class SessionController(QObject):
 
     def new_customer(self, *, keep_conversation: bool = False) -> asyncio.Task[Any]:
         async def run() -> None:
+            await self.cancel_remote()
             if self._pending_factory is not None:
                 await self._swap_engine()
             self.answer_scanned_at = None
@@ -172,12 +290,20 @@ class SessionController(QObject):
         """Replace an offer close to expiry, only while nobody has answered it."""
         if self.state != State.AWAITING_ANSWER or self._submitting:
             return None
+        if self.remote_active:
+            return None  # the published offer is the one the service's answer will fit
         return self._spawn(self.engine.refresh_offer(), "refresh")
 
     def submit_answer(self, text: str, source: str) -> asyncio.Task[Any] | None:
         """An answer read from the camera, pasted, or read from an image file."""
         if self._submitting or self.state != State.AWAITING_ANSWER:
             return None
+        if self._remote_status == RemoteStatus.ANSWERED and self.remote_active:
+            return None  # the service's answer is being applied
+        if self.remote_active:
+            # Scanned after all: the publication is withdrawn (its handle deleted).
+            assert self._remote_task is not None
+            self._remote_task.cancel()
         self._submitting = True
         self.answer_scanned_at = time.monotonic()
         self.engineEvent.emit({"event": "answer_scanned", "source": source})

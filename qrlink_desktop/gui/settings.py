@@ -25,6 +25,10 @@ ICE_SCHEMES = ("stun", "stuns", "turn", "turns")
 LIFETIME_RANGE = (30, 3600)  # seconds an offer stays valid
 INACTIVITY_RANGE = (10, 3600)  # seconds of silence before the channel closes
 _RESOLUTION = re.compile(r"^(\d{3,4})x(\d{3,4})$")
+# The rendezvous service's own rule for a username (rendezvous/validation.py).
+HANDLE = re.compile(r"[A-Za-z0-9._-]{3,64}")
+# The service keeps a token between 60 s and 15 min.
+REMOTE_TTL_MS = (60_000, 900_000)
 
 
 def default_currency() -> str:
@@ -47,6 +51,8 @@ class Settings:
     currency: str = ""  # "" means the system locale's currency, else EUR
     offer_lifetime: int = 300
     inactivity: int = 120
+    rendezvous_url: str = ""  # "" means remote mode is off
+    handle: str = ""  # the name the offer is published under in remote mode
 
     # -- derived values ----------------------------------------------------------------
 
@@ -62,6 +68,17 @@ class Settings:
     def size(self) -> tuple[int, int] | None:
         m = _RESOLUTION.match(self.resolution)
         return (int(m.group(1)), int(m.group(2))) if m else None
+
+    @property
+    def remote_enabled(self) -> bool:
+        return bool(self.rendezvous_url and self.handle)
+
+    @property
+    def remote_ttl_ms(self) -> int:
+        """How long the service keeps the published offer: its lifetime, within the
+        service's limits (the offer's own expiry still ends the wait)."""
+        lo, hi = REMOTE_TTL_MS
+        return max(lo, min(hi, self.offer_lifetime * 1000))
 
     def ice_config(self, addresses: tuple[str, ...] | None = None) -> IceConfig:
         servers = tuple(
@@ -114,6 +131,20 @@ class Settings:
                 out.append(f"Page URL {self.page_url!r}: write a full http:// or https:// address.")
             elif "#" in self.page_url:
                 out.append("Page URL: leave out the '#' part; the offer goes there.")
+        if self.rendezvous_url:
+            parts = urlsplit(self.rendezvous_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                out.append(
+                    f"Rendezvous service {self.rendezvous_url!r}: write a full http:// or "
+                    "https:// address, e.g. http://svc:8787."
+                )
+            if not self.handle:
+                out.append("Remote mode needs a handle to publish the offer under.")
+        if self.handle and HANDLE.fullmatch(self.handle) is None:
+            out.append(
+                f"Handle {self.handle!r}: use 3 to 64 letters, digits, '.', '_' or '-' "
+                "(e.g. corner-shop)."
+            )
         if self.currency and self.currency not in currencies():
             out.append(f"Currency {self.currency!r} is not an ISO 4217 code (EUR, USD, GBP, …).")
         if len(self.merchant) > 80:
@@ -162,9 +193,18 @@ def load(store: QSettings) -> Settings:
             continue
     settings = Settings(**values)
     if settings.problems():
-        good = {k: v for k, v in values.items() if not Settings(**{k: v}).problems()}
+        good = {k: v for k, v in values.items() if not _alone(k, v, values).problems()}
         settings = Settings(**good)
     return settings
+
+
+def _alone(name: str, value: Any, values: dict[str, Any]) -> Settings:
+    """Default settings with one stored value (a service URL with its handle, which it
+    needs), to tell which stored values are usable."""
+    probe = {name: value}
+    if name == "rendezvous_url" and "handle" in values:
+        probe["handle"] = values["handle"]
+    return Settings(**probe)
 
 
 def save(store: QSettings, settings: Settings) -> None:

@@ -75,6 +75,12 @@ class SettingsDialog(QDialog):
         self.inactivity.setSuffix(" s")
         self.inactivity.setValue(settings.inactivity)
 
+        self.rendezvous_url = QLineEdit(settings.rendezvous_url)
+        self.rendezvous_url.setPlaceholderText("empty: remote mode off (e.g. http://svc:8787)")
+        self.handle = QLineEdit(settings.handle)
+        self.handle.setPlaceholderText("e.g. corner-shop")
+        self.handle.setToolTip("The name the customer types on the page to find this offer")
+
         form = QFormLayout()
         form.addRow("Camera:", self.camera)
         form.addRow("Resolution:", self.resolution)
@@ -87,6 +93,8 @@ class SettingsDialog(QDialog):
         form.addRow("Customer page URL:", self.page_url)
         form.addRow("Merchant name:", self.merchant)
         form.addRow("Currency:", self.currency)
+        form.addRow("Rendezvous service:", self.rendezvous_url)
+        form.addRow("Remote handle:", self.handle)
         lo, hi = LIFETIME_RANGE
         form.addRow(f"Offer lifetime ({lo}–{hi}):", self.offer_lifetime)
         lo, hi = INACTIVITY_RANGE
@@ -139,6 +147,8 @@ class SettingsDialog(QDialog):
             currency=self.currency.currentText().strip().upper(),
             offer_lifetime=self.offer_lifetime.value(),
             inactivity=self.inactivity.value(),
+            rendezvous_url=self.rendezvous_url.text().strip(),
+            handle=self.handle.text().strip(),
         )
 
     def accept(self) -> None:
