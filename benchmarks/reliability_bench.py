@@ -234,7 +234,7 @@ async def soak(cycles: int) -> None:
                 20,
             )
             await cashier.engine.close()
-            await until(lambda: customer.engine.link is None, 10)
+            await until(lambda c=customer: c.engine.link is None, 10)
             if i % 100 == 0 or i == cycles:
                 await asyncio.sleep(0.5)
                 gc.collect()
