@@ -105,3 +105,22 @@ def test_resources_override(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLi
     assert (resources_dir() / "protocol" / "messages.schema.json").exists()
     monkeypatch.setenv("QRLINK_RESOURCES", str(tmp_path))
     assert resources_dir() == tmp_path
+
+
+def test_ice_urls_and_rest_credentials() -> None:
+    from qrlink_desktop.core.errors import QrlinkError
+    from qrlink_desktop.core.turn import parse_ice_url, rest_credentials, rest_expiry
+
+    assert parse_ice_url("stun:stun.example:3478").is_turn is False
+    tcp = parse_ice_url("turn:relay.example?transport=tcp")
+    assert (tcp.port, tcp.transport, tcp.is_turn) == (3478, "tcp", True)
+    tls = parse_ice_url("turns:[2001:db8::1]:5349?transport=tcp")
+    assert (tls.host, tls.scheme, tls.transport) == ("2001:db8::1", "turns", "tcp")
+    for bad in ("http://x", "turns:x?transport=udp", "stun:x?transport=tcp", "turn:x:99999", ""):
+        with pytest.raises(QrlinkError):
+            parse_ice_url(bad)
+    user, password = rest_credentials("secret", "cashier", 600, 1_000)
+    assert user == "1600:cashier" and rest_expiry(user) == 1600 and len(password) == 28
+    assert rest_expiry("static-user") is None
+    with pytest.raises(ValueError):
+        rest_credentials("secret", "x", 0, 0)

@@ -165,3 +165,18 @@ async def test_laptop_only_relay_still_pairs_with_a_direct_phone(
     cleanup += [cashier, customer]
     await pair(cashier, customer)
     assert cashier.of("state", state="CONNECTED")[0]["local"] == "relay"
+
+
+async def test_turn_over_tcp(coturn: Coturn, cleanup: list[Side]) -> None:
+    """A shop network that blocks UDP to the relay: TURN over TCP carries the pairing."""
+    url = f"turn:127.0.0.1:{coturn.port}?transport=tcp"
+    turn = IceServerConfig((url,), USER, PASSWORD)
+    cashier, customer = (
+        _side(Role.OFFERER, _relay_only(turn)),
+        _side(Role.ANSWERER, _relay_only(turn)),
+    )
+    cleanup += [cashier, customer]
+    await pair(cashier, customer)
+    assert cashier.of("state", state="CONNECTED")[0]["path"] == "relay"
+    rid = cashier.engine.request_payment("1.25", "EUR")
+    await customer.wait_for("message", type="payment_request", messageId=rid)
