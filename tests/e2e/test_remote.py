@@ -192,34 +192,40 @@ def _start_service() -> tuple[subprocess.Popen[str], str]:
     raise AssertionError("the service did not announce its address")
 
 
+def _publishing(url: str, *extra: str) -> subprocess.Popen[str]:
+    """`qrlink peer publish corner-shop`, returned once the offer is on the service."""
+    pub = subprocess.Popen(
+        [
+            *QRLINK,
+            "peer",
+            "publish",
+            "corner-shop",
+            "--rendezvous",
+            url,
+            "--json",
+            "--address",
+            "127.0.0.1",
+            "--timeout",
+            "60",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert pub.stdout is not None
+    for line in pub.stdout:
+        if json.loads(line)["event"] == "published":
+            return pub
+    raise AssertionError(
+        f"publish ended before publishing: {pub.stderr.read() if pub.stderr else ''}"
+    )
+
+
 def test_cli_publish_and_lookup() -> None:
     svc, url = _start_service()
     try:
-        pub = subprocess.Popen(
-            [
-                *QRLINK,
-                "peer",
-                "publish",
-                "corner-shop",
-                "--rendezvous",
-                url,
-                "--json",
-                "--address",
-                "127.0.0.1",
-                "--request",
-                "5.00",
-                "EUR",
-                "--timeout",
-                "60",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert pub.stdout is not None
-        for line in pub.stdout:
-            if json.loads(line)["event"] == "published":
-                break
+        pub = _publishing(url, "--request", "5.00", "EUR")
         look = subprocess.run(
             [
                 *QRLINK,
@@ -253,28 +259,7 @@ def test_cli_publish_and_lookup() -> None:
 
 def test_cli_service_killed_mid_pairing() -> None:
     svc, url = _start_service()
-    pub = subprocess.Popen(
-        [
-            *QRLINK,
-            "peer",
-            "publish",
-            "corner-shop",
-            "--rendezvous",
-            url,
-            "--json",
-            "--address",
-            "127.0.0.1",
-            "--timeout",
-            "60",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert pub.stdout is not None
-    for line in pub.stdout:
-        if json.loads(line)["event"] == "published":
-            break
+    pub = _publishing(url)
     svc.send_signal(signal.SIGKILL)
     svc.wait()
     out, err = pub.communicate(timeout=60)
