@@ -50,6 +50,12 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network")
     add_ice_options(g, keep_unset=False)
     g.add_argument(
+        "--turn-from",
+        metavar="URL",
+        help="fetch short-lived TURN credentials and URLs from this rendezvous service "
+        "(GET /turn), which holds the relay's secret",
+    )
+    g.add_argument(
         "--allow-loopback",
         action="store_true",
         help="accept loopback addresses from the other side (local testing only)",
@@ -311,7 +317,26 @@ async def _read_line(prompt: str, report: Reporter) -> str:
     return line.strip()
 
 
-def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
+async def _turn_from_service(args: argparse.Namespace) -> None:
+    """With --turn-from, short-lived TURN credentials come from the rendezvous service
+    (GET /turn), which holds the relay's secret; this process never sees the secret."""
+    if not getattr(args, "turn_from", None):
+        return
+    from .rendezvous.client import RendezvousClient
+
+    async with RendezvousClient(args.turn_from) as client:
+        creds = await client.turn_credentials()
+    if creds is None or not creds.uris:
+        raise QrlinkError(
+            ErrorCode.REMOTE_SERVICE_ERROR,
+            f"{args.turn_from} hands out no TURN credentials (it holds no TURN secret)",
+        )
+    args.ice_server = [*args.ice_server, *creds.uris]
+    args.ice_username, args.ice_credential = creds.username, creds.credential
+
+
+async def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
+    await _turn_from_service(args)
     return EngineConfig(
         ice=ice_config(args), connect_timeout=args.connect_timeout, timers=ChannelTimers(), **extra
     )
@@ -328,7 +353,7 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, str(exc)) from None
         pages = await serve_pages(host, port)
         args.page_url = pages.url
-    cfg = _engine_config(
+    cfg = await _engine_config(
         args, page_url=args.page_url, offer_lifetime=args.lifetime, merchant=args.merchant
     )
     engine = Engine(Role.OFFERER, cfg, emit=report)
@@ -371,7 +396,7 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
 
 
 async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
-    engine = Engine(Role.ANSWERER, _engine_config(args), emit=report)
+    engine = Engine(Role.ANSWERER, await _engine_config(args), emit=report)
     outcome: dict[str, int] = {}
 
     def on_event(event: dict[str, Any]) -> None:

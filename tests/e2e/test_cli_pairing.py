@@ -155,3 +155,72 @@ def test_relay_only_without_turn_is_refused() -> None:
         timeout=30,
     )
     assert proc.returncode == 2 and "INVALID_ARGUMENT" in proc.stderr
+
+
+def test_relay_only_with_credentials_from_the_service(tmp_path: Path) -> None:
+    """The service holds coturn's secret and mints TURN REST credentials at GET /turn; both
+    peers fetch them (--turn-from) and pair relay-only. Neither process sees the secret."""
+    import os
+
+    from turn_support import SECRET, Coturn
+
+    turn = Coturn(rest=True, relay_ports=(49800, 49899)).start()
+    env = dict(os.environ, QRLINK_TURN_SECRET=SECRET)
+    service = subprocess.Popen(
+        [*QRLINK, "rendezvous", "--host", "127.0.0.1", "--port", "0", "--turn-url", turn.url()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert service.stdout is not None
+        url = next(
+            "http://" + line.split("http://", 1)[1].split()[0].rstrip("/.,")
+            for line in service.stdout
+            if "http://127.0.0.1:" in line
+        )
+        relay = ["--relay-only", "--turn-from", url, "--allow-loopback"]
+        o_rc, o_events, a_rc, a_events = _pair(
+            ["--request", "2.00", "EUR", *relay], relay, tmp_path
+        )
+        assert (o_rc, a_rc) == (0, 0)
+        offer = next(e for e in o_events if e["event"] == "offer")
+        answer = next(e for e in a_events if e["event"] == "answer")
+        assert offer["candidates"] == answer["candidates"] == ["relay"]
+        connected = next(e for e in o_events if e["event"] == "state" and e["state"] == "CONNECTED")
+        assert (connected["local"], connected["remote"], connected["path"]) == (
+            "relay",
+            "relay",
+            "relay",
+        )
+    finally:
+        service.kill()
+        service.wait()
+        turn.stop()
+
+
+def test_turn_from_a_service_without_a_secret_is_remote_service_error() -> None:
+    service = subprocess.Popen(
+        [*QRLINK, "rendezvous", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert service.stdout is not None
+        url = next(
+            "http://" + line.split("http://", 1)[1].split()[0].rstrip("/.,")
+            for line in service.stdout
+            if "http://127.0.0.1:" in line
+        )
+        proc = subprocess.run(
+            [*QRLINK, "peer", "offer", "--turn-from", url, *LOOPBACK],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert proc.returncode == 1 and "REMOTE_SERVICE_ERROR" in proc.stderr
+    finally:
+        service.kill()
+        service.wait()
