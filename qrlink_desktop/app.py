@@ -32,6 +32,7 @@ from .gui.netinfo import PAGE_PORT, lan_ipv4
 from .gui.session import EngineFactory, RemoteConfig, SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
+from .rendezvous.client import RendezvousClient
 from .rendezvous.pages import PageServer, serve_pages
 from .rtc.engine import Engine
 
@@ -71,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--handle",
         metavar="NAME",
         help="the name the offer is published under (3–64 letters, digits, '.', '_', '-')",
+    )
+    p.add_argument(
+        "--turn-from",
+        metavar="URL",
+        help="take short-lived TURN credentials from this rendezvous service (GET /turn), "
+        "refreshed before they expire; the relay's secret stays with the service",
     )
     p.add_argument(
         "--settings",
@@ -122,6 +129,7 @@ class QrlinkApp:
         if problems:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, " ".join(problems))
         self.settings = effective
+        self.turn_from: str | None = args.turn_from
         self.controller = SessionController(
             self._engine_factory(effective), remote=self._remote_config(effective)
         )
@@ -147,6 +155,9 @@ class QrlinkApp:
 
     def on_settings(self, stored: Settings) -> None:
         settings_store.save(self.store, stored)
+        self._apply(stored)
+
+    def _apply(self, stored: Settings) -> None:
         effective = stored.with_overrides(**self.overrides)
         old_config = self.settings.engine_config(self.addresses)
         self.settings = effective
@@ -160,9 +171,39 @@ class QrlinkApp:
         self.window.show()
         self.controller.start()
         self.window.start_camera()
-        task = asyncio.ensure_future(self.window.find_cameras())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        for coro in (self.window.find_cameras(), self._keep_turn_credentials()):
+            task = asyncio.ensure_future(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _keep_turn_credentials(self) -> None:
+        """With --turn-from: fetch TURN REST credentials now and again at 80 % of their
+        lifetime; each set becomes this run's TURN override (the engine is replaced as soon
+        as no customer is connected). A failure is said once and retried in 30 s."""
+        if not self.turn_from:
+            return
+        while True:
+            try:
+                async with RendezvousClient(self.turn_from, retry=self.remote_retry) as client:
+                    creds = await client.turn_credentials()
+                if creds is None or not creds.uris:
+                    raise QrlinkError(
+                        ErrorCode.REMOTE_SERVICE_ERROR,
+                        f"{self.turn_from} hands out no TURN credentials",
+                    )
+            except QrlinkError as exc:
+                log.warning("TURN credentials: %s", exc.message)
+                self.controller.failed.emit({"where": "turn", **exc.to_dict()})
+                await asyncio.sleep(30)
+                continue
+            stun = tuple(u for u in self.settings.ice_servers if u.startswith("stun"))
+            self.overrides.update(
+                ice_servers=(*stun, *creds.uris),
+                ice_username=creds.username,
+                ice_credential=creds.credential,
+            )
+            self._apply(self.window.stored_settings)
+            await asyncio.sleep(max(30.0, creds.ttl * 0.8))
 
     async def shutdown(self) -> None:
         self.camera.stop()
