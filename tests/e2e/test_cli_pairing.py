@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rendezvous.helpers import ServiceProcess
 
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
 LOOPBACK = ["--address", "127.0.0.1"]
@@ -160,26 +161,12 @@ def test_relay_only_without_turn_is_refused() -> None:
 def test_relay_only_with_credentials_from_the_service(tmp_path: Path) -> None:
     """The service holds coturn's secret and mints TURN REST credentials at GET /turn; both
     peers fetch them (--turn-from) and pair relay-only. Neither process sees the secret."""
-    import os
-
     from turn_support import SECRET, Coturn
 
     turn = Coturn(rest=True, relay_ports=(49800, 49899)).start()
-    env = dict(os.environ, QRLINK_TURN_SECRET=SECRET)
-    service = subprocess.Popen(
-        [*QRLINK, "rendezvous", "--host", "127.0.0.1", "--port", "0", "--turn-url", turn.url()],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    service = ServiceProcess("--turn-url", turn.url(), env={"QRLINK_TURN_SECRET": SECRET})
     try:
-        assert service.stdout is not None
-        url = next(
-            "http://" + line.split("http://", 1)[1].split()[0].rstrip("/.,")
-            for line in service.stdout
-            if "http://127.0.0.1:" in line
-        )
+        url = service.start()
         relay = ["--relay-only", "--turn-from", url, "--allow-loopback"]
         o_rc, o_events, a_rc, a_events = _pair(
             ["--request", "2.00", "EUR", *relay], relay, tmp_path
@@ -195,25 +182,14 @@ def test_relay_only_with_credentials_from_the_service(tmp_path: Path) -> None:
             "relay",
         )
     finally:
-        service.kill()
-        service.wait()
+        service.stop()
         turn.stop()
 
 
 def test_turn_from_a_service_without_a_secret_is_remote_service_error() -> None:
-    service = subprocess.Popen(
-        [*QRLINK, "rendezvous", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    service = ServiceProcess()
     try:
-        assert service.stdout is not None
-        url = next(
-            "http://" + line.split("http://", 1)[1].split()[0].rstrip("/.,")
-            for line in service.stdout
-            if "http://127.0.0.1:" in line
-        )
+        url = service.start()
         proc = subprocess.run(
             [*QRLINK, "peer", "offer", "--turn-from", url, *LOOPBACK],
             capture_output=True,
@@ -222,5 +198,4 @@ def test_turn_from_a_service_without_a_secret_is_remote_service_error() -> None:
         )
         assert proc.returncode == 1 and "REMOTE_SERVICE_ERROR" in proc.stderr
     finally:
-        service.kill()
-        service.wait()
+        service.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from engine_support import Side, make_side
+from rendezvous.helpers import ServiceProcess
 
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from qrlink_desktop.core.handshake import Role
@@ -178,20 +178,6 @@ async def test_unknown_handle() -> None:
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
 
 
-def _start_service() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [*QRLINK, "rendezvous", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "http://127.0.0.1:" in line:
-            return proc, "http://" + line.split("http://", 1)[1].split()[0].rstrip("/.,")
-    raise AssertionError("the service did not announce its address")
-
-
 def _publishing(url: str, *extra: str) -> subprocess.Popen[str]:
     """`qrlink peer publish corner-shop`, returned once the offer is on the service."""
     pub = subprocess.Popen(
@@ -223,7 +209,8 @@ def _publishing(url: str, *extra: str) -> subprocess.Popen[str]:
 
 
 def test_cli_publish_and_lookup() -> None:
-    svc, url = _start_service()
+    svc = ServiceProcess()
+    url = svc.start()
     try:
         pub = _publishing(url, "--request", "5.00", "EUR")
         look = subprocess.run(
@@ -253,15 +240,13 @@ def test_cli_publish_and_lookup() -> None:
         }
         assert len(codes) == 1
     finally:
-        svc.kill()
-        svc.wait()
+        svc.stop()
 
 
 def test_cli_service_killed_mid_pairing() -> None:
-    svc, url = _start_service()
-    pub = _publishing(url)
-    svc.send_signal(signal.SIGKILL)
-    svc.wait()
+    svc = ServiceProcess()
+    pub = _publishing(svc.start())
+    svc.kill9()
     out, err = pub.communicate(timeout=60)
     assert pub.returncode == 1 and "Traceback" not in err
     assert any(json.loads(x).get("code") == "REMOTE_SERVICE_ERROR" for x in out.splitlines())

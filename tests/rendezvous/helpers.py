@@ -101,8 +101,9 @@ class RedisProcess:
 class ServiceProcess:
     """`python -m qrlink_desktop.rendezvous` in its own process."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.args = ["--port", "0", "--log-level", "warning", *args]
+        self.env = env or {}  # extra variables, e.g. QRLINK_TURN_SECRET
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
@@ -113,7 +114,7 @@ class ServiceProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         assert self.proc.stdout is not None
         # readline blocks; a watchdog kills a service that never announces itself.
