@@ -12,7 +12,7 @@ import binascii
 import json
 from typing import Any, Protocol
 
-from .bootstrap import MAX_CANDIDATES, BootstrapRecord, Kind, _fail
+from .bootstrap import MAX_CANDIDATES, BootstrapRecord, Kind, _fail, pack, unpack
 from .sdp import candidate_line, rebuild, reduce
 
 MAX_COMPAT_TEXT = 16 * 1024  # base64 characters, before decoding
@@ -72,8 +72,6 @@ def decode(
     allow_loopback: bool = False,
     check_expiry: bool = True,
 ) -> BootstrapRecord:
-    from .bootstrap import pack, unpack
-
     text = text.strip()
     if len(text) > MAX_COMPAT_TEXT:
         raise _fail("the token is too long")

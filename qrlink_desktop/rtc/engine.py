@@ -195,10 +195,7 @@ class Engine:
         """Drop any session, take the prepared offer, return its QR text."""
         assert self.preparer is not None, "only the offering side makes offers"
         await self._teardown()
-        if self.machine.state != State.IDLE:
-            if not self.machine.terminal:
-                self.machine.handle(Event.CLOSE)
-            self.machine.handle(Event.RESET)
+        self._back_to_idle()
         if not keep_conversation:
             self.conversation = Conversation(self.role, merchant=self.cfg.merchant)
         self.verified, self.confirmed, self.error = None, False, None
@@ -309,10 +306,7 @@ class Engine:
                 ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer"
             )
         await self._teardown()
-        if self.machine.state != State.IDLE:
-            if not self.machine.terminal:
-                self.machine.handle(Event.CLOSE)
-            self.machine.handle(Event.RESET)
+        self._back_to_idle()
         self.verified, self.error = None, None
         self.peer = Peer(Kind.ANSWER, self.cfg.ice, self.clock)
         try:
@@ -350,6 +344,13 @@ class Engine:
         )
 
     # --- both ----------------------------------------------------------------------------
+
+    def _back_to_idle(self) -> None:
+        """A new customer: whatever the last session reached, close it and start over."""
+        if self.machine.state != State.IDLE:
+            if not self.machine.terminal:
+                self.machine.handle(Event.CLOSE)
+            self.machine.handle(Event.RESET)
 
     def _live_link(self) -> Link:
         if self.link is None or self.link.closed.done():

@@ -249,10 +249,19 @@ class Peer:
 
     # --- offer / answer ------------------------------------------------------------------
 
-    async def _gather(self, description: RTCSessionDescription) -> str:
-        await self.pc.setLocalDescription(description)
-        self.timings.gathered = time.perf_counter()
-        return self.pc.localDescription.sdp
+    async def _describe_local(self, kind: str) -> sdp.ReducedSdp:
+        """Create the local offer or answer, gather, and reduce it to the record's fields."""
+        try:
+            create = self.pc.createOffer if kind == "offer" else self.pc.createAnswer
+            await self.pc.setLocalDescription(await create())
+            self.timings.gathered = time.perf_counter()
+            return sdp.reduce(self.pc.localDescription.sdp)
+        except QrlinkError:
+            raise
+        except Exception as exc:
+            raise QrlinkError(
+                ErrorCode.BOOTSTRAP_GENERATION_FAILED, f"could not create an {kind}: {exc}"
+            ) from exc
 
     def _prepare_ice(self) -> aioice_ice.Connection:
         conn = _ice_connection(self.pc)
@@ -275,15 +284,7 @@ class Peer:
         seed = bootstrap.new_seed()
         _, ufrag, pwd = bootstrap.derive_credentials(seed)
         _set_credentials(self._prepare_ice(), ufrag, pwd)
-        try:
-            local_sdp = await self._gather(await self.pc.createOffer())
-            reduced = sdp.reduce(local_sdp)
-        except QrlinkError:
-            raise
-        except Exception as exc:
-            raise QrlinkError(
-                ErrorCode.BOOTSTRAP_GENERATION_FAILED, f"could not create an offer: {exc}"
-            ) from exc
+        reduced = await self._describe_local("offer")
         if (reduced.ufrag, reduced.pwd) != (ufrag, pwd):
             raise QrlinkError(
                 ErrorCode.BOOTSTRAP_GENERATION_FAILED, "the ICE agent did not take the credentials"
@@ -344,15 +345,7 @@ class Peer:
         # setLocalDescription, so restricting it in between is in time.
         await self._apply_remote(offer, "offer")
         self._prepare_ice()
-        try:
-            local_sdp = await self._gather(await self.pc.createAnswer())
-            reduced = sdp.reduce(local_sdp)
-        except QrlinkError:
-            raise
-        except Exception as exc:
-            raise QrlinkError(
-                ErrorCode.BOOTSTRAP_GENERATION_FAILED, f"could not create an answer: {exc}"
-            ) from exc
+        reduced = await self._describe_local("answer")
         candidates = self._local_candidates(reduced)
         self.local = BootstrapRecord(
             Kind.ANSWER,
