@@ -396,7 +396,6 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
 
 
 async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
-    engine = Engine(Role.ANSWERER, await _engine_config(args), emit=report)
     outcome: dict[str, int] = {}
 
     def on_event(event: dict[str, Any]) -> None:
@@ -409,7 +408,8 @@ async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
                     EXIT_OK if event["payload"]["status"] == "approved" else EXIT_DECLINED
                 )
 
-    engine._emit_cb = on_event
+    # The customer's side answers payment requests as they arrive.
+    engine = Engine(Role.ANSWERER, await _engine_config(args), emit=on_event)
     try:
         if args.peer_command == "lookup":
             from .remote import lookup_and_answer
