@@ -299,7 +299,7 @@ class Reporter:
 def _write_qr(path: Path | None, text: str, report: Reporter) -> None:
     if path is None:
         return
-    from .scan import qrimage  # OpenCV and friends load only when asked for
+    from .scan import qrimage  # the QR libraries load only when asked for
 
     qrimage.write_png(text, path)
     report({"event": "qr_png", "path": str(path), "version": qrimage.version(text)})
@@ -448,7 +448,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     def through_pixels(text: str) -> tuple[str, float, int]:
         t0 = time.perf_counter()
-        image = qrimage.render(text, scale=6)
+        image = qrimage.render_frame(text, scale=6)
         found = decoder.decode(image)
         if not found:
             raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "the QR image could not be decoded")

@@ -85,7 +85,7 @@ class SelfTest:
     def _fail(self, name: str, t0: float, exc: BaseException) -> None:
         self.failed.append(name)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
-        # One line per check: a long message (numpy's import advice) keeps its ends.
+        # One line per check: a long message (an import error's advice) keeps its ends.
         text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
         reason = text if isinstance(exc, CheckFailed) else f"{type(exc).__name__}: {text}"
         self._line(False, name, (time.perf_counter() - t0) * 1000, reason)
@@ -205,9 +205,9 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
 
     def decode_with(name: str) -> Callable[[], str]:
         def decode() -> str:
-            import cv2
+            from .scan.frames import read_image
 
-            image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
+            image = read_image(image_path)
             if image is None:
                 raise CheckFailed(f"cannot read {image_path}")
             found = decoders[name].decode(image)
@@ -215,7 +215,7 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
                 raise CheckFailed(f"no QR code found in {image_path.name}")
             if found[0].text != expected.get("text"):
                 raise CheckFailed("the decoded text differs from the bundled answer text")
-            return f"{image.shape[1]}x{image.shape[0]} image, text matches"
+            return f"{image.width}x{image.height} image, text matches"
 
         return decode
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "qrlink_desktop"
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "core": (set(), {"core"}),
     "rtc": ({"aiortc", "aioice", "zstandard", "av"}, {"core", "rtc"}),
-    "scan": ({"numpy", "cv2", "zxingcpp", "pyzbar", "PIL", "qrcode"}, {"core", "scan"}),
+    "scan": ({"av", "numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
     "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "rendezvous"}),
 }
 
@@ -87,3 +87,58 @@ def test_gui_is_the_only_layer_with_qt() -> None:
         assert not [v for v in _violations(layer) if "PySide6" in v or "qasync" in v]
         for path in (ROOT / layer).rglob("*.py"):
             assert "PySide6" not in path.read_text(), path
+
+
+# The app does without these at run time (the bundle leaves them out, docs/packaging.md);
+# only the synthetic-frame generator, a test and benchmark tool, draws with them.
+DEV_ONLY = {"numpy", "cv2", "PIL"}
+DEV_MODULES = {ROOT / "scan" / "synthetic.py"}
+
+
+def test_the_app_imports_no_dev_only_library() -> None:
+    assert _dev_only_violations() == []
+
+
+def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
+    # None in sys.modules makes `import numpy` fail, as in the bundle.
+    code = (
+        "import sys, pkgutil, importlib\n"
+        f"for name in {sorted(DEV_ONLY)!r}:\n"
+        "    sys.modules[name] = None\n"
+        "import qrlink_desktop as q\n"
+        "loaded = []\n"
+        "for m in pkgutil.walk_packages(q.__path__, 'qrlink_desktop.'):\n"
+        "    if m.name.endswith(('.synthetic', '.__main__')):\n"
+        "        continue\n"
+        "    importlib.import_module(m.name)\n"
+        "    loaded.append(m.name)\n"
+        "print(len(loaded))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 40
+
+
+def test_the_dev_only_rule_catches_an_import() -> None:
+    probe = ROOT / "gui" / "_dev_only_probe.py"
+    probe.write_text("import numpy as np\n")
+    try:
+        assert "gui/_dev_only_probe.py imports numpy" in _dev_only_violations()
+    finally:
+        probe.unlink()
+
+
+def _dev_only_violations() -> list[str]:
+    return [
+        f"{p.relative_to(ROOT)} imports {n}"
+        for p in sorted(ROOT.rglob("*.py"))
+        if p not in DEV_MODULES
+        for n in _imports(p)
+        if n.split(".")[0] in DEV_ONLY
+    ]

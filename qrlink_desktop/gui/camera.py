@@ -15,34 +15,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QImage, QPolygonF
 
 from ..core.errors import QrlinkError
 from ..scan.decoders import Detection
+from ..scan.frames import Frame, rgb
 from ..scan.scanner import PreviewFrame, Scanner, ScanStats, SourceArg
 
 log = logging.getLogger(__name__)
 
 
-def bgr_to_qimage(frame: np.ndarray) -> QImage:
-    """A QImage that owns a copy of the pixels of a BGR or grey uint8 frame."""
-    frame = np.ascontiguousarray(frame)
-    height, width = frame.shape[:2]
-    if frame.ndim == 2:
-        fmt, stride = QImage.Format.Format_Grayscale8, width
-    else:
-        fmt, stride = QImage.Format.Format_BGR888, width * 3
-    return QImage(frame.data, width, height, stride, fmt).copy()
-
-
-def qimage_to_bgr(image: QImage) -> np.ndarray:
-    """A BGR uint8 array of a QImage (tests decode the offer QR from widget pixels)."""
-    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
-    height, width, stride = rgb.height(), rgb.width(), rgb.bytesPerLine()
-    data = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=stride * height)
-    return data.reshape(height, stride)[:, : width * 3].reshape(height, width, 3)[:, :, ::-1].copy()
+def frame_to_qimage(frame: Frame, *, mirror: bool = False) -> QImage:
+    """A QImage that owns its pixels, left-right mirrored when asked (a selfie view)."""
+    pixels = rgb(frame)
+    image = QImage(
+        pixels.data, pixels.width, pixels.height, pixels.stride, QImage.Format.Format_RGB888
+    )
+    # flipped() and copy() both give an image that owns its pixels, not `pixels.data`'s.
+    return image.flipped(Qt.Orientation.Horizontal) if mirror else image.copy()
 
 
 def outline(detection: Detection) -> QPolygonF:
@@ -153,7 +144,8 @@ class CameraBridge(QObject):
             self.frames_skipped += 1
             return
         self._frame_pending.set()
-        self.frame.emit(bgr_to_qimage(preview.image), [outline(d) for d in preview.detections])
+        image = frame_to_qimage(preview.image, mirror=preview.mirrored)
+        self.frame.emit(image, [outline(d) for d in preview.detections])
 
     def _frame_taken(self) -> None:
         # Connected first, so it runs (on the GUI thread) before the viewfinder's slot

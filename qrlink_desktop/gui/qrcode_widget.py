@@ -7,7 +7,6 @@ no module edge is smoothed into grey, and the quiet zone comes with the matrix.
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -24,7 +23,7 @@ class QrCodeWidget(QWidget):
         super().__init__(parent)
         self.text = ""
         self.placeholder = "Preparing the offer…"
-        self._modules: np.ndarray | None = None
+        self._modules: qrimage.Modules | None = None
         self._runs: list[tuple[int, int, int]] = []  # (row, first column, length) of dark runs
         # An offer that was answered or has expired must not be scanned again: it is
         # replaced by a grey square with the reason, not merely faded (zxing reads faded).
@@ -50,7 +49,7 @@ class QrCodeWidget(QWidget):
 
     @property
     def module_count(self) -> int:
-        return 0 if self._modules is None else int(self._modules.shape[0])
+        return 0 if self._modules is None else len(self._modules)
 
     def sizeHint(self) -> QSize:
         return QSize(360, 360)
@@ -100,7 +99,7 @@ class QrCodeWidget(QWidget):
             painter.drawRect(col, row, length, 1)
 
 
-def _dark_runs(modules: np.ndarray) -> list[tuple[int, int, int]]:
+def _dark_runs(modules: qrimage.Modules) -> list[tuple[int, int, int]]:
     """Horizontal runs of dark modules: ~4x fewer rectangles to draw than modules."""
     runs = []
     for row, line in enumerate(modules):

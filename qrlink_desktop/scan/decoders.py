@@ -9,14 +9,14 @@ still scans.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import cv2
-import numpy as np
-
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
+
+from .frames import Frame, Grey, grey
 
 Point = tuple[float, float]
 Corners = tuple[Point, Point, Point, Point]
@@ -48,29 +48,14 @@ class Detection:
 class Decoder(Protocol):
     name: str
 
-    def decode(self, frame: np.ndarray) -> list[Detection]:
-        """Every QR code found in a BGR or greyscale uint8 frame."""
+    def decode(self, frame: Frame) -> list[Detection]:
+        """Every QR code found in a frame, whatever its pixel format."""
         ...
 
 
 def _four(points: Any) -> Corners:
     p = [(float(x), float(y)) for x, y in points]
     return (p[0], p[1], p[2], p[3])
-
-
-def _check_frame(frame: np.ndarray) -> None:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-        raise TypeError("a frame is a numpy uint8 array")
-    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)):
-        raise ValueError(f"a frame is greyscale (H, W) or BGR (H, W, 3), not {frame.shape}")
-
-
-def _grey(frame: np.ndarray) -> np.ndarray:
-    _check_frame(frame)
-    if frame.ndim == 2:
-        return np.ascontiguousarray(frame)
-    code = cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-    return cv2.cvtColor(frame, code)
 
 
 class ZxingDecoder:
@@ -93,11 +78,10 @@ class ZxingDecoder:
         self._zxing = zxingcpp
         self._formats = zxingcpp.BarcodeFormat.QRCode
 
-    def decode(self, frame: np.ndarray) -> list[Detection]:
+    def decode(self, frame: Frame) -> list[Detection]:
         # Decoding grey skips a colour conversion inside zxing for every downscale it tries.
-        grey = _grey(frame)
         results = self._zxing.read_barcodes(
-            grey,
+            grey(frame).view(),
             formats=self._formats,
             try_rotate=True,
             try_downscale=True,
@@ -136,16 +120,17 @@ class PyzbarDecoder:
         self._symbols = [pyzbar.ZBarSymbol.QRCODE]
         self.try_inverted = try_inverted
 
-    def decode(self, frame: np.ndarray) -> list[Detection]:
-        grey = _grey(frame)
-        found = self._read(grey)
+    def decode(self, frame: Frame) -> list[Detection]:
+        image = grey(frame)
+        found = self._read(image)
         if not found and self.try_inverted:
-            found = self._read(255 - grey)
+            found = self._read(image.inverted())
         return found
 
-    def _read(self, grey: np.ndarray) -> list[Detection]:
+    def _read(self, image: Grey) -> list[Detection]:
         detections = []
-        for result in self._pyzbar.decode(grey, symbols=self._symbols):
+        pixels = (image.data, image.width, image.height)
+        for result in self._pyzbar.decode(pixels, symbols=self._symbols):
             # zbar guesses a text encoding; our codes are ASCII, anything else is foreign.
             text = result.data.decode("utf-8", errors="replace")
             detections.append(Detection(text, _corners_of_polygon(result.polygon)))
@@ -153,11 +138,60 @@ class PyzbarDecoder:
 
 
 def _corners_of_polygon(polygon: Any) -> Corners:
-    points: np.ndarray = np.array([(p.x, p.y) for p in polygon], np.float32)
+    points = [(float(p.x), float(p.y)) for p in polygon]
     if len(points) != 4:
         # zbar can report a hull with more points; reduce it to the enclosing quad.
-        points = cv2.boxPoints(cv2.minAreaRect(points))
+        return _four(min_area_rect(points))
     return _four(points)
+
+
+def _hull(points: list[Point]) -> list[Point]:
+    """Convex hull, counter-clockwise (Andrew's monotone chain)."""
+    pts = sorted(set(points))
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o: Point, a: Point, b: Point) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[Point] = []
+    upper: list[Point] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def min_area_rect(points: list[Point]) -> list[Point]:
+    """The four corners of the smallest rectangle around the points, in order round it.
+
+    One side of the smallest enclosing rectangle lies on a hull edge, so trying each edge's
+    direction finds it; zbar's polygons have a handful of points.
+    """
+    hull = _hull(points)
+    if len(hull) == 1:
+        return hull * 4
+    best: tuple[float, list[Point]] | None = None
+    for i, (x0, y0) in enumerate(hull):
+        x1, y1 = hull[(i + 1) % len(hull)]
+        length = math.hypot(x1 - x0, y1 - y0)
+        if length == 0:
+            continue
+        ux, uy = (x1 - x0) / length, (y1 - y0) / length  # along the edge
+        us = [x * ux + y * uy for x, y in hull]
+        vs = [-x * uy + y * ux for x, y in hull]
+        u0, u1, v0, v1 = min(us), max(us), min(vs), max(vs)
+        area = (u1 - u0) * (v1 - v0)
+        if best is None or area < best[0]:
+            corners = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
+            best = (area, [(u * ux - v * uy, u * uy + v * ux) for u, v in corners])
+    assert best is not None
+    return best[1]
 
 
 _FACTORIES: dict[str, Callable[[], Decoder]] = {

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import qrcode
 import qrcode.util
-from PIL import Image
 
 from ..core.qrsize import Mode, smallest_version
+from .frames import Frame, Grey, png_bytes
 
 QUIET_ZONE = 4
 _QR_MODE = {
@@ -21,6 +20,8 @@ _QR_MODE = {
     Mode.ALNUM: qrcode.util.MODE_ALPHA_NUM,
     Mode.BYTE: qrcode.util.MODE_8BIT_BYTE,
 }
+
+Modules = tuple[tuple[bool, ...], ...]
 
 
 def build(text: str, *, border: int = QUIET_ZONE) -> qrcode.QRCode:
@@ -36,22 +37,30 @@ def build(text: str, *, border: int = QUIET_ZONE) -> qrcode.QRCode:
     return qr
 
 
-def modules(text: str, *, border: int = QUIET_ZONE) -> np.ndarray:
-    """Square bool array, True = dark, quiet zone included."""
-    return np.array(build(text, border=border).get_matrix(), dtype=bool)
+def modules(text: str, *, border: int = QUIET_ZONE) -> Modules:
+    """Square matrix of rows, True = dark, quiet zone included."""
+    return tuple(tuple(bool(m) for m in row) for row in build(text, border=border).get_matrix())
 
 
 def version(text: str) -> int:
     return smallest_version(text)[0]
 
 
-def render(text: str, *, scale: int = 8, border: int = QUIET_ZONE) -> np.ndarray:
-    """Grayscale uint8 image, black on white."""
-    image = np.where(modules(text, border=border), 0, 255).astype(np.uint8)
-    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+def render_grey(text: str, *, scale: int = 8, border: int = QUIET_ZONE) -> Grey:
+    """Black modules on white, each `scale` pixels square."""
+    rows = []
+    for row in modules(text, border=border):
+        line = b"".join(b"\x00" * scale if dark else b"\xff" * scale for dark in row)
+        rows.append(line * scale)
+    side = len(rows) * scale
+    return Grey(side, side, b"".join(rows))
+
+
+def render_frame(text: str, *, scale: int = 8, border: int = QUIET_ZONE) -> Frame:
+    return render_grey(text, scale=scale, border=border).frame()
 
 
 def write_png(text: str, path: str | Path, *, scale: int = 8) -> Path:
     path = Path(path)
-    Image.fromarray(render(text, scale=scale)).save(path, format="PNG")
+    path.write_bytes(png_bytes(render_grey(text, scale=scale)))
     return path

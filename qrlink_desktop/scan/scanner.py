@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 
 from .confirm import Confirmer
 from .decoders import DEFAULT_DECODER, Decoder, Detection, decoder_names, get_decoder
+from .frames import Frame, read_image
 from .rates import DurationMeter, RateMeter
 from .sources import FrameSource, open_source
 
@@ -43,8 +41,8 @@ OUTLINE_MAX_AGE = 0.5
 
 @dataclass(frozen=True)
 class PreviewFrame:
-    image: np.ndarray  # BGR, mirrored when the mirror flag is on
-    detections: tuple[Detection, ...]  # latest decoded codes, in this image's coordinates
+    image: Frame  # as captured: whoever shows it mirrors it when `mirrored` is set
+    detections: tuple[Detection, ...]  # latest decoded codes, in the shown (mirrored) view
     index: int  # frame number from the source, counting from 0
     timestamp: float  # monotonic seconds when it was captured
     mirrored: bool
@@ -120,7 +118,7 @@ class Scanner:
         self._finished = threading.Event()
         self._capture_done = False
         self._slot_lock = threading.Condition()
-        self._slot: tuple[int, float, np.ndarray] | None = None
+        self._slot: tuple[int, float, Frame] | None = None
         self._confirm_lock = threading.Lock()
         self._latest: tuple[float, tuple[Detection, ...]] = (0.0, ())
         self._threads: list[threading.Thread] = []
@@ -248,7 +246,7 @@ class Scanner:
             self._preview(index, now, frame)
             index += 1
 
-    def _offer(self, index: int, now: float, frame: np.ndarray, *, wait: bool) -> None:
+    def _offer(self, index: int, now: float, frame: Frame, *, wait: bool) -> None:
         with self._slot_lock:
             if wait:
                 # A file played as fast as possible: every frame is decoded, none dropped.
@@ -259,19 +257,18 @@ class Scanner:
             self._slot = (index, now, frame)
             self._slot_lock.notify_all()
 
-    def _preview(self, index: int, now: float, frame: np.ndarray) -> None:
+    def _preview(self, index: int, now: float, frame: Frame) -> None:
         if self._on_preview is None:
             return
         mirror = self.mirror
         seen_at, detections = self._latest
         if now - seen_at > OUTLINE_MAX_AGE:
             detections = ()
-        image = frame
         if mirror:
-            width = frame.shape[1]
-            image = cv2.flip(frame, 1)
-            detections = tuple(d.mirrored(width) for d in detections)
-        self._emit(self._on_preview, PreviewFrame(image, detections, index, now, mirror))
+            # Only the outlines are flipped here; the picture is flipped where it is drawn,
+            # in the same pass that converts it for display.
+            detections = tuple(d.mirrored(frame.width) for d in detections)
+        self._emit(self._on_preview, PreviewFrame(frame, detections, index, now, mirror))
 
     # -- decode thread -------------------------------------------------------------------
 
@@ -299,7 +296,7 @@ class Scanner:
                 self._emit(self._on_finished)
             self._finished.set()
 
-    def _decode(self, index: int, captured_at: float, frame: np.ndarray) -> None:
+    def _decode(self, index: int, captured_at: float, frame: Frame) -> None:
         started = time.perf_counter()
         try:
             detections = self._decoder.decode(frame)
@@ -329,26 +326,6 @@ class Scanner:
             log.exception("scanner callback %r failed", callback)
 
 
-def _read_image(path: Path) -> np.ndarray | None:
-    try:
-        # np.fromfile + imdecode rather than imread: imread cannot open non-ASCII paths
-        # on Windows, and cashiers' Downloads folders have them.
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is not None:
-        return image
-    try:  # formats OpenCV lacks (GIF, some HEIF exports via plugins)
-        from PIL import Image
-
-        with Image.open(path) as pil:
-            rgb = np.asarray(pil.convert("RGB"))
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    except Exception:
-        return None
-
-
 def decode_image_file(path: str | Path, decoders: Sequence[str] | None = None) -> list[Detection]:
     """The QR codes in an image file (a screenshot or photo of the answer QR).
 
@@ -360,7 +337,7 @@ def decode_image_file(path: str | Path, decoders: Sequence[str] | None = None) -
         raise QrlinkError(
             ErrorCode.INVALID_ARGUMENT, f"Cannot open image file {path}: no such file."
         )
-    image = _read_image(path)
+    image = read_image(path)
     if image is None:
         raise QrlinkError(
             ErrorCode.INVALID_ARGUMENT,

@@ -10,6 +10,10 @@ numpy Generator, so a seed names a frame exactly.
 `difficulty` runs from 0 (phone held square, close, still, well lit) to 1 (tilted,
 small, shaking, glare, dim and noisy); each frame samples its own parameters within the
 ranges a difficulty allows.
+
+This module is a test and benchmark tool: it draws with numpy and OpenCV, which the app
+itself does without (the bundle leaves all three out). `to_frame` hands its pictures to
+the scanner as the `av.VideoFrame`s a camera delivers.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import qrcode
@@ -62,6 +67,19 @@ def _qr_modules(text: str, border: int) -> np.ndarray:
     modules = np.array(qr.get_matrix(), dtype=bool)
     modules.flags.writeable = False
     return modules
+
+
+def to_frame(image: np.ndarray) -> av.VideoFrame:
+    """A frame as a source delivers it, from a grey (H, W) or BGR (H, W, 3) uint8 image."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError(f"not a grey or BGR uint8 image: {image.dtype} {image.shape}")
+    fmt = "gray" if image.ndim == 2 else "bgr24"
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
+
+
+def to_image(frame: av.VideoFrame) -> np.ndarray:
+    """The BGR uint8 pixels of a frame (what a test compares)."""
+    return frame.to_ndarray(format="bgr24")
 
 
 def qr_version(text: str) -> int:
@@ -403,6 +421,10 @@ class SyntheticFrame:
     qr_corners: np.ndarray | None  # (4, 2) float: symbol corners in the frame, None if absent
     text: str | None
     params: FrameParams | None
+
+    @property
+    def frame(self) -> av.VideoFrame:
+        return to_frame(self.image)
 
 
 class PhoneScene:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
-from qrlink_desktop.gui.camera import qimage_to_bgr
 from qrlink_desktop.scan.decoders import get_decoder
+from qrlink_desktop.scan.synthetic import to_frame
 
 T = TypeVar("T")
 
@@ -43,10 +44,18 @@ def make_app(tmp_path: Path, *extra: str) -> app_module.QrlinkApp:
     return app_module.QrlinkApp(args, app_module.open_store(args.settings))
 
 
+def qimage_to_bgr(image: QImage) -> np.ndarray:
+    """A BGR uint8 array of a QImage (tests read widgets' pixels)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    height, width, stride = rgb.height(), rgb.width(), rgb.bytesPerLine()
+    data = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=stride * height)
+    return data.reshape(height, stride)[:, : width * 3].reshape(height, width, 3)[:, :, ::-1].copy()
+
+
 def decode_widget(widget: Any) -> list[str]:
     """The QR texts readable in a widget's pixels, as a camera would see its screen."""
     image = qimage_to_bgr(widget.grab().toImage())
-    return [d.text for d in get_decoder("zxing").decode(image)]
+    return [d.text for d in get_decoder("zxing").decode(to_frame(image))]
 
 
 def symbol_pixels(widget: Any) -> np.ndarray:

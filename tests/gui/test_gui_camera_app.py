@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
@@ -37,7 +38,7 @@ def test_frames_codes_and_outlines_arrive_as_signals_decoded_off_the_gui_thread(
     decoded_on: set[str] = set()
     original = decoders.ZxingDecoder.decode
 
-    def spy(self: decoders.ZxingDecoder, frame: np.ndarray) -> list[decoders.Detection]:
+    def spy(self: decoders.ZxingDecoder, frame: av.VideoFrame) -> list[decoders.Detection]:
         decoded_on.add(threading.current_thread().name)
         return original(self, frame)
 

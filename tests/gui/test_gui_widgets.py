@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from gui_support import decode_widget, symbol_pixels
+from gui_support import decode_widget, qimage_to_bgr, symbol_pixels
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage, QPolygonF
 from PySide6.QtWidgets import QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop.core.conversation import OutStatus
-from qrlink_desktop.gui.camera import bgr_to_qimage, qimage_to_bgr
+from qrlink_desktop.gui.camera import frame_to_qimage
 from qrlink_desktop.gui.diagnostics import DiagnosticsPanel, PairingLog
 from qrlink_desktop.gui.message_log import MessageLog
 from qrlink_desktop.gui.offer_panel import OfferPanel, format_remaining
@@ -23,6 +24,7 @@ from qrlink_desktop.gui.payment_panel import PaymentPanel
 from qrlink_desktop.gui.qrcode_widget import QrCodeWidget
 from qrlink_desktop.gui.viewfinder import Viewfinder
 from qrlink_desktop.scan import qrimage
+from qrlink_desktop.scan.synthetic import to_frame
 
 OFFER = "HTTP://192.0.2.1:8765/#V75R4H::P/93DYUC806UUPTUKDYI90K/X/.I.13RZCX9MFPKC-62I-Y5R"
 
@@ -41,7 +43,7 @@ def test_qr_is_crisp_decodable_and_has_its_quiet_zone_at_any_size(qtbot: QtBot, 
     # Crisp: whole-pixel modules, so only pure black and pure white, no grey edges.
     assert set(np.unique(pixels)) <= {0, 255}
     n = widget.module_count
-    assert n == qrimage.modules(OFFER).shape[0]
+    assert n == len(qrimage.modules(OFFER))
     module = pixels.shape[0] // n
     assert pixels.shape[0] == module * n
     # The quiet zone (4 modules) is white all round; the drawn matrix is the module matrix.
@@ -49,7 +51,7 @@ def test_qr_is_crisp_decodable_and_has_its_quiet_zone_at_any_size(qtbot: QtBot, 
     assert (pixels[:quiet] == 255).all() and (pixels[-quiet:] == 255).all()
     assert (pixels[:, :quiet] == 255).all() and (pixels[:, -quiet:] == 255).all()
     sampled = pixels[module // 2 :: module, module // 2 :: module, 0] == 0
-    assert (sampled == qrimage.modules(OFFER)).all()
+    assert (sampled == np.array(qrimage.modules(OFFER))).all()
 
 
 def test_qr_placeholder_then_code_then_faded(qtbot: QtBot) -> None:
@@ -72,7 +74,7 @@ def test_viewfinder_draws_the_frame_and_outlines_the_code(qtbot: QtBot) -> None:
     view.resize(640, 360)
     frame = np.full((720, 1280, 3), 90, np.uint8)
     square = QPolygonF([QPointF(400, 200), QPointF(800, 200), QPointF(800, 600), QPointF(400, 600)])
-    view.show_frame(bgr_to_qimage(frame), [square])
+    view.show_frame(frame_to_qimage(to_frame(frame)), [square])
     image = qimage_to_bgr(view.grab().toImage())
     # Half scale: the outline's top edge runs along y = 100 from x = 200 to 400, green.
     b, g, r = (int(v) for v in image[100, 300])
@@ -99,11 +101,30 @@ def test_viewfinder_takes_a_dropped_image_file(qtbot: QtBot, tmp_path: Path) -> 
     assert blocker.args == [str(tmp_path / "answer.png")]
 
 
-def test_bgr_qimage_round_trip() -> None:
+@pytest.mark.parametrize("mirror", [False, True])
+def test_frame_to_qimage_keeps_every_pixel(mirror: bool) -> None:
+    # An odd width: RGB rows are padded in the frame and must not shift in the image.
     frame = np.random.default_rng(1).integers(0, 255, (31, 47, 3), dtype=np.uint8)
-    image = bgr_to_qimage(frame)
-    assert image.format() == QImage.Format.Format_BGR888
-    assert (qimage_to_bgr(image) == frame).all()
+    image = frame_to_qimage(to_frame(frame), mirror=mirror)
+    assert image.format() == QImage.Format.Format_RGB888
+    assert (qimage_to_bgr(image) == (frame[:, ::-1] if mirror else frame)).all()
+
+
+def test_frame_to_qimage_converts_a_cameras_yuv() -> None:
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[:, :32] = (0, 0, 255)  # red left half
+    image = qimage_to_bgr(frame_to_qimage(to_frame(frame).reformat(format="yuvj422p")))
+    b, g, r = (int(v) for v in image[32, 10])
+    assert r > 230 and g < 30 and b < 30
+    assert (image[32, 50] < 30).all()
+
+
+def test_frame_to_qimage_owns_its_pixels() -> None:
+    frame = to_frame(np.full((8, 8, 3), 200, np.uint8))
+    image = frame_to_qimage(frame)
+    del frame
+    gc.collect()
+    assert qimage_to_bgr(image)[4, 4, 0] == 200
 
 
 # -- the offer panel -------------------------------------------------------------------------

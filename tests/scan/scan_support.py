@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import av
 import numpy as np
 
 from qrlink_desktop.scan.scanner import THREAD_PREFIX
@@ -15,9 +16,10 @@ ENTER_FRAMES = 8
 HOLD_FRAMES = 30
 
 
-def frame_number(frame: np.ndarray) -> int:
+def frame_number(frame: av.VideoFrame | np.ndarray) -> int:
     """The index of a frame of the numbered video (grey level 20 × index)."""
-    return round(float(frame.mean()) / 20.0)
+    pixels = frame.to_ndarray(format="gray") if isinstance(frame, av.VideoFrame) else frame
+    return round(float(pixels.mean()) / 20.0)
 
 
 def scanner_threads() -> list[str]:

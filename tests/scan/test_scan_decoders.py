@@ -15,7 +15,7 @@ from qrlink_desktop.scan.decoders import (
     available_decoders,
     get_decoder,
 )
-from qrlink_desktop.scan.synthetic import SyntheticFrame
+from qrlink_desktop.scan.synthetic import SyntheticFrame, to_frame
 
 NAMES = ["zxing", "pyzbar"]
 MODULE_PX = 8
@@ -75,14 +75,13 @@ def _assert_corners_near(detection: Detection, expected: np.ndarray, tolerance: 
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("colour", ["grey", "bgr", "bgra"])
+@pytest.mark.parametrize("colour", ["gray", "bgr24", "yuv420p", "yuvj422p", "rgba"])
 def test_decodes_a_clean_render_with_its_corners(name: str, colour: str, answer_text: str) -> None:
+    # Grey and BGR as tests draw them; YUV as a webcam's MJPEG decodes; RGBA as images open.
     image = synthetic.render_qr(answer_text, module_px=MODULE_PX)
-    if colour == "bgr":
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    elif colour == "bgra":
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA)
-    [found] = get_decoder(name).decode(image)
+    frame = to_frame(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)).reformat(format=colour)
+    assert frame.format.name == colour
+    [found] = get_decoder(name).decode(frame)
     assert found.text == answer_text
     _assert_corners_near(found, _expected_corners(answer_text), tolerance=1.5 * MODULE_PX)
 
@@ -91,7 +90,7 @@ def test_decodes_a_clean_render_with_its_corners(name: str, colour: str, answer_
 def test_decodes_light_on_dark(name: str, answer_text: str) -> None:
     # A phone in dark mode may show the code inverted.
     image = 255 - synthetic.render_qr(answer_text, module_px=MODULE_PX)
-    assert [d.text for d in get_decoder(name).decode(image)] == [answer_text]
+    assert [d.text for d in get_decoder(name).decode(to_frame(image))] == [answer_text]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -100,7 +99,7 @@ def test_decodes_mirrored_with_corners_in_the_given_frame(name: str, answer_text
     image = synthetic.render_qr(answer_text, module_px=MODULE_PX)
     pad = np.full((image.shape[0], 200), 255, np.uint8)
     image = np.ascontiguousarray(np.hstack([image, pad])[:, ::-1])
-    [found] = get_decoder(name).decode(image)
+    [found] = get_decoder(name).decode(to_frame(image))
     assert found.text == answer_text
     expected = _expected_corners(answer_text)
     expected[:, 0] = image.shape[1] - expected[:, 0]
@@ -112,29 +111,30 @@ def test_finds_two_codes_in_one_frame(name: str) -> None:
     left = synthetic.render_qr("QL:LEFT", module_px=6)
     right = synthetic.render_qr("QL:RIGHT", module_px=6)
     image = np.hstack([left, right])
-    assert sorted(d.text for d in get_decoder(name).decode(image)) == ["QL:LEFT", "QL:RIGHT"]
+    found = get_decoder(name).decode(to_frame(image))
+    assert sorted(d.text for d in found) == ["QL:LEFT", "QL:RIGHT"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_finds_nothing_in_an_empty_room(name: str) -> None:
     room = synthetic.phone_sequence("QL:X", seed=3, empty_frames=3, enter_frames=0, hold_frames=0)
     for frame in room:
-        assert get_decoder(name).decode(frame.image) == []
+        assert get_decoder(name).decode(frame.frame) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize(
     "frame",
-    [np.zeros((10, 10), np.float32), np.zeros((10, 10, 2), np.uint8), np.zeros(10, np.uint8)],
+    [np.zeros((10, 10), np.uint8), b"\x00" * 100, None],
 )
-def test_refuses_what_is_not_a_frame(name: str, frame: np.ndarray) -> None:
-    with pytest.raises((TypeError, ValueError)):
-        get_decoder(name).decode(frame)
+def test_refuses_what_is_not_a_frame(name: str, frame: object) -> None:
+    with pytest.raises(TypeError, match=r"av\.VideoFrame"):
+        get_decoder(name).decode(frame)  # type: ignore[arg-type]
 
 
 def _success(name: str, frames: list[SyntheticFrame], text: str) -> float:
     decoder = get_decoder(name)
-    return sum(any(d.text == text for d in decoder.decode(f.image)) for f in frames) / len(frames)
+    return sum(any(d.text == text for d in decoder.decode(f.frame)) for f in frames) / len(frames)
 
 
 def test_zxing_reads_moderate_webcam_frames(
@@ -161,7 +161,7 @@ def test_corners_lie_in_the_frame_around_the_code(
         height, width = frame.image.shape[:2]
         truth = frame.qr_corners.astype(np.float32)
         side = float(np.linalg.norm(truth[1] - truth[0]))
-        for found in decoder.decode(frame.image):
+        for found in decoder.decode(frame.frame):
             assert found.text == answer_text
             for x, y in found.corners:
                 assert 0 <= x < width and 0 <= y < height
@@ -182,5 +182,20 @@ def test_detection_center_and_mirror() -> None:
 
 def test_pyzbar_inverted_retry_is_what_reads_light_on_dark(answer_text: str) -> None:
     image = 255 - synthetic.render_qr(answer_text, module_px=MODULE_PX)
-    assert PyzbarDecoder(try_inverted=False).decode(image) == []
-    assert [d.text for d in PyzbarDecoder(try_inverted=True).decode(image)] == [answer_text]
+    frame = to_frame(image)
+    assert PyzbarDecoder(try_inverted=False).decode(frame) == []
+    assert [d.text for d in PyzbarDecoder(try_inverted=True).decode(frame)] == [answer_text]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_min_area_rect_matches_opencv(seed: int) -> None:
+    # zbar sometimes reports a hull of more than four points; the outline is the smallest
+    # rectangle around it, as OpenCV's minAreaRect finds it.
+    rng = np.random.default_rng(seed)
+    points = [(float(x), float(y)) for x, y in rng.uniform(0, 500, (int(rng.integers(3, 9)), 2))]
+    ours = np.array(decoders.min_area_rect(points), np.float32)
+    theirs = cv2.boxPoints(cv2.minAreaRect(np.array(points, np.float32)))
+    assert cv2.contourArea(ours) == pytest.approx(cv2.contourArea(theirs), rel=1e-3)
+    for x, y in points:  # every point inside (or on) the rectangle
+        assert cv2.pointPolygonTest(ours, (x, y), measureDist=True) >= -0.01
+    # (Corners may differ: a triangle can have two smallest rectangles of one area.)

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from qrlink_desktop.scan.scanner import (
     decode_image_file,
 )
 from qrlink_desktop.scan.sources import SourceSpec, parse_source
-from qrlink_desktop.scan.synthetic import SyntheticFrame
+from qrlink_desktop.scan.synthetic import SyntheticFrame, to_frame, to_image
 
 pytestmark = pytest.mark.usefixtures("no_thread_leak")
 
@@ -83,14 +84,14 @@ class FakeSource:
 
     def __init__(
         self,
-        frames: list[np.ndarray],
+        frames: list[np.ndarray],  # drawn by the test, delivered as a camera's frames
         *,
         live: bool = True,
         fps: float = 200.0,
         repeat: bool = True,
     ) -> None:
         self.spec: SourceSpec = parse_source("0") if live else parse_source("fake.avi")
-        self._frames = frames
+        self._frames = [to_frame(f) for f in frames]
         self._live = live
         self._interval = 1.0 / fps
         self._repeat = repeat
@@ -111,7 +112,7 @@ class FakeSource:
     def nominal_fps(self) -> float | None:
         return 1.0 / self._interval
 
-    def read(self) -> np.ndarray | None:
+    def read(self) -> av.VideoFrame | None:
         if self._live:
             time.sleep(self._interval)
             if self.silent.is_set():
@@ -185,8 +186,8 @@ class SlowDecoder:
     def __init__(self) -> None:
         self.seen: list[int] = []
 
-    def decode(self, frame: np.ndarray) -> list[Detection]:
-        self.seen.append(int(frame[0, 0, 0]))
+    def decode(self, frame: av.VideoFrame) -> list[Detection]:
+        self.seen.append(int(to_image(frame)[0, 0, 0]))
         time.sleep(0.04)
         return []
 
@@ -222,13 +223,13 @@ def test_mirror_flips_the_preview_and_its_outline_but_not_what_is_decoded(
     code = cv2.cvtColor(synthetic.render_qr(answer_text, module_px=4), cv2.COLOR_GRAY2BGR)
     frame = np.full((code.shape[0], code.shape[1] + 300, 3), 255, np.uint8)
     frame[:, : code.shape[1]] = code  # the code on the left: mirroring moves it right
-    received: list[np.ndarray] = []
+    received: list[av.VideoFrame] = []
     zxing = get_decoder("zxing")
 
     class Recording:
         name = "recording"
 
-        def decode(self, image: np.ndarray) -> list[Detection]:
+        def decode(self, image: av.VideoFrame) -> list[Detection]:
             received.append(image)
             return zxing.decode(image)
 
@@ -242,13 +243,15 @@ def test_mirror_flips_the_preview_and_its_outline_but_not_what_is_decoded(
     assert scanner.stop()
 
     assert rec.codes == [answer_text]
-    assert all(np.array_equal(image, frame) for image in received)  # decoded as captured
+    assert all(np.array_equal(to_image(image), frame) for image in received)  # as captured
     outlined = [p for p in rec.previews if p.detections]
     assert outlined
     preview = outlined[-1]
     assert preview.mirrored
-    assert np.array_equal(preview.image, cv2.flip(frame, 1))
-    raw = zxing.decode(frame)[0]
+    # The picture travels as captured (the viewfinder flips it as it converts it for
+    # display, tests/gui); the outline is already in the mirrored view's coordinates.
+    assert np.array_equal(to_image(preview.image), frame)
+    raw = zxing.decode(to_frame(frame))[0]
     assert preview.detections[0] == raw.mirrored(frame.shape[1])
     assert preview.detections[0].center[0] > frame.shape[1] / 2  # now on the right
 
@@ -264,7 +267,7 @@ def test_mirror_can_be_toggled_while_running() -> None:
     time.sleep(0.1)
     assert scanner.stop()
     assert not rec.previews[0].mirrored and rec.previews[-1].mirrored
-    assert rec.previews[-1].image[0, -1, 0] == 255
+    assert to_image(rec.previews[-1].image)[0, 0, 0] == 255
 
 
 def test_stop_while_running_leaves_no_thread_and_no_finish(numbered_video: Path) -> None:
@@ -330,7 +333,7 @@ def test_failing_callbacks_and_decoder_do_not_stop_scanning(
     class Flaky:
         name = "flaky"
 
-        def decode(self, image: np.ndarray) -> list[Detection]:
+        def decode(self, image: av.VideoFrame) -> list[Detection]:
             calls["decode"] += 1
             if calls["decode"] % 2:
                 raise RuntimeError("decoder hiccup")
@@ -393,6 +396,21 @@ def test_decodes_a_gif(tmp_path: Path, answer_text: str) -> None:
     path = tmp_path / "answer.gif"
     Image.fromarray(synthetic.render_qr(answer_text, module_px=6)).save(path)
     assert [d.text for d in decode_image_file(path, decoders=["pyzbar"])] == [answer_text]
+
+
+def test_decodes_an_image_whose_name_is_not_ascii(tmp_path: Path, answer_text: str) -> None:
+    path = tmp_path / "Überweisung – Kunde ✓.png"
+    cv2.imencode(".png", synthetic.render_qr(answer_text, module_px=6))[1].tofile(str(path))
+    assert [d.text for d in decode_image_file(path)] == [answer_text]
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "WEBP", "TIFF"])
+def test_decodes_other_image_formats(tmp_path: Path, answer_text: str, fmt: str) -> None:
+    path = tmp_path / f"answer.{fmt.lower()}"
+    Image.fromarray(synthetic.render_qr(answer_text, module_px=6)).convert("RGB").save(
+        path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {})
+    )
+    assert [d.text for d in decode_image_file(path)] == [answer_text]
 
 
 def test_image_without_a_code_gives_nothing(tmp_path: Path) -> None:
