@@ -1,21 +1,27 @@
-"""Writes resources/selftest/answer.{txt,png}: a real answer text and its QR image.
+"""Writes resources/selftest/answer.{txt,png,avi}: a real answer text, its QR image, and a
+short Motion-JPEG video of it (what a USB webcam sends).
 
 Two engines on loopback (127.0.0.1, no ICE servers): the cashier makes an offer, the
-customer answers it; the answer text is kept, and `qrlink --self-test` decodes its image.
-Answers carry no expiry, so the files stay valid. Run again only to replace them:
+customer answers it; the answer text is kept, and `qrlink --self-test` decodes its image
+and plays the video through the camera path. Answers carry no expiry, so the files stay
+valid. Run again only to replace them (`--video` rewrites only the video, from answer.txt):
 
-    .venv/bin/python packaging/make_selftest_image.py
+    .venv/bin/python packaging/make_selftest_image.py [--video]
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from fractions import Fraction
 from pathlib import Path
+
+import av
 
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig
-from qrlink_desktop.scan import qrimage
+from qrlink_desktop.scan import frames, qrimage
 
 OUT = Path(__file__).resolve().parents[1] / "resources" / "selftest"
 
@@ -31,11 +37,42 @@ async def answer_text() -> str:
         await customer.shutdown()
 
 
+VIDEO_SIZE = 320
+VIDEO_FRAMES = 8
+
+
+def write_video(text: str, path: Path) -> None:
+    """A few frames of the QR drifting across a grey background, MJPEG in AVI."""
+    code = qrimage.render_grey(text, scale=4)
+    with av.open(str(path), "w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=Fraction(15))
+        stream.width = stream.height = VIDEO_SIZE
+        stream.pix_fmt = "yuvj420p"
+        for i in range(VIDEO_FRAMES):
+            canvas = bytearray(b"\x80" * VIDEO_SIZE * VIDEO_SIZE)
+            x0 = y0 = 8 + 4 * i
+            for y in range(code.height):
+                row = code.data[y * code.width : (y + 1) * code.width]
+                start = (y0 + y) * VIDEO_SIZE + x0
+                canvas[start : start + code.width] = row
+            frame = frames.from_grey(bytes(canvas), VIDEO_SIZE, VIDEO_SIZE)
+            for packet in stream.encode(frame.reformat(format="yuvj420p")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def main() -> None:
+    if "--video" in sys.argv[1:]:
+        text = (OUT / "answer.txt").read_text(encoding="ascii").strip()
+        write_video(text, OUT / "answer.avi")
+        print(f"{OUT / 'answer.avi'}: {VIDEO_FRAMES} frames")
+        return
     text = asyncio.run(answer_text())
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "answer.txt").write_text(text + "\n", encoding="ascii")
     qrimage.write_png(text, OUT / "answer.png", scale=6)
+    write_video(text, OUT / "answer.avi")
     print(f"{OUT / 'answer.png'}: QR version {qrimage.version(text)}, {len(text)} chars")
 
 

@@ -24,6 +24,7 @@ from .core.resources import resources_dir
 EXIT_OK, EXIT_FAILED = 0, 1
 ANSWER_IMAGE = "selftest/answer.png"
 ANSWER_TEXT = "selftest/answer.txt"
+ANSWER_VIDEO = "selftest/answer.avi"  # Motion JPEG, what a USB webcam sends
 # The self-test never connects anywhere but this machine.
 LOOPBACK = ("127.0.0.1",)
 
@@ -221,6 +222,25 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
 
     for name in list(decoders):
         st.check(f"decode image ({name})", decode_with(name))
+
+    def play_video() -> str:
+        # The camera path: FFmpeg's demuxer and MJPEG decoder, then the default decoder.
+        from .scan.decoders import DEFAULT_DECODER, get_decoder
+        from .scan.sources import open_source
+
+        video = resources_dir() / ANSWER_VIDEO
+        decoder = get_decoder(DEFAULT_DECODER)
+        with open_source(str(video)) as source:
+            frames = list(source)
+        if not frames:
+            raise CheckFailed(f"no frame in {video.name}")
+        found = sum(any(d.text == expected.get("text") for d in decoder.decode(f)) for f in frames)
+        if found < len(frames):
+            raise CheckFailed(f"the code was read in {found} of {len(frames)} frames")
+        f = frames[0]
+        return f"{len(frames)} frames {f.width}x{f.height} {f.format.name}, code in every one"
+
+    st.check("play video (camera path)", play_video)
 
     try:
         asyncio.run(_engine_checks(st, timeout))
