@@ -18,11 +18,11 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import av
 import numpy as np
-import zxingcpp
 
 from qrlink_desktop.scan import synthetic
 from qrlink_desktop.scan.decoders import Decoder, get_decoder
@@ -79,7 +79,7 @@ def machine() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = (
         f"Python {platform.python_version()}, PyAV {av.__version__} (FFmpeg "
-        f"{av.ffmpeg_version_info}), zxing-cpp {zxingcpp.__version__}; frames as {CAMERA_FORMAT}"
+        f"{av.ffmpeg_version_info}), zxing-cpp {metadata.version('zxing-cpp')}; frames as {CAMERA_FORMAT}"
     )
     return f"{cpu}, {cores} cores, no GPU; {versions}"
 

@@ -117,6 +117,11 @@ class Scanner:
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._capture_done = False
+        # Watched by the decode thread: a camera driver that stops answering blocks the
+        # capture thread inside read(), where it cannot notice it has lost the camera.
+        self._live_since: float | None = None  # last frame (or start) of a live source
+        self._abandoned = threading.Event()  # the capture thread was given up on
+        self._source_label = ""
         self._slot_lock = threading.Condition()
         self._slot: tuple[int, float, Frame] | None = None
         self._confirm_lock = threading.Lock()
@@ -206,9 +211,12 @@ class Scanner:
             source = self._open()
             self._read_frames(source)
         except QrlinkError as exc:
-            self._emit(self._on_error, exc)
+            if not self._abandoned.is_set():  # else the decode thread has reported it
+                self._emit(self._on_error, exc)
         except Exception as exc:
             log.exception("camera capture failed")
+            if self._abandoned.is_set():
+                return
             self._emit(
                 self._on_error,
                 QrlinkError(ErrorCode.INVALID_ARGUMENT, f"The camera failed: {exc}"),
@@ -222,24 +230,26 @@ class Scanner:
 
     def _read_frames(self, source: FrameSource) -> None:
         last_frame_at = self._clock()
+        self._source_label = source.spec.label
+        if source.live:
+            self._live_since = last_frame_at
         index = 0
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._abandoned.is_set():
             frame = source.read()
             now = self._clock()
+            if self._abandoned.is_set():
+                return  # reported lost by the decode thread while read() was stuck
             if frame is None:
                 if source.ended:
                     return
                 if now - last_frame_at > self._lost_after:
-                    raise QrlinkError(
-                        ErrorCode.TIMEOUT,
-                        f"The {source.spec.label} stopped sending frames "
-                        "(unplugged, or taken by another app). "
-                        "Choose the camera again, or paste the answer instead.",
-                    )
+                    raise self._lost_error()
                 # A live camera sometimes misses a frame; try again shortly.
                 self._stop.wait(0.01)
                 continue
             last_frame_at = now
+            if self._live_since is not None:
+                self._live_since = now
             self._captured += 1
             self._capture_meter.tick(now)
             self._offer(index, now, frame, wait=not source.live)
@@ -279,6 +289,10 @@ class Scanner:
                 with self._slot_lock:
                     while self._slot is None and not self._capture_done and not self._stop.is_set():
                         self._slot_lock.wait(0.1)
+                        if self._capture_stuck():
+                            self._abandoned.set()
+                            self._emit(self._on_error, self._lost_error())
+                            return
                     if self._stop.is_set() or self._slot is None:
                         return
                     index, captured_at, frame = self._slot
@@ -295,6 +309,23 @@ class Scanner:
             if not self._stop.is_set():
                 self._emit(self._on_finished)
             self._finished.set()
+
+    def _capture_stuck(self) -> bool:
+        """A live source whose read() has not returned for longer than `lost_after` (the
+        capture thread's own check covers reads that return without a frame)."""
+        since = self._live_since
+        # Twice the capture thread's own limit, so the capture thread reports first
+        # whenever it still can.
+        return since is not None and self._clock() - since > 2 * self._lost_after
+
+    def _lost_error(self) -> QrlinkError:
+        label = self._source_label or "camera"
+        return QrlinkError(
+            ErrorCode.TIMEOUT,
+            f"The {label} stopped sending frames "
+            "(unplugged, or taken by another app). "
+            "Choose the camera again, or paste the answer instead.",
+        )
 
     def _decode(self, index: int, captured_at: float, frame: Frame) -> None:
         started = time.perf_counter()

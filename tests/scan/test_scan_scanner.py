@@ -97,6 +97,8 @@ class FakeSource:
         self._repeat = repeat
         self._i = 0
         self.silent = threading.Event()
+        self.stuck = threading.Event()  # read() hangs in the "driver" until released
+        self.released = threading.Event()
         self.closed = threading.Event()
         self.ended_flag = False
 
@@ -115,6 +117,8 @@ class FakeSource:
     def read(self) -> av.VideoFrame | None:
         if self._live:
             time.sleep(self._interval)
+            if self.stuck.is_set():
+                self.released.wait(30)
             if self.silent.is_set():
                 return None
         if self._i >= len(self._frames) and not self._repeat:
@@ -308,6 +312,27 @@ def test_source_lost_reports_through_the_callback() -> None:
     assert error.code is ErrorCode.TIMEOUT
     assert error.message.startswith("The camera 0 stopped sending frames")
     assert source.closed.is_set()
+
+
+def test_a_camera_stuck_in_its_driver_is_reported_lost() -> None:
+    # read() never returns, so the capture thread cannot notice; the decode thread does.
+    source = FakeSource([np.zeros((8, 8, 3), np.uint8)])
+    rec = Recorder()
+    scanner = Scanner(source, lost_after=0.2, **rec.callbacks())
+    scanner.start()
+    time.sleep(0.1)
+    source.stuck.set()
+    started = time.monotonic()
+    assert scanner.wait_finished(timeout=5)
+    assert time.monotonic() - started < 2.0
+    [error] = rec.errors
+    assert error.code is ErrorCode.TIMEOUT
+    assert error.message.startswith("The camera 0 stopped sending frames")
+    assert rec.finished == 1
+    assert not scanner.stop(timeout=0.2)  # the capture thread is still in read()
+    source.released.set()  # the driver call returns at last: the thread ends quietly
+    assert scanner.stop()
+    assert rec.errors == [error] and source.closed.is_set()
 
 
 def test_unknown_decoder_fails_at_once() -> None:
