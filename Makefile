@@ -7,6 +7,8 @@ PYTEST_ARGS ?=
 .PHONY: run test lint unit sysdeps bench clean page
 
 $(STAMP): pyproject.toml
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "qrlink needs Python 3.11 or newer; python3 here is $$(python3 --version 2>&1)." >&2; exit 1; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -15,7 +17,8 @@ $(STAMP): pyproject.toml
 sysdeps:
 	bash scripts/install-system-deps.sh
 
-run: $(STAMP)
+# The window serves the customer's page itself, so it is built first (once).
+run: $(STAMP) page
 	$(VENV)/bin/qrlink
 
 lint: $(STAMP)
@@ -36,6 +39,8 @@ PAGE_SRC  := $(wildcard $(PAGE_DIR)/src/* $(PAGE_DIR)/test/*) $(PAGE_DIR)/packag
 page: $(PAGE_DIR)/dist/index.html
 
 $(PAGE_DIR)/dist/index.html: $(PAGE_SRC)
+	@command -v npm >/dev/null || { echo "The customer's page is built with Node.js and npm:" \
+	  "install them (Debian/Ubuntu: sudo apt-get install nodejs npm), then run make again." >&2; exit 1; }
 	cd $(PAGE_DIR) && npm ci --no-audit --no-fund && npm test && npm run build
 
 bench: $(STAMP)

@@ -233,6 +233,12 @@ async def _serve_page(args: argparse.Namespace, store: QSettings) -> PageServer 
     host = (args.address[0] if args.address else lan_ipv4()) or "127.0.0.1"
     try:
         pages = await serve_pages(host, PAGE_PORT)
+    except FileNotFoundError as exc:  # a source checkout without `make page`
+        raise QrlinkError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{exc}. Or set the page's address in Settings (--page-url) to use a page "
+            "hosted elsewhere.",
+        ) from None
     except OSError:  # the port is taken (another window?): any free port will do
         try:
             pages = await serve_pages(host, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,22 @@ def test_log_dir_follows_the_platform_conventions(monkeypatch: pytest.MonkeyPatc
     assert logsetup.log_dir() == Path("/state/qrlink/log")
     monkeypatch.setenv("QRLINK_LOG_DIR", "/elsewhere")
     assert logsetup.log_dir() == Path("/elsewhere")
+
+
+def test_the_window_without_a_built_page_says_how_to_build_it(tmp_path: Path) -> None:
+    # A source checkout before `make page` (make run builds it; a bare `qrlink` does not).
+    resources = tmp_path / "resources"
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "resources" / "protocol", resources / "protocol"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "QT_QPA_PLATFORM": "offscreen",
+        "QRLINK_RESOURCES": str(resources),
+        "QRLINK_LOG_DIR": str(tmp_path),
+    }
+    out = _run("gui", "--address", "127.0.0.1", "--settings", str(tmp_path / "s.ini"), env=env)
+    assert out.returncode == 2, out.stderr
+    assert "the mobile page is not built" in out.stderr and "make page" in out.stderr
+    assert "--page-url" in out.stderr and "Traceback" not in out.stderr

@@ -68,15 +68,26 @@ def _packed(plane: av.video.plane.VideoPlane, row: int, rows: int) -> bytes:
     data = bytes(plane)
     stride = plane.line_size
     if stride == row:
-        return data[: row * rows]
+        return data if len(data) == row * rows else data[: row * rows]
     return b"".join(data[y * stride : y * stride + row] for y in range(rows))
+
+
+# 8-bit formats whose first plane is luma, full size: what webcams, MJPEG and H.264 give.
+# Their grey image is that plane as it is, no conversion (limited-range Y spans 16-235
+# rather than 0-255, which neither decoder minds: both threshold locally).
+_LUMA_FIRST = frozenset(
+    {
+        "yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
+        "yuv440p", "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "nv16", "gray",
+    }
+)  # fmt: skip
 
 
 def grey(frame: Frame) -> Grey:
     """The frame's luminance, whatever its pixel format."""
     if not isinstance(frame, Frame):
         raise TypeError(f"a frame is an av.VideoFrame, not {type(frame).__name__}")
-    g = _convert(frame, "gray")
+    g = frame if frame.format.name in _LUMA_FIRST else _convert(frame, "gray")
     return Grey(g.width, g.height, _packed(g.planes[0], g.width, g.height))
 
 

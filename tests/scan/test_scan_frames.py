@@ -31,6 +31,14 @@ def test_grey_of_colour_is_its_luma() -> None:
     assert (grey[:, :4] > 250).all() and (grey[:, 4:] < 5).all()
 
 
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj422p", "nv12"])
+def test_grey_of_a_cameras_yuv_is_its_luma_plane_as_it_is(fmt: str) -> None:
+    # No conversion for what webcams deliver: the decoder reads the Y plane itself.
+    bgr = np.random.default_rng(2).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    frame = to_frame(bgr).reformat(format=fmt)
+    assert frames.grey(frame).data == bytes(frame.planes[0])[: 64 * 48]
+
+
 def test_rgb_has_the_colours_in_rgb_order() -> None:
     bgr = np.zeros((4, 5, 3), np.uint8)
     bgr[:] = (10, 20, 30)
