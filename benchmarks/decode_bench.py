@@ -79,7 +79,8 @@ def machine() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = (
         f"Python {platform.python_version()}, PyAV {av.__version__} (FFmpeg "
-        f"{av.ffmpeg_version_info}), zxing-cpp {metadata.version('zxing-cpp')}; frames as {CAMERA_FORMAT}"
+        f"{av.ffmpeg_version_info}), zxing-cpp {metadata.version('zxing-cpp')}; "
+        f"frames as {CAMERA_FORMAT}"
     )
     return f"{cpu}, {cores} cores, no GPU; {versions}"
 
