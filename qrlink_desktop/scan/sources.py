@@ -7,7 +7,8 @@ file; anything with a scheme (`http://…/video.mjpg`, `rtsp://…`) is a stream
 
 Frames are `av.VideoFrame`s in whatever pixel format the decoder produced (yuvj420p for
 Motion JPEG, yuyv422 for many raw webcams); a consumer converts the ones it uses with
-`frame.reformat(format="gray")` or `"rgb24"`. Nothing here needs numpy or OpenCV.
+`frames.grey()` or `frames.rgb()`, never `frame.reformat()`, whose converter lives on the
+frame and is not safe for two threads at once. Nothing here needs numpy or OpenCV.
 """
 
 from __future__ import annotations
