@@ -402,7 +402,7 @@ def _open_device(index: int, width: int | None, height: int | None) -> InputCont
 
 
 def _stream_options(url: str) -> dict[str, str]:
-    # Over TCP, as OpenCV used to ask: RTSP over UDP loses packets, and so frames, on
+    # Over TCP: RTSP over UDP loses packets, and so frames, on
     # Wi-Fi and is blocked by most firewalls.
     return {"rtsp_transport": "tcp"} if urlsplit(url).scheme in ("rtsp", "rtsps") else {}
 
