@@ -70,8 +70,8 @@ def decode_rates(answer: str, seeds: range) -> list[tuple[str, str, str]]:
     held = []
     for seed in seeds:
         frames = synthetic.phone_sequence(answer, seed=seed, difficulty=DIFFICULTY)
-        # In the pixel format a webcam's MJPEG decodes to; the grey conversion is timed.
-        held += [f.frame.reformat(format="yuvj422p") for f in frames[EMPTY + ENTER :]]
+        # As a webcam delivers them; taking the grey plane is timed with the decode.
+        held += [f.camera_frame for f in frames[EMPTY + ENTER :]]
     rows = []
     for name in ("zxing", "pyzbar"):
         decoder = get_decoder(name)

@@ -55,7 +55,7 @@ def write_video(text: str, path: Path) -> None:
                 row = code.data[y * code.width : (y + 1) * code.width]
                 start = (y0 + y) * VIDEO_SIZE + x0
                 canvas[start : start + code.width] = row
-            frame = frames.from_grey(bytes(canvas), VIDEO_SIZE, VIDEO_SIZE)
+            frame = frames.Grey(VIDEO_SIZE, VIDEO_SIZE, bytes(canvas)).frame()
             for packet in stream.encode(frame.reformat(format="yuvj420p")):
                 container.mux(packet)
         for packet in stream.encode():

@@ -60,7 +60,21 @@ class Grey:
         return Grey(self.width, self.height, self.data.translate(_INVERT))
 
     def frame(self) -> Frame:
-        return from_grey(self.data, self.width, self.height)
+        """A grey frame of these pixels (rendered QR codes, the self-test's video)."""
+        # PyAV's VideoFrame.from_bytes has no grey format; the plane is filled directly.
+        frame = Frame(self.width, self.height, "gray")
+        plane = frame.planes[0]
+        stride = plane.line_size
+        if stride == self.width:
+            plane.update(self.data)
+        else:
+            padded = bytearray(stride * self.height)
+            for y in range(self.height):
+                padded[y * stride : y * stride + self.width] = self.data[
+                    y * self.width : (y + 1) * self.width
+                ]
+            plane.update(bytes(padded))
+        return frame
 
 
 def _packed(plane: av.video.plane.VideoPlane, row: int, rows: int) -> bytes:
@@ -106,24 +120,6 @@ def rgb(frame: Frame) -> Rgb:
     r = _convert(frame, "rgb24")
     plane = r.planes[0]
     return Rgb(r.width, r.height, plane.line_size, bytes(plane))
-
-
-def from_grey(data: bytes, width: int, height: int) -> Frame:
-    """A grey frame from packed pixels (rendered QR codes, the self-test's image)."""
-    if len(data) != width * height:
-        raise ValueError(f"{len(data)} bytes are not a {width}x{height} grey image")
-    frame = Frame(width, height, "gray")
-    plane = frame.planes[0]
-    if plane.line_size == width:
-        plane.update(data)
-    else:
-        padded = bytearray(plane.line_size * height)
-        for y in range(height):
-            padded[y * plane.line_size : y * plane.line_size + width] = data[
-                y * width : (y + 1) * width
-            ]
-        plane.update(bytes(padded))
-    return frame
 
 
 def read_image(path: str | Path) -> Frame | None:

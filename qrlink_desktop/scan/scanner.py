@@ -117,11 +117,11 @@ class Scanner:
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._capture_done = False
-        # Watched by the decode thread: a camera driver that stops answering blocks the
-        # capture thread inside read(), where it cannot notice it has lost the camera.
-        self._live_since: float | None = None  # last frame (or start) of a live source
+        # Watched by the decode thread too: a camera driver that stops answering blocks
+        # the capture thread inside read(), where it cannot notice it has lost the camera.
+        self._reading: FrameSource | None = None  # the open source
+        self._last_frame_at = 0.0  # when it last gave a frame (or was opened)
         self._abandoned = threading.Event()  # the capture thread was given up on
-        self._source_label = ""
         self._slot_lock = threading.Condition()
         self._slot: tuple[int, float, Frame] | None = None
         self._confirm_lock = threading.Lock()
@@ -229,12 +229,10 @@ class Scanner:
                 self._slot_lock.notify_all()
 
     def _read_frames(self, source: FrameSource) -> None:
-        last_frame_at = self._clock()
-        self._source_label = source.spec.label
-        if source.live:
-            self._live_since = last_frame_at
+        self._last_frame_at = self._clock()
+        self._reading = source
         index = 0
-        while not self._stop.is_set() and not self._abandoned.is_set():
+        while not self._stop.is_set():
             frame = source.read()
             now = self._clock()
             if self._abandoned.is_set():
@@ -242,14 +240,12 @@ class Scanner:
             if frame is None:
                 if source.ended:
                     return
-                if now - last_frame_at > self._lost_after:
+                if now - self._last_frame_at > self._lost_after:
                     raise self._lost_error()
                 # A live camera sometimes misses a frame; try again shortly.
                 self._stop.wait(0.01)
                 continue
-            last_frame_at = now
-            if self._live_since is not None:
-                self._live_since = now
+            self._last_frame_at = now
             self._captured += 1
             self._capture_meter.tick(now)
             self._offer(index, now, frame, wait=not source.live)
@@ -311,15 +307,18 @@ class Scanner:
             self._finished.set()
 
     def _capture_stuck(self) -> bool:
-        """A live source whose read() has not returned for longer than `lost_after` (the
-        capture thread's own check covers reads that return without a frame)."""
-        since = self._live_since
-        # Twice the capture thread's own limit, so the capture thread reports first
-        # whenever it still can.
-        return since is not None and self._clock() - since > 2 * self._lost_after
+        """A live source whose read() has not returned for twice `lost_after`: twice, so
+        the capture thread's own check (reads that return without a frame) reports first
+        whenever it still can."""
+        source = self._reading
+        return (
+            source is not None
+            and source.live
+            and self._clock() - self._last_frame_at > 2 * self._lost_after
+        )
 
     def _lost_error(self) -> QrlinkError:
-        label = self._source_label or "camera"
+        label = self._reading.spec.label if self._reading is not None else "camera"
         return QrlinkError(
             ErrorCode.TIMEOUT,
             f"The {label} stopped sending frames "

@@ -286,13 +286,9 @@ class VideoSource:
         self._played = 0
         self._started_at = None
         self._release()
-        try:
-            container = _open_container(_file_url(str(self.spec.target)))
-        except _OPEN_ERRORS:
+        container = _open_video_file(str(self.spec.target))
+        if container is None:
             return False  # deleted or replaced while playing
-        if not _has_video(container):
-            container.close()
-            return False
         self._attach(container)
         return True
 
@@ -337,9 +333,17 @@ def _open_container(
     )
 
 
-def _file_url(path: str) -> str:
-    # Without the prefix FFmpeg takes `clip:1.avi` for a URL of protocol `clip`.
-    return f"file:{path}"
+def _open_video_file(path: str) -> InputContainer | None:
+    """A file's container when it holds a video; None when it does not or cannot open."""
+    try:
+        # Without the prefix FFmpeg takes `clip:1.avi` for a URL of protocol `clip`.
+        container = _open_container(f"file:{path}")
+    except _OPEN_ERRORS:
+        return None
+    if not _has_video(container):
+        container.close()
+        return None
+    return container
 
 
 def _device_node(index: int) -> Path | None:
@@ -437,8 +441,7 @@ def open_source(
             raise QrlinkError(
                 ErrorCode.INVALID_ARGUMENT, f"Cannot open video file {target}: no such file."
             )
-        with contextlib.suppress(*_OPEN_ERRORS):
-            container = _open_container(_file_url(target))
+        container = _open_video_file(target)
     if container is not None and not _has_video(container):
         container.close()
         container = None
@@ -489,11 +492,6 @@ def _camera_name(index: int) -> str:
     return f"Camera {index}"
 
 
-def _might_exist(index: int) -> bool:
-    node = _device_node(index)
-    return node is None or node.exists()
-
-
 def list_cameras(max_index: int = 5) -> list[CameraInfo]:
     """Cameras at indices 0..max_index-1 that open, without reading a frame.
 
@@ -502,8 +500,7 @@ def list_cameras(max_index: int = 5) -> list[CameraInfo]:
     """
     cameras = []
     for index in range(max_index):
-        if not _might_exist(index):
-            continue
+        # No /dev/video node: _open_device answers None without opening anything.
         container = _open_device(index, None, None)
         if container is None:
             continue

@@ -77,6 +77,10 @@ def to_frame(image: np.ndarray) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
 
 
+CAMERA_FORMAT = "yuvj422p"
+"""The pixel format a USB webcam's Motion JPEG decodes to."""
+
+
 def to_image(frame: av.VideoFrame) -> np.ndarray:
     """The BGR uint8 pixels of a frame (what a test compares)."""
     return frame.to_ndarray(format="bgr24")
@@ -425,6 +429,11 @@ class SyntheticFrame:
     @property
     def frame(self) -> av.VideoFrame:
         return to_frame(self.image)
+
+    @property
+    def camera_frame(self) -> av.VideoFrame:
+        """The frame as a webcam delivers it, in `CAMERA_FORMAT` (benchmarks time this)."""
+        return self.frame.reformat(format=CAMERA_FORMAT)
 
 
 class PhoneScene:

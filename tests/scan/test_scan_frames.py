@@ -19,7 +19,7 @@ def test_grey_and_back_keep_every_pixel(width: int) -> None:
     grey = frames.grey(to_frame(pixels))
     assert (grey.width, grey.height) == (width, 23)
     assert grey.data == pixels.tobytes()
-    back = frames.from_grey(grey.data, width, 23)
+    back = grey.frame()
     assert (back.to_ndarray() == pixels).all()
     assert grey.inverted().data == (255 - pixels).tobytes()
 

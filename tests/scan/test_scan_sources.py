@@ -509,7 +509,6 @@ def test_list_cameras_reports_the_ones_that_open(
     monkeypatch.setattr(sources, "_device_node", lambda index: tmp_path / f"video{index}")
     for index in range(3):
         (tmp_path / f"video{index}").touch()
-    monkeypatch.setattr(sources, "_might_exist", lambda index: index != 3)
     monkeypatch.setattr(sources, "_open_container", open_container)
     cameras = list_cameras(max_index=4)
     monkeypatch.undo()
