@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from process_support import stop_process
+
 REALM = "qrlink"
 USER, PASSWORD = "qrlink", "relay-pass"
 SECRET = "qrlink-test-secret"
@@ -105,11 +107,6 @@ class Coturn:
         raise RuntimeError("turnserver did not answer STUN within 15 s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import redis
+from process_support import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,13 +82,8 @@ class RedisProcess:
             client.close()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def flush(self) -> None:
@@ -138,13 +134,7 @@ class ServiceProcess:
     def stop(self) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         code = self.proc.returncode
         if self.proc.stdout is not None:
             self.proc.stdout.close()
