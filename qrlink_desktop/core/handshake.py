@@ -54,6 +54,16 @@ IGNORED: set[tuple[HState, str]] = {
 }
 
 
+# What a handshake still waits for, by state: said when it times out, so a stalled
+# pairing tells which step never came.
+WAITING_FOR: dict[HState, str] = {
+    HState.START: "the data channel to open",
+    HState.HELLO_SENT: "an answer to this side's hello",
+    HState.WAIT_HELLO: "the other side's hello",
+    HState.WAIT_REVEAL: "the other side's reveal",
+}
+
+
 @dataclass(frozen=True)
 class Verified:
     version: int

@@ -19,7 +19,7 @@ from aiortc import RTCDataChannel
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.conversation import Action, Conversation, EventAction, OutStatus, SendAction
 from ..core.errors import ErrorCode, QrlinkError
-from ..core.handshake import Failed, Handshake, HState, Send, Verified
+from ..core.handshake import WAITING_FOR, Failed, Handshake, HState, Send, Verified
 from ..core.liveness import Due, Liveness
 from ..core.messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
 from ..core.retry import DEFAULT_RETRY, RetryPolicy
@@ -306,7 +306,8 @@ class Link:
             self.fail(
                 ErrorCode.TIMEOUT,
                 f"the other device did not complete the verification handshake within "
-                f"{self.timers.handshake_timeout:g} seconds",
+                f"{self.timers.handshake_timeout:g} seconds (waiting for "
+                f"{WAITING_FOR.get(self.handshake.state, self.handshake.state)})",
             )
 
     # --- heartbeat -----------------------------------------------------------------------

@@ -34,3 +34,15 @@ def phone(request: pytest.FixtureRequest) -> Iterator[PhoneBrowser]:
             yield PhoneBrowser(topology, browser, request.param)
         finally:
             browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test shows what its pages printed (their link's errors among it)."""
+    outcome = yield
+    report = outcome.get_result()
+    phone = getattr(item, "funcargs", {}).get("phone")
+    if report.when == "call" and isinstance(phone, PhoneBrowser):
+        if report.failed and phone.console:
+            report.sections.append(("page console", "\n".join(phone.console[-200:])))
+        phone.console.clear()

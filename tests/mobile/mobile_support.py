@@ -26,6 +26,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from playwright.sync_api import Page
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_DIR = REPO / "resources" / "mobile"
@@ -273,7 +274,9 @@ class OfferProcess(_JsonProcess):
 class RemoteCashier(_JsonProcess):
     """tests/mobile/remote_cashier.py in the laptop namespace."""
 
-    def __init__(self, topology: Topology, handle: str, amount: str, currency: str) -> None:
+    def __init__(
+        self, topology: Topology, handle: str, amount: str, currency: str, answer_delay: float = 0
+    ) -> None:
         script = Path(__file__).with_name("remote_cashier.py")
         super().__init__(
             [
@@ -285,6 +288,7 @@ class RemoteCashier(_JsonProcess):
                 handle,
                 amount,
                 currency,
+                str(answer_delay),
             ]
         )
 
@@ -304,3 +308,12 @@ class PhoneBrowser:
     topology: Topology
     browser: Any
     name: str
+    # What the pages printed (the page reports its link's errors there); shown with a
+    # failed test's report by conftest.py.
+    console: list[str] = field(default_factory=list)
+
+    def new_page(self) -> Page:
+        page = self.browser.new_page(viewport={"width": 400, "height": 720})
+        page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
+        page.on("pageerror", lambda e: self.console.append(f"[uncaught] {e}"))
+        return page

@@ -2,7 +2,10 @@
 page on the same origin, an offer published under a handle with a reply handle in it, the
 answer taken from the reply handle, one payment. One JSON event per line on stdout.
 
-    python tests/mobile/remote_cashier.py ADDR PORT HANDLE AMOUNT CURRENCY
+    python tests/mobile/remote_cashier.py ADDR PORT HANDLE AMOUNT CURRENCY [ANSWER_DELAY]
+
+ANSWER_DELAY (seconds) holds the service's reply to the page's publish of its answer after
+the answer is stored: a slow service, so the cashier connects while the page still waits.
 """
 
 from __future__ import annotations
@@ -27,8 +30,26 @@ def emit(event: dict[str, Any]) -> None:
     print(json.dumps(event, default=str), flush=True)
 
 
-async def main(addr: str, port: int, handle: str, amount: str, currency: str) -> int:
+def slow_answers(delay: float) -> Any:
+    @web.middleware
+    async def hold(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method == "POST" and request.path == "/publish":
+            body = await request.json()  # aiohttp keeps the body the handler read
+            if str(body.get("username", "")).startswith("r-"):
+                await asyncio.sleep(delay)
+                emit({"event": "answer_reply_released"})
+        return response
+
+    return hold
+
+
+async def main(
+    addr: str, port: int, handle: str, amount: str, currency: str, answer_delay: float
+) -> int:
     app = create_app()
+    if answer_delay > 0:
+        app.middlewares.append(slow_answers(answer_delay))
     add_page_routes(app)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -65,4 +86,5 @@ async def main(addr: str, port: int, handle: str, amount: str, currency: str) ->
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    sys.exit(asyncio.run(asyncio.wait_for(main(a[0], int(a[1]), a[2], a[3], a[4]), 60)))
+    delay = float(a[5]) if len(a) > 5 else 0.0
+    sys.exit(asyncio.run(asyncio.wait_for(main(a[0], int(a[1]), a[2], a[3], a[4], delay), 60)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import mobile_support as ms
+import pytest
 from mobile_support import PhoneBrowser
 from playwright.sync_api import Page
 
@@ -29,7 +30,7 @@ def _open_offer(
     url = offer.wait_event("offer")["text"]
     if compat:
         url = _compat_url(url)
-    page = phone.browser.new_page(viewport={"width": 400, "height": 720})
+    page = phone.new_page()
     page.goto(url)
     page.wait_for_selector("body[data-state=answer]", timeout=TIMEOUT_MS)
     return page, url
@@ -111,7 +112,7 @@ def test_stale_and_malformed_offers_are_refused(phone: PhoneBrowser) -> None:
     try:
         url = offer.wait_event("offer")["text"]
         record = bootstrap.decode_compact(url, now=0, check_expiry=False, allow_loopback=True)
-        page = phone.browser.new_page(viewport={"width": 400, "height": 720})
+        page = phone.new_page()
         page.wait_for_timeout(max(0, (record.expires_at or 0) - time.time()) * 1000 + 300)
         page.goto(url)
         page.wait_for_selector("body[data-state=error]", timeout=TIMEOUT_MS)
@@ -126,16 +127,21 @@ def test_stale_and_malformed_offers_are_refused(phone: PhoneBrowser) -> None:
         offer.kill()
 
 
-def test_remote_mode_handle_lookup_answer_publish(phone: PhoneBrowser) -> None:
+@pytest.mark.parametrize("answer_delay", [0.0, 1.5], ids=["prompt-service", "slow-service"])
+def test_remote_mode_handle_lookup_answer_publish(phone: PhoneBrowser, answer_delay: float) -> None:
     """No scan: the customer types the shop's handle; the page looks the offer up on the
     rendezvous service (same origin as the page), answers, and publishes the answer under
-    the reply handle the offer names; the cashier's side takes it from there."""
+    the reply handle the offer names; the cashier's side takes it from there.
+
+    slow-service: the service stores the answer but replies to the page's publish 1.5 s
+    later; the cashier connects meanwhile, and the page must not wait for that reply
+    before it verifies (it used to: the publish stood in front of the channel)."""
     topology = phone.topology
-    cashier = ms.RemoteCashier(topology, "far-shop", "7.00", "EUR")
+    cashier = ms.RemoteCashier(topology, "far-shop", "7.00", "EUR", answer_delay)
     try:
         url = cashier.wait_event("listening")["url"]
         published = cashier.wait_event("published")
-        page = phone.browser.new_page(viewport={"width": 400, "height": 720})
+        page = phone.new_page()
         page.goto(url)
         page.wait_for_selector("body[data-state=remote]", timeout=TIMEOUT_MS)
         assert page.input_value("#service") == url.rstrip("/")
@@ -151,6 +157,9 @@ def test_remote_mode_handle_lookup_answer_publish(phone: PhoneBrowser) -> None:
         page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)
         assert cashier.finish() == 0, cashier.diagnostics()
         assert published["reply"].startswith("r-")
+        if answer_delay:
+            names = [e["event"] for e in cashier.events]
+            assert names.index("sas") < names.index("answer_reply_released"), names
         page.close()
     finally:
         cashier.kill()

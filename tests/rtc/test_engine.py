@@ -152,7 +152,10 @@ async def test_payment_before_verification_is_refused(
     # And the handshake timeout ends the attempt with TIMEOUT.
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert any(isinstance(r, QrlinkError) for r in results)
-    await cashier.wait_for("error", code="TIMEOUT", timeout=FAST.handshake_timeout + 2)
+    timeout = await cashier.wait_for("error", code="TIMEOUT", timeout=FAST.handshake_timeout + 2)
+    assert timeout["message"].endswith("(waiting for the other side's hello)")
+    customer_timeout = await customer.wait_for("error", code="TIMEOUT", timeout=2)
+    assert customer_timeout["message"].endswith("(waiting for an answer to this side's hello)")
     assert cashier.engine.machine.state == State.FAILED
 
 

@@ -37,6 +37,15 @@ export const TRANSITIONS: ReadonlyMap<string, [HState, Action]> = new Map([
   ["offerer wait_reveal reveal", ["verified", "onReveal"]],
 ]);
 
+// What a handshake still waits for, by state: said when it times out, so a stalled
+// pairing tells which step never came (the same words as the desktop's).
+export const WAITING_FOR: Readonly<Partial<Record<HState, string>>> = {
+  start: "the data channel to open",
+  hello_sent: "an answer to this side's hello",
+  wait_hello: "the other side's hello",
+  wait_reveal: "the other side's reveal",
+};
+
 // Inputs that change nothing: a second "open" and anything after the handshake ended.
 const STATES: HState[] = ["start", "hello_sent", "wait_hello", "wait_reveal", "verified", "failed"];
 export const IGNORED: ReadonlySet<string> = new Set([

@@ -6,7 +6,7 @@
 import type { Action, Conversation, Payment } from "./conversation";
 import type { ErrorCode } from "./errors";
 import { QrlinkError } from "./errors";
-import type { Handshake } from "./handshake";
+import { type Handshake, WAITING_FOR } from "./handshake";
 import { type Envelope, make, type MessageType, parse, PAYMENT_TYPES, type Payload, toJson } from "./messages";
 
 export interface ChannelLike {
@@ -76,11 +76,13 @@ export class Link {
     this.tokens = timers.maxRate;
   }
 
-  start(): void {
+  /** Attach to the channel; `early` holds what arrived before (handled first, in order). */
+  start(early: readonly string[] = []): void {
     this.channel.onmessage = (ev) => this.guard(() => this.receive(String(ev.data)));
     this.channel.onclose = () => this.finish("The cashier's device closed the connection.", null);
     this.timer = setInterval(() => this.guard(() => this.tick()), Math.min(250, this.timers.pingInterval / 4));
     this.applyHandshake("open", {});
+    for (const raw of early) this.guard(() => this.receive(raw));
   }
 
   close(reason = "Closed."): void {
@@ -119,8 +121,10 @@ export class Link {
     const env = make(type, payload, this.wall());
     try {
       this.channel.send(toJson(env));
-    } catch {
-      /* the channel is closing; the heartbeat notices */
+    } catch (exc) {
+      // The channel is closing (the heartbeat notices); said, so that a lost handshake
+      // step is never silent.
+      this.emit({ kind: "error", code: "MESSAGE_SEND_FAILED", message: `${type} could not be sent: ${(exc as Error).message}` });
     }
     return env;
   }
@@ -245,7 +249,8 @@ export class Link {
     if (this.closed) return;
     const t = this.now();
     if (this.handshake.state !== "verified" && t - this.started >= this.timers.handshakeTimeout) {
-      this.fail("TIMEOUT", `the cashier's device did not complete the verification within ${this.timers.handshakeTimeout / 1000} seconds`);
+      const waiting = WAITING_FOR[this.handshake.state] ?? this.handshake.state;
+      this.fail("TIMEOUT", `the cashier's device did not complete the verification within ${this.timers.handshakeTimeout / 1000} seconds (waiting for ${waiting})`);
       return;
     }
     if (t - this.lastHeard >= this.timers.deadAfter) {

@@ -82,19 +82,6 @@ async function start(offerText: string, remote: { base: string } | null): Promis
   ui.showAnswerQr(qr, text);
   mark("qrShown");
   document.body.dataset["answerVersion"] = String(qr.version);
-  if (remote !== null) {
-    const name = replyName(offer);
-    if (name === null) {
-      ui.setNote("This shop did not ask for the answer through the service: show the code to the cashier.");
-    } else {
-      try {
-        await rendezvous.publish(remote.base, name, text, ANSWER_TTL_MS);
-        ui.setNote("Answer sent to the shop. Connecting…");
-      } catch (exc) {
-        ui.setNote((exc as Error).message);
-      }
-    }
-  }
   const expiry = (offer.expiresAt ?? 0) * 1000 - Date.now();
   const deadline = setTimeout(() => {
     if (session.link === null && current === session) {
@@ -111,7 +98,11 @@ async function start(offerText: string, remote: { base: string } | null): Promis
       ui.setNote("The connection is unstable…");
     }
   });
-  const dc = await channel;
+  // The cashier may connect before the service has even answered the publish: the channel
+  // is watched first and the publish runs beside it, never in front of it.
+  if (remote !== null) publishAnswer(remote.base, offer, text, session);
+  const arrived = await channel;
+  const { dc } = arrived;
   const opened = (): void => {
     if (current !== session) return;
     clearTimeout(deadline);
@@ -120,10 +111,27 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     const hs = new Handshake("answerer", offer.fingerprint, record.fingerprint, undefined, undefined, { agent: AGENT });
     const link = new Link(dc, hs, conversation, (ev) => onLinkEvent(session, link, ev));
     session.link = link;
-    link.start();
+    link.start(arrived.takeEarly());
   };
   if (dc.readyState === "open") opened();
   else dc.addEventListener("open", opened, { once: true });
+}
+
+/** Remote mode: the answer goes to the reply handle the offer names. The note only speaks
+ * while the page still shows the answer; once connected, the connection speaks for itself. */
+function publishAnswer(base: string, offer: BootstrapRecord, text: string, session: { link: Link | null }): void {
+  const note = (message: string): void => {
+    if (current === session && session.link === null) ui.setNote(message);
+  };
+  const name = replyName(offer);
+  if (name === null) {
+    note("This shop did not ask for the answer through the service: show the code to the cashier.");
+    return;
+  }
+  rendezvous.publish(base, name, text, ANSWER_TTL_MS).then(
+    () => note("Answer sent to the shop. Connecting…"),
+    (exc: Error) => note(exc.message),
+  );
 }
 
 let code = "";
@@ -155,6 +163,12 @@ function onLinkEvent(session: { pc: RTCPeerConnection }, link: Link, ev: LinkEve
       if (ev.code === "VERIFICATION_FAILED" || ev.code === "PROTOCOL_VERSION_UNSUPPORTED") {
         ui.showMessage("ended", "The connection could not be verified", ev.message, ev.code);
       }
+      break;
+    case "error":
+      // Nothing the customer can act on, but never silent: the console and the page's
+      // data attributes keep the last one for whoever looks into a failed pairing.
+      console.warn(`qrlink: ${ev.code}: ${ev.message}`);
+      document.body.dataset["lastError"] = `${ev.code}: ${ev.message}`;
       break;
     case "closed":
       session.pc.close();

@@ -13,10 +13,38 @@ export interface IceSettings {
   gatherTimeoutMs: number;
 }
 
+/** The data channel the cashier opened, with what it sent before the page attached its link. */
+export interface ArrivedChannel {
+  dc: RTCDataChannel;
+  takeEarly(): string[];
+}
+
 export interface AnswerResult {
   pc: RTCPeerConnection;
   record: BootstrapRecord;
-  channel: Promise<RTCDataChannel>;
+  channel: Promise<ArrivedChannel>;
+}
+
+const EARLY_LIMIT = 64; // a peer cannot grow this before the handshake
+
+/** The cashier sends its hello the moment the channel opens; a browser drops messages that
+ * arrive with no handler, and the page may still be busy (publishing its answer in remote
+ * mode), so keep them from the first instant until the link takes them. */
+export function bufferEarly(dc: RTCDataChannel): ArrivedChannel {
+  let early: string[] = [];
+  const keep = (ev: MessageEvent): void => {
+    if (early.length < EARLY_LIMIT) early.push(String(ev.data));
+  };
+  dc.onmessage = keep;
+  return {
+    dc,
+    takeEarly(): string[] {
+      if (dc.onmessage === keep) dc.onmessage = null; // never the link's own handler
+      const taken = early;
+      early = [];
+      return taken;
+    },
+  };
 }
 
 function waitGathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
@@ -48,9 +76,9 @@ export async function answerOffer(offer: BootstrapRecord, ice: IceSettings): Pro
     iceServers: ice.iceServers,
     iceTransportPolicy: offer.relayOnly ? "relay" : "all",
   });
-  const channel = new Promise<RTCDataChannel>((resolve) => {
+  const channel = new Promise<ArrivedChannel>((resolve) => {
     pc.addEventListener("datachannel", (ev) => {
-      if (ev.channel.label === CHANNEL_LABEL) resolve(ev.channel);
+      if (ev.channel.label === CHANNEL_LABEL) resolve(bufferEarly(ev.channel));
     });
   });
   try {

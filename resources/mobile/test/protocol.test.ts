@@ -8,6 +8,7 @@ import { Handshake } from "../src/handshake";
 import * as ip from "../src/ip";
 import { DEFAULT_TIMERS, Link, type LinkEvent } from "../src/link";
 import { checkAmount, make, MAX_MESSAGE_BYTES, parse, toJson } from "../src/messages";
+import { bufferEarly } from "../src/peer";
 import { parseCandidate, reduce } from "../src/sdp";
 
 const fp1 = new Uint8Array(32).fill(1);
@@ -187,6 +188,48 @@ test("link: hello on open, pong for ping, errors for invalid input, verified flo
   assert.equal(ch.sent[ch.sent.length - 1], response, "identical reply to a duplicate");
   link.close();
   assert.ok(events.some((e) => e.kind === "closed"));
+});
+
+test("link: what arrives before the link starts is kept and handled after the hello, in order", () => {
+  const ch = new FakeChannel();
+  const arrived = bufferEarly(ch as unknown as RTCDataChannel);
+  ch.deliver(JSON.stringify(make("ping", {}, T, "ping-0000001")));
+  ch.deliver(JSON.stringify(make("ping", {}, T, "ping-0000002")));
+  const events: LinkEvent[] = [];
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, pingInterval: 60_000 });
+  link.start(arrived.takeEarly());
+  const sent = ch.sent.map((raw) => JSON.parse(raw));
+  assert.equal(sent[0].payload.step, "hello", "the hello goes first");
+  assert.deepEqual(sent.slice(1).map((m) => m.payload.pingId), ["ping-0000001", "ping-0000002"]);
+  assert.deepEqual(arrived.takeEarly(), [], "taken once");
+  ch.deliver(JSON.stringify(make("ping", {}, T, "ping-0000003")));
+  assert.equal(JSON.parse(ch.sent[3] as string).payload.pingId, "ping-0000003", "the link owns the channel now");
+  link.close();
+});
+
+test("link: a control message that cannot be sent is reported, not swallowed", () => {
+  const ch = new FakeChannel();
+  ch.send = () => {
+    throw new Error("closing");
+  };
+  const events: LinkEvent[] = [];
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, pingInterval: 60_000 });
+  link.start();
+  const error = events.find((e) => e.kind === "error");
+  assert.ok(error?.kind === "error" && error.code === "MESSAGE_SEND_FAILED" && /handshake/.test(error.message));
+  link.close();
+});
+
+test("link: a handshake that times out says which step never came", async () => {
+  const ch = new FakeChannel();
+  const events: LinkEvent[] = [];
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, handshakeTimeout: 1, pingInterval: 40 });
+  link.start();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const closed = events.find((e) => e.kind === "closed");
+  assert.ok(closed?.kind === "closed" && closed.failure?.code === "TIMEOUT");
+  assert.match(closed.reason, /\(waiting for an answer to this side's hello\)$/);
+  assert.equal(ch.readyState, "closed");
 });
 
 test("addresses print as Python's ipaddress prints them", () => {
