@@ -122,14 +122,13 @@ export class Link {
     try {
       this.channel.send(toJson(env));
     } catch (exc) {
-      // The channel is closing (the heartbeat notices); said, so that a lost handshake
-      // step is never silent.
+      // The channel is closing (the heartbeat notices); said, never swallowed.
       this.emit({ kind: "error", code: "MESSAGE_SEND_FAILED", message: `${type} could not be sent: ${(exc as Error).message}` });
     }
     return env;
   }
 
-  /** Payment messages: in order, after verification, retried 1 s -> 2 s -> 4 s. */
+  /** Payment messages (in order, after verification) and handshake steps: retried 1 s -> 2 s -> 4 s. */
   send(env: Envelope, raw: string = toJson(env), attempt = 0): void {
     if (this.closed) return;
     if (PAYMENT_TYPES.has(env.type) && this.handshake.state !== "verified") {
@@ -142,7 +141,8 @@ export class Link {
     } catch {
       const delay = this.timers.retryDelays[attempt];
       if (delay === undefined) {
-        this.emit({ kind: "error", code: "MESSAGE_SEND_FAILED", message: `${env.type} could not be sent; it is sent again after the next pairing` });
+        const after = PAYMENT_TYPES.has(env.type) ? "; it is sent again after the next pairing" : "";
+        this.emit({ kind: "error", code: "MESSAGE_SEND_FAILED", message: `${env.type} could not be sent${after}` });
         return;
       }
       setTimeout(() => this.send(env, raw, attempt + 1), delay);
@@ -229,7 +229,9 @@ export class Link {
     const before = hs.outputs.length;
     hs.handle(step, payload);
     for (const out of hs.outputs.slice(before)) {
-      if (out.kind === "send") this.sendNow("handshake", out.payload);
+      // A handshake step the browser refuses to send is retried like a payment message
+      // (1 s, 2 s, 4 s): a lost step would stall the pairing until its timeout.
+      if (out.kind === "send") this.send(make("handshake", out.payload, this.wall()));
       else if (out.kind === "verified") {
         this.conversation.verified = true;
         const merchant = out.peerInfo["merchant"];

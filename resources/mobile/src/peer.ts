@@ -27,9 +27,9 @@ export interface AnswerResult {
 
 const EARLY_LIMIT = 64; // a peer cannot grow this before the handshake
 
-/** The cashier sends its hello the moment the channel opens; a browser drops messages that
- * arrive with no handler, and the page may still be busy (publishing its answer in remote
- * mode), so keep them from the first instant until the link takes them. */
+/** A browser drops what arrives on a channel with no handler. Whatever the cashier sends
+ * before the page's link is attached (its heartbeat today; anything a later protocol
+ * version sends first) is kept from the first instant until the link takes it, in order. */
 export function bufferEarly(dc: RTCDataChannel): ArrivedChannel {
   let early: string[] = [];
   const keep = (ev: MessageEvent): void => {

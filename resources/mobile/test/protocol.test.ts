@@ -207,16 +207,26 @@ test("link: what arrives before the link starts is kept and handled after the he
   link.close();
 });
 
-test("link: a control message that cannot be sent is reported, not swallowed", () => {
+test("link: a handshake step the browser refuses to send is retried; a failed pong is reported", async () => {
   const ch = new FakeChannel();
-  ch.send = () => {
-    throw new Error("closing");
+  const send = ch.send.bind(ch);
+  let refuse = 1;
+  ch.send = (data: string) => {
+    if (refuse-- > 0) throw new Error("not ready");
+    send(data);
   };
   const events: LinkEvent[] = [];
-  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, pingInterval: 60_000 });
+  const timers = { ...DEFAULT_TIMERS, pingInterval: 60_000, retryDelays: [5, 10] };
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), timers);
   link.start();
+  assert.equal(ch.sent.length, 0);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(JSON.parse(ch.sent[0] as string).payload.step, "hello", "sent on the retry");
+  assert.equal(events.filter((e) => e.kind === "error").length, 0);
+  refuse = 1;
+  ch.deliver(JSON.stringify(make("ping", {}, T, "ping-0000001")));
   const error = events.find((e) => e.kind === "error");
-  assert.ok(error?.kind === "error" && error.code === "MESSAGE_SEND_FAILED" && /handshake/.test(error.message));
+  assert.ok(error?.kind === "error" && error.code === "MESSAGE_SEND_FAILED" && /^pong could not be sent/.test(error.message));
   link.close();
 });
 
