@@ -36,20 +36,30 @@ class HState(StrEnum):
     FAILED = "failed"  # wrong step, no common version, or a broken commitment: terminal
 
 
-# (role, state, input) -> (next state, action). Inputs: "open" (channel opened) and the
-# handshake steps received from the peer.
+# (role, state, input) -> (next state, action). Inputs: "open" (channel opened), "resend"
+# (the caller's retransmission timer) and the handshake steps received from the peer.
+#
+# The hello is repeated until an answer comes: a browser can drop a message sent the
+# instant its channel opens without a word (seen on the wire: Chromium sent its DCEP ACK
+# and then nothing until its first heartbeat 3 s later). A repeated hello must carry the
+# same commitment, and is answered with the same accept; anything else fails, or the
+# commit-reveal order would no longer bind the answerer to its nonce.
 TRANSITIONS: dict[tuple[Role, HState, str], tuple[HState, str | None]] = {
     (Role.ANSWERER, HState.START, "open"): (HState.HELLO_SENT, "_send_hello"),
+    (Role.ANSWERER, HState.HELLO_SENT, "resend"): (HState.HELLO_SENT, "_send_hello"),
     (Role.OFFERER, HState.START, "open"): (HState.WAIT_HELLO, None),
     (Role.OFFERER, HState.WAIT_HELLO, "hello"): (HState.WAIT_REVEAL, "_on_hello"),
+    (Role.OFFERER, HState.WAIT_REVEAL, "hello"): (HState.WAIT_REVEAL, "_on_repeated_hello"),
     (Role.ANSWERER, HState.HELLO_SENT, "accept"): (HState.VERIFIED, "_on_accept"),
     (Role.OFFERER, HState.WAIT_REVEAL, "reveal"): (HState.VERIFIED, "_on_reveal"),
 }
 
-# Inputs that change nothing: a second "open" and anything after the handshake has ended
-# (a late duplicate from the peer must not undo a verification or revive a failure).
+# Inputs that change nothing: a second "open", a "resend" with nothing left to repeat, and
+# anything after the handshake has ended (a late duplicate from the peer must not undo a
+# verification or revive a failure).
 IGNORED: set[tuple[HState, str]] = {
     *((s, "open") for s in HState if s != HState.START),
+    *((s, "resend") for s in HState if s != HState.HELLO_SENT),
     *((s, i) for s in (HState.VERIFIED, HState.FAILED) for i in ("hello", "accept", "reveal")),
 }
 
@@ -105,6 +115,8 @@ class Handshake:
         self._versions = versions
         self._info = dict(info or {})
         self._peer_commit = b""
+        self._peer_hello: dict[str, Any] = {}  # offerer: the hello answered, to match repeats
+        self._accept: dict[str, Any] = {}  # offerer: sent again for a repeated hello
         self._peer_info: dict[str, Any] = {}
         self._version = 0
         self.result: Verified | None = None
@@ -142,6 +154,16 @@ class Handshake:
             )
         )
 
+    def _on_repeated_hello(self, payload: dict[str, Any]) -> None:
+        if any(payload.get(k) != self._peer_hello.get(k) for k in ("commit", "versions")):
+            self._fail(
+                ErrorCode.VERIFICATION_FAILED,
+                "the other side repeated its hello with a different commitment; someone may "
+                "be interfering with this connection",
+            )
+            return
+        self.outputs.append(Send(dict(self._accept)))
+
     def _on_hello(self, payload: dict[str, Any]) -> None:
         common = set(payload["versions"]) & set(self._versions)
         if not common:
@@ -153,17 +175,15 @@ class Handshake:
             return
         self._version = max(common)
         self._peer_commit = bytes.fromhex(payload["commit"])
+        self._peer_hello = dict(payload)
         self._peer_info = {k: v for k, v in payload.items() if k == "agent"}
-        self.outputs.append(
-            Send(
-                {
-                    "step": "accept",
-                    "version": self._version,
-                    "nonce": self._nonce.hex(),
-                    **self._info,
-                }
-            )
-        )
+        self._accept = {
+            "step": "accept",
+            "version": self._version,
+            "nonce": self._nonce.hex(),
+            **self._info,
+        }
+        self.outputs.append(Send(dict(self._accept)))
 
     def _on_accept(self, payload: dict[str, Any]) -> None:
         if payload["version"] not in self._versions:

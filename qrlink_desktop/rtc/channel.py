@@ -32,6 +32,9 @@ Emit = Callable[[dict[str, Any]], None]
 @dataclass(frozen=True)
 class ChannelTimers:
     handshake_timeout: float = 10.0
+    # Gaps between repeats of an unanswered hello (answering side; core/handshake.py says
+    # why). The first comes well after a normal answer (~10 ms here, ~30 ms relayed).
+    hello_resend: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     ping_interval: float = 3.0
     dead_after: float = 14.0
     inactivity: float = 120.0
@@ -101,6 +104,7 @@ class Link:
             asyncio.ensure_future(self._pump()),
             asyncio.ensure_future(self._heartbeat()),
             asyncio.ensure_future(self._handshake_deadline()),
+            asyncio.ensure_future(self._resend_hello()),
         ]
         self._apply_handshake("open", None)
         for message in early or []:
@@ -299,6 +303,14 @@ class Link:
                     )
                 )
                 self.fail(out.code, out.message)
+
+    async def _resend_hello(self) -> None:
+        for gap in self.timers.hello_resend:
+            await asyncio.sleep(gap)
+            if self.handshake.state != HState.HELLO_SENT:
+                return
+            log.info("no answer to the hello after %gs; sending it again", gap)
+            self._apply_handshake("resend", None)
 
     async def _handshake_deadline(self) -> None:
         await asyncio.sleep(self.timers.handshake_timeout)

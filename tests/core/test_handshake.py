@@ -93,9 +93,10 @@ def test_highest_common_version_is_chosen() -> None:
     assert isinstance(off.outputs[0], Send) and off.outputs[0].payload["version"] == 2
 
 
-STEPS = ["open", "hello", "accept", "reveal"]
+STEPS = ["open", "resend", "hello", "accept", "reveal"]
 PAYLOADS = {
     "open": None,
+    "resend": None,
     "hello": {"step": "hello", "versions": [1], "commit": sas.commitment(N_A).hex()},
     "accept": {"step": "accept", "version": 1, "nonce": N_O.hex()},
     "reveal": {"step": "reveal", "nonce": N_A.hex()},
@@ -107,6 +108,7 @@ def test_every_transition(role: Role, state: HState, step: str) -> None:
     h = Handshake(role, FP_O, FP_A, nonce=N_O if role == Role.OFFERER else N_A)
     h.state = state
     h._peer_commit = sas.commitment(N_A)  # as if a hello had been received
+    h._peer_hello = dict(PAYLOADS["hello"] or {})
     h._version = 1
     h.handle(step, PAYLOADS[step])
     if (role, state, step) in TRANSITIONS:
@@ -117,6 +119,47 @@ def test_every_transition(role: Role, state: HState, step: str) -> None:
     else:
         assert h.state == HState.FAILED
         assert [type(o) for o in h.outputs] == [Failed]
+
+
+def test_a_repeated_hello_gets_the_same_accept_and_the_pairing_completes() -> None:
+    """The answerer repeats its hello until answered (a browser may drop the first); the
+    offerer answers a repeat with the accept it already sent, and both reach one code."""
+    off = Handshake(Role.OFFERER, FP_O, FP_A, nonce=N_O)
+    ans = Handshake(Role.ANSWERER, FP_O, FP_A, nonce=N_A)
+    off.handle("open")
+    ans.handle("open")
+    ans.handle("resend")
+    ans.handle("resend")
+    hellos = [o.payload for o in ans.outputs if isinstance(o, Send)]
+    assert len(hellos) == 3 and all(h == hellos[0] for h in hellos)
+    # The first hello was lost: the offerer sees the second and third.
+    off.handle("hello", hellos[1])
+    off.handle("hello", hellos[2])
+    accepts = [o.payload for o in off.outputs if isinstance(o, Send)]
+    assert len(accepts) == 2 and accepts[0] == accepts[1]
+    ans.handle("accept", accepts[0])
+    ans.handle("accept", accepts[1])  # the repeat changes nothing
+    ans.handle("resend")  # nor does a timer that fires late
+    reveal = [o.payload for o in ans.outputs if isinstance(o, Send)][-1]
+    assert reveal["step"] == "reveal"
+    off.handle("reveal", reveal)
+    off.handle("hello", hellos[0])  # the lost one, arriving at last
+    assert off.state == ans.state == HState.VERIFIED
+    assert off.result is not None and ans.result is not None
+    assert off.result.code == ans.result.code
+
+
+def test_a_repeated_hello_with_another_commitment_fails() -> None:
+    """Changing the commitment after the offerer revealed its nonce would let a man in the
+    middle pick his nonce to match a code: refused."""
+    off = Handshake(Role.OFFERER, FP_O, FP_A, nonce=N_O)
+    off.handle("open")
+    off.handle("hello", {"step": "hello", "versions": [1], "commit": sas.commitment(N_A).hex()})
+    off.handle("hello", {"step": "hello", "versions": [1], "commit": "00" * 32})
+    assert off.state == HState.FAILED
+    last = off.outputs[-1]
+    assert isinstance(last, Failed) and last.code == ErrorCode.VERIFICATION_FAILED
+    assert "different commitment" in last.message
 
 
 def test_sas_vector_shared_with_the_page() -> None:

@@ -126,6 +126,40 @@ async def test_invalid_and_oversize_messages_get_error_replies(sides: Callable[.
     assert customer.engine.machine.state == State.CONNECTED
 
 
+async def test_a_lost_first_hello_is_sent_again_and_the_pairing_completes(
+    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chromium can drop a message sent the instant its channel opens (seen on the wire in
+    CI); the answering side repeats its hello until answered, with the same commitment."""
+    from qrlink_desktop.core.messages import Envelope
+    from qrlink_desktop.rtc.channel import Link
+
+    dropped: list[Envelope] = []
+    sent_hellos: list[Envelope] = []
+    send_now = Link._send_now
+
+    def lossy(self: Link, env: Envelope) -> None:
+        if env.type == MessageType.HANDSHAKE and env.payload["step"] == "hello":
+            if not dropped:
+                dropped.append(env)
+                return
+            sent_hellos.append(env)
+        send_now(self, env)
+
+    monkeypatch.setattr(Link, "_send_now", lossy)
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await pair(cashier, customer)
+    took = loop.time() - t0
+    assert len(dropped) == 1 and len(sent_hellos) == 1
+    assert sent_hellos[0].payload == dropped[0].payload  # the same commitment
+    assert sent_hellos[0].message_id != dropped[0].message_id
+    first_gap = FAST.hello_resend[0]
+    assert first_gap <= took < first_gap + 1.5
+    assert cashier.of("sas")[0]["code"] == customer.of("sas")[0]["code"]
+
+
 async def test_payment_before_verification_is_refused(
     sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,13 +26,18 @@ export type HState =
   | "verified" // both nonces known: the code can be shown, payments may flow
   | "failed"; // wrong step, no common version, or a broken commitment: terminal
 
-type Action = "sendHello" | "onHello" | "onAccept" | "onReveal" | null;
+type Action = "sendHello" | "onHello" | "onRepeatedHello" | "onAccept" | "onReveal" | null;
 
-// `${role} ${state} ${input}` -> [next state, action]. Inputs: "open" and the peer's steps.
+// `${role} ${state} ${input}` -> [next state, action]. Inputs: "open", "resend" (the link's
+// retransmission timer) and the peer's steps. The hello is repeated until answered: a
+// browser can drop a message sent the instant its channel opens, without a word. A repeat
+// must carry the same commitment and gets the same accept (as in core/handshake.py).
 export const TRANSITIONS: ReadonlyMap<string, [HState, Action]> = new Map([
   ["answerer start open", ["hello_sent", "sendHello"]],
+  ["answerer hello_sent resend", ["hello_sent", "sendHello"]],
   ["offerer start open", ["wait_hello", null]],
   ["offerer wait_hello hello", ["wait_reveal", "onHello"]],
+  ["offerer wait_reveal hello", ["wait_reveal", "onRepeatedHello"]],
   ["answerer hello_sent accept", ["verified", "onAccept"]],
   ["offerer wait_reveal reveal", ["verified", "onReveal"]],
 ]);
@@ -46,10 +51,12 @@ export const WAITING_FOR: Readonly<Partial<Record<HState, string>>> = {
   wait_reveal: "the other side's reveal",
 };
 
-// Inputs that change nothing: a second "open" and anything after the handshake ended.
+// Inputs that change nothing: a second "open", a "resend" with nothing to repeat, and
+// anything after the handshake ended.
 const STATES: HState[] = ["start", "hello_sent", "wait_hello", "wait_reveal", "verified", "failed"];
 export const IGNORED: ReadonlySet<string> = new Set([
   ...STATES.filter((s) => s !== "start").map((s) => `${s} open`),
+  ...STATES.filter((s) => s !== "hello_sent").map((s) => `${s} resend`),
   ...["verified", "failed"].flatMap((s) => ["hello", "accept", "reveal"].map((i) => `${s} ${i}`)),
 ]);
 
@@ -62,6 +69,8 @@ export class Handshake {
   state: HState = "start";
   readonly outputs: Output[] = [];
   private peerCommit: Uint8Array = new Uint8Array(0);
+  private peerHello: Payload = {}; // offerer: the hello answered, to match repeats
+  private accept: Payload = {}; // offerer: sent again for a repeated hello
   private peerInfo: Payload = {};
   private version = 0;
 
@@ -106,8 +115,19 @@ export class Handshake {
     }
     this.version = Math.max(...common);
     this.peerCommit = fromHex(payload["commit"] as string);
+    this.peerHello = { ...payload };
     this.peerInfo = "agent" in payload ? { agent: payload["agent"] } : {};
-    this.outputs.push({ kind: "send", payload: { step: "accept", version: this.version, nonce: toHex(this.nonce), ...this.info } });
+    this.accept = { step: "accept", version: this.version, nonce: toHex(this.nonce), ...this.info };
+    this.outputs.push({ kind: "send", payload: { ...this.accept } });
+  }
+
+  private onRepeatedHello(payload: Payload): void {
+    const same = (k: string): boolean => JSON.stringify(payload[k]) === JSON.stringify(this.peerHello[k]);
+    if (!same("commit") || !same("versions")) {
+      this.fail("VERIFICATION_FAILED", "the other side repeated its hello with a different commitment; someone may be interfering with this connection");
+      return;
+    }
+    this.outputs.push({ kind: "send", payload: { ...this.accept } });
   }
 
   private onAccept(payload: Payload): void {

@@ -24,6 +24,7 @@ export interface Timers {
   inactivity: number; // 0 = never
   maxRate: number; // messages a second before the peer counts as flooding
   retryDelays: readonly number[]; // ms between send attempts of a payment message
+  helloResend: readonly number[]; // ms between repeats of an unanswered hello
 }
 
 export const DEFAULT_TIMERS: Timers = {
@@ -35,6 +36,8 @@ export const DEFAULT_TIMERS: Timers = {
   inactivity: 120_000,
   maxRate: 200,
   retryDelays: [1_000, 2_000, 4_000],
+  // Well after a normal answer (~10 ms, ~30 ms relayed); the same gaps as the desktop's.
+  helloResend: [500, 1_000, 2_000, 4_000],
 };
 
 export type LinkEvent =
@@ -58,6 +61,8 @@ export class Link {
   private readonly waiting: Envelope[] = []; // payment messages held until verified
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly started: number;
+  private resends = 0; // hello repeats so far
+  private nextResend: number;
   closed = false;
   rttMs: number | null = null;
 
@@ -72,6 +77,7 @@ export class Link {
   ) {
     const t = now();
     this.started = t;
+    this.nextResend = t + (timers.helloResend[0] ?? Infinity);
     this.lastHeard = this.lastActivity = this.lastPing = this.tokensAt = t;
     this.tokens = timers.maxRate;
   }
@@ -254,6 +260,11 @@ export class Link {
       const waiting = WAITING_FOR[this.handshake.state] ?? this.handshake.state;
       this.fail("TIMEOUT", `the cashier's device did not complete the verification within ${this.timers.handshakeTimeout / 1000} seconds (waiting for ${waiting})`);
       return;
+    }
+    if (this.handshake.state === "hello_sent" && t >= this.nextResend) {
+      this.resends += 1;
+      this.nextResend = t + (this.timers.helloResend[this.resends] ?? Infinity);
+      this.applyHandshake("resend", {});
     }
     if (t - this.lastHeard >= this.timers.deadAfter) {
       this.fail("TIMEOUT", `the cashier's device stopped answering (nothing heard for ${this.timers.deadAfter / 1000} seconds)`);

@@ -114,6 +114,49 @@ test("handshake: out-of-order step fails; no common version fails", () => {
   assert.ok(o.outputs.some((x) => x.kind === "failed" && x.code === "PROTOCOL_VERSION_UNSUPPORTED"));
 });
 
+test("handshake: a repeated hello gets the same accept; a changed commitment fails", () => {
+  const a = new Handshake("answerer", fp1, fp2);
+  const o = new Handshake("offerer", fp1, fp2);
+  a.handle("open");
+  o.handle("open");
+  a.handle("resend");
+  const hellos = a.outputs.filter((x) => x.kind === "send").map((x) => (x.kind === "send" ? x.payload : {}));
+  assert.equal(hellos.length, 2);
+  assert.deepEqual(hellos[1], hellos[0]);
+  o.handle("hello", hellos[0]);
+  o.handle("hello", hellos[1]);
+  const accepts = o.outputs.filter((x) => x.kind === "send");
+  assert.equal(accepts.length, 2);
+  assert.deepEqual(accepts[1], accepts[0]);
+  assert.equal(o.state, "wait_reveal");
+  const first = accepts[0];
+  assert.ok(first?.kind === "send");
+  a.handle("accept", first.payload);
+  a.handle("resend"); // a timer firing late changes nothing
+  assert.equal(a.state, "verified");
+  assert.equal(a.outputs.filter((x) => x.kind === "send").length, 3, "two hellos and one reveal");
+  const m = new Handshake("offerer", fp1, fp2);
+  m.handle("open");
+  m.handle("hello", hellos[0]);
+  m.handle("hello", { ...hellos[0], commit: "0".repeat(64) });
+  assert.equal(m.state, "failed");
+  assert.ok(m.outputs.some((x) => x.kind === "failed" && x.code === "VERIFICATION_FAILED" && /different commitment/.test(x.message)));
+});
+
+test("link: an unanswered hello is sent again, with the same commitment", async () => {
+  const ch = new FakeChannel();
+  const events: LinkEvent[] = [];
+  const timers = { ...DEFAULT_TIMERS, pingInterval: 40, deadAfter: 60_000, helloResend: [20, 20] };
+  const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), timers);
+  link.start();
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  const hellos = ch.sent.map((raw) => JSON.parse(raw)).filter((m) => m.type === "handshake");
+  assert.equal(hellos.length, 3, "the first and two repeats, then no more");
+  assert.ok(hellos.every((h) => h.payload.commit === hellos[0].payload.commit));
+  assert.equal(new Set(hellos.map((h) => h.messageId)).size, 3);
+  link.close();
+});
+
 test("conversation: refused before verification, identical reply to a duplicate", () => {
   const c = new Conversation();
   const req = make("payment_request", { amount: "12.50", currency: "EUR" }, T, "req-00000001");
