@@ -169,6 +169,22 @@ def chromium_args(topology: Topology) -> list[str]:
     return CHROMIUM_ARGS + (CHROMIUM_LOOPBACK_ARGS if topology.loopback else [])
 
 
+# What Chromium did, now and then, on a loaded machine (seen in the cashier's SCTP trace:
+# its DCEP ACK, then nothing until its first heartbeat 3 s later): the first message the
+# page sends on a fresh channel is accepted by send() and never leaves. Here on purpose.
+DROP_FIRST_SEND = """
+(() => {
+  const send = RTCDataChannel.prototype.send;
+  let dropped = false;
+  RTCDataChannel.prototype.send = function (data) {
+    if (dropped) return send.call(this, data);
+    dropped = true;
+    document.documentElement.dataset.dropped = String(data);
+  };
+})();
+"""
+
+
 class _JsonProcess:
     """A process in the laptop namespace that prints one JSON event per line."""
 

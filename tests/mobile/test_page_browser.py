@@ -24,22 +24,6 @@ def _compat_url(url: str) -> str:
     return f"{base}#{encode_compat(record, now=time.time())}"
 
 
-# What Chromium did, now and then, on a loaded machine (seen in the cashier's SCTP trace:
-# its DCEP ACK, then nothing until its first heartbeat 3 s later): the first message the
-# page sends on a fresh channel is accepted by send() and never leaves. Here on purpose.
-DROP_FIRST_SEND = """
-(() => {
-  const send = RTCDataChannel.prototype.send;
-  let dropped = false;
-  RTCDataChannel.prototype.send = function (data) {
-    if (dropped) return send.call(this, data);
-    dropped = true;
-    document.documentElement.dataset.dropped = String(data);
-  };
-})();
-"""
-
-
 def _open_offer(
     phone: PhoneBrowser, offer: ms.OfferProcess, compat: bool = False, script: str = ""
 ) -> tuple[Page, str]:
@@ -130,7 +114,7 @@ def test_a_hello_lost_on_the_wire_is_sent_again(phone: PhoneBrowser) -> None:
     commitment) and the pairing completes about half a second later instead of failing."""
     offer = ms.OfferProcess(phone.topology, "--request", "2.00", "EUR")
     try:
-        page, _ = _open_offer(phone, offer, script=DROP_FIRST_SEND)
+        page, _ = _open_offer(phone, offer, script=ms.DROP_FIRST_SEND)
         offer.send_answer(_scan_answer(page))
         sas = offer.wait_event("sas")
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
