@@ -178,23 +178,28 @@ async def test_unknown_handle() -> None:
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
 
 
+def _remote_peer(command: str, url: str, *extra: str) -> list[str]:
+    """`qrlink peer publish|lookup corner-shop` on the service at `url`, over loopback."""
+    return [
+        *QRLINK,
+        "peer",
+        command,
+        "corner-shop",
+        "--rendezvous",
+        url,
+        "--json",
+        "--address",
+        "127.0.0.1",
+        "--timeout",
+        "60",
+        *extra,
+    ]
+
+
 def _publishing(url: str, *extra: str) -> subprocess.Popen[str]:
     """`qrlink peer publish corner-shop`, returned once the offer is on the service."""
     pub = subprocess.Popen(
-        [
-            *QRLINK,
-            "peer",
-            "publish",
-            "corner-shop",
-            "--rendezvous",
-            url,
-            "--json",
-            "--address",
-            "127.0.0.1",
-            "--timeout",
-            "60",
-            *extra,
-        ],
+        _remote_peer("publish", url, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -214,19 +219,7 @@ def test_cli_publish_and_lookup() -> None:
     try:
         pub = _publishing(url, "--request", "5.00", "EUR")
         look = subprocess.run(
-            [
-                *QRLINK,
-                "peer",
-                "lookup",
-                "corner-shop",
-                "--rendezvous",
-                url,
-                "--json",
-                "--address",
-                "127.0.0.1",
-                "--timeout",
-                "60",
-            ],
+            _remote_peer("lookup", url),
             capture_output=True,
             text=True,
             timeout=60,

@@ -47,6 +47,17 @@ def _relay_only(turn: IceServerConfig) -> IceConfig:
     )
 
 
+async def _pair_relay_only(turn: IceServerConfig, cleanup: list[Side]) -> tuple[Side, Side]:
+    """Cashier and customer, both relay-only through `turn`, paired."""
+    cashier, customer = (
+        _side(Role.OFFERER, _relay_only(turn)),
+        _side(Role.ANSWERER, _relay_only(turn)),
+    )
+    cleanup += [cashier, customer]
+    await pair(cashier, customer)
+    return cashier, customer
+
+
 @pytest.fixture
 async def cleanup() -> AsyncIterator[list[Side]]:
     made: list[Side] = []
@@ -63,12 +74,7 @@ async def test_relay_only_reveals_no_host_or_reflexive_address(
     coturn: Coturn, cleanup: list[Side]
 ) -> None:
     turn = IceServerConfig((coturn.url(),), USER, PASSWORD)
-    cashier, customer = (
-        _side(Role.OFFERER, _relay_only(turn)),
-        _side(Role.ANSWERER, _relay_only(turn)),
-    )
-    cleanup += [cashier, customer]
-    await pair(cashier, customer)
+    cashier, customer = await _pair_relay_only(turn, cleanup)
     for side in (cashier, customer):
         peer = side.engine.peer
         assert peer is not None and peer.local is not None and peer.remote is not None
@@ -92,12 +98,7 @@ async def test_both_relay_only_connects_fast(coturn: Coturn, cleanup: list[Side]
     turn = IceServerConfig((coturn.url(),), USER, PASSWORD)
     opened = []
     for _ in range(3):
-        cashier, customer = (
-            _side(Role.OFFERER, _relay_only(turn)),
-            _side(Role.ANSWERER, _relay_only(turn)),
-        )
-        cleanup += [cashier, customer]
-        await pair(cashier, customer)
+        cashier, _ = await _pair_relay_only(turn, cleanup)
         opened.append(cashier.engine.timings["channel_open_ms"])
         await cashier.engine.close()
     assert sorted(opened)[1] < 400
@@ -119,12 +120,7 @@ async def test_rest_credentials_from_the_service(coturn_rest: Coturn, cleanup: l
         expiry = rest_expiry(creds.username)
         assert expiry is not None and 590 <= expiry - time.time() <= 610
         turn = IceServerConfig(creds.uris, creds.username, creds.credential)
-        cashier, customer = (
-            _side(Role.OFFERER, _relay_only(turn)),
-            _side(Role.ANSWERER, _relay_only(turn)),
-        )
-        cleanup += [cashier, customer]
-        await pair(cashier, customer)
+        cashier, _ = await _pair_relay_only(turn, cleanup)
         assert cashier.of("state", state="CONNECTED")[0]["path"] == "relay"
     finally:
         stop.set()
@@ -171,12 +167,7 @@ async def test_turn_over_tcp(coturn: Coturn, cleanup: list[Side]) -> None:
     """A shop network that blocks UDP to the relay: TURN over TCP carries the pairing."""
     url = f"turn:127.0.0.1:{coturn.port}?transport=tcp"
     turn = IceServerConfig((url,), USER, PASSWORD)
-    cashier, customer = (
-        _side(Role.OFFERER, _relay_only(turn)),
-        _side(Role.ANSWERER, _relay_only(turn)),
-    )
-    cleanup += [cashier, customer]
-    await pair(cashier, customer)
+    cashier, customer = await _pair_relay_only(turn, cleanup)
     assert cashier.of("state", state="CONNECTED")[0]["path"] == "relay"
     rid = cashier.engine.request_payment("1.25", "EUR")
     await customer.wait_for("message", type="payment_request", messageId=rid)
