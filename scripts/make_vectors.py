@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from qrlink_desktop.core import alnum, bootstrap, messages, sas, sdp
+from qrlink_desktop.core import alnum, answer_home, bootstrap, messages, sas, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 
 NOW = 1_800_000_000
@@ -184,6 +184,35 @@ def main() -> None:
         {"seed": bytes(range(16)).hex(), "offerId": d[0].hex(), "ufrag": d[1], "pwd": d[2]}
         for d in [bootstrap.derive_credentials(bytes(range(16)))]
     ]
+    answer_macs = []
+    for seed, answer_name in (
+        (bytes(range(16)), "answer, browser mDNS"),
+        (bytes(range(1, 17)), None),
+    ):
+        offer_id = bootstrap.derive_credentials(seed)[0]
+        template = next((r for n, r in records if n == answer_name), records[-1][1])
+        answer = bootstrap.answer_text(
+            BootstrapRecord(
+                Kind.ANSWER,
+                offer_id,
+                template.ufrag,
+                template.pwd,
+                template.fingerprint,
+                template.candidates,
+                setup=template.setup,
+            )
+        )
+        request = answer_home.make_request(seed, answer)
+        answer_macs.append(
+            {
+                "seed": seed.hex(),
+                "offerId": offer_id.hex(),
+                "answer": answer,
+                "key": answer_home.answer_key(seed).hex(),
+                "mac": request.mac.hex(),
+                "request": request.to_json(),
+            }
+        )
     ok_messages = [
         messages.make(
             messages.MessageType.PAYMENT_REQUEST,
@@ -244,6 +273,7 @@ def main() -> None:
         "invalid": invalid,
         "alnum": alnum_vectors,
         "deriveCredentials": derive,
+        "answerMac": answer_macs,
         "sas": sas_vectors,
         "messagesValid": ok_messages,
         "messagesInvalid": bad_messages,

@@ -6,7 +6,12 @@ peer. Files are read once at start and served from memory: correct MIME types, a
 Content-Security-Policy with no external sources, `no-cache` (with an ETag) for
 index.html and a year's `immutable` caching for the content-hashed assets, and the
 precompressed `.br`/`.gz` copies the build writes for clients that accept them.
-No reverse DNS lookups (DESIGN.md §5: a server in a namespace without DNS must not stall).
+No reverse DNS lookups (a server in a namespace without DNS must not stall).
+
+Given an `AnswerInbox` (answers.py), the server also takes the page's answer back:
+`POST /answer`, and the index.html it serves carries `<meta name="qrlink-answer"
+content="answer">`, which tells the page it may send its answer there. Without an inbox
+(a page host, the rendezvous service) there is no marker and the page shows its QR.
 
     python -m qrlink_desktop.rendezvous.pages --host 0.0.0.0 --port 8765
 """
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import re
 import signal
 import sys
@@ -27,7 +33,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..core.answer_home import ANSWER_PATH, MAX_REQUEST_BYTES
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.resources import resources_dir
+from .answers import AnswerInbox, Outcome
+from .errors import error_body
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +119,42 @@ def _load(root: Path) -> dict[str, _File]:
     return files
 
 
+MARKER = f'<meta name="qrlink-answer" content="{ANSWER_PATH}">'
+
+
+def _with_marker(entry: _File) -> _File:
+    """index.html with the marker that tells the page its answer may come back here."""
+    body = entry.body.replace(b"</head>", MARKER.encode() + b"\n</head>", 1)
+    if body == entry.body:
+        raise ValueError("index.html has no </head> to put the answer marker before")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    return _File(body, entry.content_type, entry.cache_control, etag, ())
+
+
+async def _read_capped(request: web.Request, cap: int) -> bytes:
+    """At most cap + 1 bytes of the body: enough to tell it is over the cap."""
+    if request.content_length is not None and request.content_length > cap:
+        return b"\0" * (cap + 1)  # not read at all
+    body = b""
+    while len(body) <= cap:
+        chunk = await request.content.read(cap + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+def _answer_response(outcome: Outcome) -> web.Response:
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if outcome.code is None:
+        return web.json_response({"status": "accepted"}, status=outcome.status, headers=headers)
+    if outcome.retry_after:
+        headers["Retry-After"] = str(max(1, math.ceil(outcome.retry_after)))
+    return web.json_response(
+        error_body(outcome.code, outcome.message), status=outcome.status, headers=headers
+    )
+
+
 def _accepts(header: str, coding: str) -> bool:
     for item in header.split(","):
         name, _, params = item.strip().partition(";")
@@ -118,20 +164,38 @@ def _accepts(header: str, coding: str) -> bool:
 
 
 def create_page_app(
-    root: Path | None = None, *, connect_src: Sequence[str] = ()
+    root: Path | None = None,
+    *,
+    connect_src: Sequence[str] = (),
+    inbox: AnswerInbox | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> web.Application:
-    """An aiohttp app serving the built page; its routes may also be added to another app
-    with `add_page_routes`."""
+    """An aiohttp app serving the built page (and, with an inbox, taking its answers); its
+    routes may also be added to another app with `add_page_routes`."""
     app = web.Application()
-    add_page_routes(app, root, connect_src=connect_src)
+    add_page_routes(app, root, connect_src=connect_src, inbox=inbox, clock=clock)
     return app
 
 
 def add_page_routes(
-    app: web.Application, root: Path | None = None, *, connect_src: Sequence[str] = ()
+    app: web.Application,
+    root: Path | None = None,
+    *,
+    connect_src: Sequence[str] = (),
+    inbox: AnswerInbox | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     files = _load(root or default_root())
     csp = content_security_policy(connect_src)
+    if inbox is not None:
+        files["index.html"] = _with_marker(files["index.html"])
+
+        async def answer(request: web.Request) -> web.Response:
+            body = await _read_capped(request, MAX_REQUEST_BYTES)
+            outcome = await inbox.handle(body, request.remote or "unknown", clock.now())
+            return _answer_response(outcome)
+
+        app.router.add_post("/" + ANSWER_PATH, answer)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         name = request.match_info.get("name") or "index.html"
@@ -166,9 +230,10 @@ def add_page_routes(
 class PageServer:
     """A running page server; `url` is where a browser finds the page."""
 
-    def __init__(self, runner: web.AppRunner, url: str) -> None:
+    def __init__(self, runner: web.AppRunner, url: str, inbox: AnswerInbox | None = None) -> None:
         self._runner = runner
         self.url = url
+        self.inbox = inbox  # None: no way home for the page's answer
 
     async def close(self) -> None:
         await self._runner.cleanup()
@@ -190,10 +255,12 @@ async def serve_pages(
     root: Path | None = None,
     *,
     connect_src: Sequence[str] = (),
+    inbox: AnswerInbox | None = None,
 ) -> PageServer:
     """Start serving the built page on host:port (port 0: any free port) and return at
-    once; the server runs on the current event loop until `close()`."""
-    app = create_page_app(root, connect_src=connect_src)
+    once; the server runs on the current event loop until `close()`. With an inbox the
+    page's answers come back to it (one scan)."""
+    app = create_page_app(root, connect_src=connect_src, inbox=inbox)
     runner = web.AppRunner(app, access_log=log, shutdown_timeout=1.0)
     await runner.setup()
     try:
@@ -204,8 +271,8 @@ async def serve_pages(
         raise
     bound_host, bound_port = runner.addresses[0][:2]
     url = f"http://{_url_host(bound_host)}:{bound_port}/"
-    log.info("mobile page served at %s", url)
-    return PageServer(runner, url)
+    log.info("mobile page served at %s%s", url, " (answers taken)" if inbox else "")
+    return PageServer(runner, url, inbox)
 
 
 def parse_address(text: str) -> tuple[str, int]:

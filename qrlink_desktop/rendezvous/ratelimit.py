@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
-
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from qrlink_desktop.rendezvous.store import StoreUnavailable
+
+if TYPE_CHECKING:  # the window's page server uses the arithmetic, never Redis
+    import redis.asyncio as aioredis
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +130,8 @@ class RedisRateLimiter:
         self._expire_ms = max(1000, math.ceil(limit.idle_seconds * 1000) + 1000)
 
     async def check(self, client: str, now: float) -> Decision:
+        from redis.exceptions import RedisError
+
         try:
             allowed, retry = await self._take(
                 keys=[self._prefix + client],

@@ -1,11 +1,13 @@
 // The page's flow: read the offer from the URL fragment (or look it up in remote mode),
-// answer, show the answer QR, connect, verify, and run the customer's side of the payment.
+// answer, send the answer home to the laptop that served the page (or, when that cannot
+// work, show the answer QR), connect, verify, and run the customer's side of the payment.
 
 import { answerText, type BootstrapRecord, replyName } from "./codec";
 import { decodeAny } from "./compat";
 import { Conversation, type Payment } from "./conversation";
 import { QrlinkError } from "./errors";
 import { Handshake } from "./handshake";
+import { answerRequest, homeUrl, markerOf, sendHome } from "./home";
 import { isLoopbackHost } from "./ip";
 import { Link, type LinkEvent } from "./link";
 import { answerOffer, type IceSettings } from "./peer";
@@ -15,6 +17,8 @@ import * as ui from "./ui";
 
 const AGENT = "qrlink-page/0.1.0";
 const ANSWER_TTL_MS = 120_000;
+// Sent home, no channel yet after this long: show the answer QR for the camera too.
+const HOME_WAIT_MS = 2_000;
 
 interface Marks {
   [name: string]: number;
@@ -37,7 +41,12 @@ export function iceSettings(params: URLSearchParams): IceSettings {
 
 // One conversation per page: a second pairing replays what the cashier has not acknowledged.
 const conversation = new Conversation();
-let current: { pc: RTCPeerConnection; link: Link | null } | null = null;
+interface Session {
+  pc: RTCPeerConnection;
+  link: Link | null;
+  qrShown: boolean;
+}
+let current: Session | null = null;
 
 function describeParseError(exc: QrlinkError): [string, string] {
   if (/expired/.test(exc.message)) return ["This code has expired", "Ask the cashier to show a new code, then scan it again."];
@@ -75,16 +84,46 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     return;
   }
   const { pc, record, channel } = result;
-  const session: { pc: RTCPeerConnection; link: Link | null } = { pc, link: null };
+  const session: Session = { pc, link: null, qrShown: false };
   current = session;
   const text = answerText(record);
-  const qr = makeQr(text);
-  ui.showAnswerQr(qr, text);
-  mark("qrShown");
-  document.body.dataset["answerVersion"] = String(qr.version);
+  mark("answerReady");
+  // The answer QR: at once when there is no way home, else only when the way home fails.
+  const showQr = (reason: string): void => {
+    if (current !== session || session.link !== null || session.qrShown) return;
+    session.qrShown = true;
+    document.body.dataset["fallback"] = reason;
+    const qr = makeQr(text);
+    ui.showAnswerQr(qr, text);
+    mark("qrShown");
+    document.body.dataset["answerVersion"] = String(qr.version);
+  };
+  const home = remote === null ? homeUrl(markerOf(document), location.href) : null;
+  const body = home === null ? null : answerRequest(offer, text);
+  let homeTimer: ReturnType<typeof setTimeout> | undefined;
+  if (home === null || body === null) {
+    showQr(home === null ? "no-way-home" : "no-key");
+  } else {
+    ui.showSending();
+    mark("answerSent");
+    // Accepted but no channel (UDP blocked, the laptop busy): the camera is the way left.
+    homeTimer = setTimeout(() => showQr("no-channel"), HOME_WAIT_MS);
+    void sendHome(home, body).then((res) => {
+      if (current !== session) return;
+      document.body.dataset["home"] = res.ok ? "accepted" : res.reason;
+      if (res.ok) {
+        mark("answerAccepted");
+      } else {
+        clearTimeout(homeTimer);
+        console.warn(`qrlink: the answer could not go home (${res.reason}); showing its code`);
+        showQr(res.reason);
+      }
+    });
+  }
   const expiry = (offer.expiresAt ?? 0) * 1000 - Date.now();
   const deadline = setTimeout(() => {
     if (session.link === null && current === session) {
+      clearTimeout(homeTimer);
       pc.close();
       ui.showMessage("ended", "Time is up", "The cashier did not connect before the code expired. Ask for a new code.", "TIMEOUT");
     }
@@ -93,6 +132,7 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     if (current !== session) return;
     if (pc.connectionState === "failed" && session.link === null) {
       clearTimeout(deadline);
+      clearTimeout(homeTimer);
       ui.showMessage("ended", "Could not connect", "No network path to the cashier's device was found. Make sure both are on the same network, then ask for a new code.", "ICE_FAILED");
     } else if ((pc.connectionState === "failed" || pc.connectionState === "disconnected") && session.link !== null && !session.link.closed) {
       ui.setNote("The connection is unstable…");
@@ -106,6 +146,7 @@ async function start(offerText: string, remote: { base: string } | null): Promis
   const opened = (): void => {
     if (current !== session) return;
     clearTimeout(deadline);
+    clearTimeout(homeTimer);
     mark("channelOpen");
     ui.showMessage("connecting", "Connected", "Checking the connection with the cashier…");
     const hs = new Handshake("answerer", offer.fingerprint, record.fingerprint, undefined, undefined, { agent: AGENT });

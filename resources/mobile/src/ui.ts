@@ -5,7 +5,7 @@ import type { Payment } from "./conversation";
 import { draw, type QrMatrix } from "./qr";
 import { formatCode } from "./sas";
 
-export type Screen = "loading" | "error" | "answer" | "connecting" | "verify" | "request" | "outcome" | "ended" | "remote";
+export type Screen = "loading" | "error" | "sending" | "answer" | "connecting" | "verify" | "request" | "outcome" | "ended" | "remote";
 
 type Child = Node | string;
 
@@ -37,6 +37,18 @@ export function showMessage(screen: Screen, title: string, text: string, code?: 
   const attrs: Record<string, string> = { id: "message", class: "message" };
   if (code) attrs["data-code"] = code;
   show(screen, h("section", attrs, h("h1", { id: "title" }, title), h("p", { id: "detail" }, text)));
+}
+
+/** The answer is on its way to the till over the network; nothing to show the camera yet. */
+export function showSending(): void {
+  show(
+    "sending",
+    h("section", { id: "message", class: "message" },
+      h("h1", { id: "title" }, "Connecting to the till…"),
+      h("p", { id: "detail" }, "Keep this page open."),
+      h("p", { id: "note", class: "note" }),
+    ),
+  );
 }
 
 /** The answer QR, as large as the screen allows, with its one line of instruction. */

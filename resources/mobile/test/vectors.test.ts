@@ -6,6 +6,7 @@ import * as alnum from "../src/alnum";
 import { fromHex, toHex } from "../src/bytes";
 import { answerText, type BootstrapRecord, decodeCompact, deriveCredentials, offerText, pack, unpack } from "../src/codec";
 import { QrlinkError } from "../src/errors";
+import { answerKey, answerMac, answerRequest } from "../src/home";
 import { parse } from "../src/messages";
 import { commitment, sasCode } from "../src/sas";
 import { rebuild, reduce } from "../src/sdp";
@@ -86,6 +87,19 @@ for (const v of vectors.deriveCredentials) {
   test(`credentials from seed ${v.seed}`, () => {
     const d = deriveCredentials(fromHex(v.seed));
     assert.deepEqual({ offerId: toHex(d.offerId), ufrag: d.ufrag, pwd: d.pwd }, { offerId: v.offerId, ufrag: v.ufrag, pwd: v.pwd });
+  });
+}
+
+for (const v of vectors.answerMac) {
+  test(`answer MAC for offer ${v.offerId}`, () => {
+    const seed = fromHex(v.seed);
+    const key = answerKey(seed);
+    assert.equal(toHex(key), v.key);
+    assert.equal(toHex(deriveCredentials(seed).offerId), v.offerId);
+    assert.equal(toHex(answerMac(key, fromHex(v.offerId), v.answer)), v.mac);
+    const offer = vectors.valid.find((o) => o.record.seed === v.seed);
+    assert.ok(offer);
+    assert.equal(answerRequest(decodeCompact(offer.text, { now }), v.answer), v.request);
   });
 }
 
