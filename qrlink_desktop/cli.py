@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, logsetup
+from .core import bootstrap
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .core.qrsize import smallest_version
+from .core.session import State
 from .core.turn import parse_ice_url
 from .options import add_ice_options
+from .rendezvous.answers import AnswerInbox, NetworkAnswer, Refusal
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
@@ -157,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     offer = peer_sub.add_parser(
         "offer",
-        help="make an offer, read the answer from stdin, connect",
-        description="Print the offer QR text, read the answer text from standard input, "
+        help="make an offer, take the answer from the page or stdin, connect",
+        description="Print the offer QR text, read the answer text from standard input "
+        "(with --serve-page the page sends it back by itself, whichever comes first), "
         "connect, print the verification code, and with --request ask for a payment.",
     )
     _cashier_options(offer)
@@ -166,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve-page",
         metavar="ADDR:PORT",
         help="serve the built mobile page on ADDR:PORT (an address the phone "
-        "reaches) and point the QR at it, replacing --page-url",
+        "reaches) and point the QR at it, replacing --page-url; the page sends its answer "
+        'back there (the `answer` event says "via": "network" or "input")',
     )
     publish = peer_sub.add_parser(
         "publish",
@@ -270,7 +277,11 @@ class Reporter:
             print(json.dumps(event, separators=(",", ":"), default=str), file=self.out, flush=True)
             return
         kind = event.get("event")
-        if kind in ("offer", "answer"):
+        if kind == "answer" and "via" in event:  # the cashier's side took the answer
+            self.say(f"answer received ({event['via']})")
+        elif kind == "answer_refused":
+            self.say(f"answer request refused: {event['status']} {event['code']}")
+        elif kind in ("offer", "answer"):
             version, _ = smallest_version(event["text"])
             self.say(
                 f"{kind.capitalize()} ready: {event['payloadBytes']} bytes, QR version "
@@ -296,6 +307,16 @@ class Reporter:
         print(text, file=self.err, flush=True)
 
 
+def _refusal_event(refusal: Refusal) -> dict[str, Any]:
+    return {
+        "event": "answer_refused",
+        "status": refusal.status,
+        "code": str(refusal.code),
+        "client": refusal.client,
+        "offerId": refusal.offer_id,
+    }
+
+
 def _write_qr(path: Path | None, text: str, report: Reporter) -> None:
     if path is None:
         return
@@ -308,13 +329,136 @@ def _write_qr(path: Path | None, text: str, report: Reporter) -> None:
 # --- peers -------------------------------------------------------------------------------
 
 
+class _StdinLines:
+    """Standard input a line at a time, each read by a daemon thread. A read that lost its
+    race (the page's answer came over the network first) keeps its line for the next
+    reader instead of dropping it, and a read still blocked never holds the process open.
+    Once an answer is taken, answer texts that still arrive are skipped with a log note:
+    whatever is read next (a later step's line) never sees them."""
+
+    def __init__(self) -> None:
+        self._pending: concurrent.futures.Future[str] | None = None
+        self.answer_taken = False
+
+    async def _peek(self) -> tuple[concurrent.futures.Future[str], str]:
+        if self._pending is None:
+            pending: concurrent.futures.Future[str] = concurrent.futures.Future()
+            threading.Thread(
+                target=self._read, args=(pending,), daemon=True, name="qrlink-stdin"
+            ).start()
+            self._pending = pending
+        pending = self._pending
+        return pending, await asyncio.shield(asyncio.wrap_future(pending))
+
+    def _late_answer(self, pending: concurrent.futures.Future[str], line: str) -> bool:
+        """Consume the line if it is an answer after the answer, and say so."""
+        late = self.answer_taken and line.strip().upper().startswith(bootstrap.ANSWER_PREFIX)
+        if late and self._pending is pending:
+            self._pending = None
+            log.info("an answer on standard input came after the first one; ignored")
+        return late
+
+    async def readline(self) -> str:
+        while True:
+            pending, line = await self._peek()
+            if self._late_answer(pending, line):
+                continue
+            if self._pending is pending:
+                self._pending = None
+            return line
+
+    async def skip_late_answers(self) -> None:
+        """Runs beside the session: late answer lines are noted as they come."""
+        while True:
+            pending, line = await self._peek()
+            if not self._late_answer(pending, line):
+                return  # anything else is left for whoever reads next
+
+    @staticmethod
+    def _read(into: concurrent.futures.Future[str]) -> None:
+        try:
+            into.set_result(sys.stdin.readline())
+        except BaseException as exc:
+            into.set_exception(exc)
+
+
+_STDIN = _StdinLines()
+
+
 async def _read_line(prompt: str, report: Reporter) -> str:
     if not report.as_json:
         report.say(prompt)
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    line = await _STDIN.readline()
     if not line:
         raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "standard input ended before an answer came")
     return line.strip()
+
+
+async def _take_answer(engine: Engine, inbox: AnswerInbox | None, report: Reporter) -> None:
+    """The customer's answer, applied: from the page over the network (with --serve-page)
+    or from standard input, whichever comes first; the other is ignored with a log note."""
+    taken: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    _STDIN.answer_taken = False
+
+    async def accept(text: str, via: str) -> None:
+        try:
+            await engine.accept_answer(text)
+        except QrlinkError as exc:
+            if exc.code == ErrorCode.INVALID_ARGUMENT and engine.machine.state != State.FAILED:
+                log.info("an answer from %s came after the first one; ignored", via)
+            raise
+        if not taken.done():
+            taken.set_result(via)
+
+    if inbox is not None:
+
+        async def from_network(answer: NetworkAnswer) -> None:
+            await accept(answer.text, "network")
+
+        inbox.sink = from_network
+        assert engine.offer is not None
+        inbox.expect(engine.offer, engine.clock.now())
+
+    async def from_input() -> None:
+        prompt = (
+            "Waiting for the customer's phone — or paste its answer text and press Enter:"
+            if inbox is not None
+            else "Scan or paste the answer text, then press Enter:"
+        )
+        try:
+            line = await _read_line(prompt, report)
+        except QrlinkError:
+            if inbox is None:
+                raise
+            return  # standard input closed: the page's answer is the way left
+        try:
+            await accept(line, "input")
+        except QrlinkError as exc:
+            if exc.code != ErrorCode.INVALID_ARGUMENT or inbox is None:
+                raise
+
+    reader = asyncio.ensure_future(from_input())
+    try:
+        first: set[asyncio.Future[Any]] = {reader, taken}
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+        if reader.done():
+            reader.result()  # an unusable answer on standard input: said as ever (exit 2)
+        via = await taken
+    finally:
+        reader.cancel()
+        if inbox is not None:
+            inbox.sink = None  # later requests: answered already (409)
+    _STDIN.answer_taken = True
+    remote = engine.peer.remote if engine.peer is not None else None
+    assert remote is not None
+    report(
+        {
+            "event": "answer",
+            "via": via,
+            "offerId": remote.offer_id_hex,
+            "candidates": [c.type_name for c in remote.candidates],
+        }
+    )
 
 
 async def _turn_from_service(args: argparse.Namespace) -> None:
@@ -344,6 +488,7 @@ async def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig
 
 async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
     pages = None
+    inbox: AnswerInbox | None = None
     if getattr(args, "serve_page", None):
         from .rendezvous.pages import parse_address, serve_pages
 
@@ -351,12 +496,16 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
             host, port = parse_address(args.serve_page)
         except ValueError as exc:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, str(exc)) from None
-        pages = await serve_pages(host, port)
+        # The page served here sends its answer back here (one scan).
+        inbox = AnswerInbox()
+        inbox.listeners.append(lambda r: report(_refusal_event(r)))
+        pages = await serve_pages(host, port, inbox=inbox)
         args.page_url = pages.url
     cfg = await _engine_config(
         args, page_url=args.page_url, offer_lifetime=args.lifetime, merchant=args.merchant
     )
     engine = Engine(Role.OFFERER, cfg, emit=report)
+    cleanup: list[Callable[[], object]] = []
     try:
         if args.peer_command == "publish":
             from .remote import publish_and_wait
@@ -367,8 +516,10 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         else:
             text = await engine.new_customer()
             _write_qr(args.qr_png, text, report)
-            answer = await _read_line("Scan or paste the answer text, then press Enter:", report)
-            await engine.submit_answer(answer)
+            await _take_answer(engine, inbox, report)
+            late = asyncio.ensure_future(_STDIN.skip_late_answers())
+            cleanup.append(late.cancel)
+            await engine.connect()
         # Headless: the script is the cashier and takes the code as confirmed. In remote
         # mode that is only safe when both codes are compared out of band.
         engine.confirm()
@@ -390,6 +541,8 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         await asyncio.sleep(0.05)  # let the acknowledgment leave before closing
         return EXIT_OK if payment.status == "approved" else EXIT_DECLINED
     finally:
+        for step in cleanup:
+            step()
         await engine.shutdown()
         if pages is not None:
             await pages.close()

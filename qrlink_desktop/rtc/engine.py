@@ -153,6 +153,7 @@ class Engine:
         self.timings: dict[str, float] = {}
         self.error: QrlinkError | None = None
         self._closing = False
+        self._answering = False  # an answer is being applied
         self._watch: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
 
@@ -259,9 +260,17 @@ class Engine:
     async def submit_answer(self, text: str) -> Verified:
         """Apply the customer's answer and connect. A code that cannot be used leaves the
         offer on screen (a bad scan is not the end of the session)."""
-        if self.machine.state != State.AWAITING_ANSWER or self.peer is None:
+        await self.accept_answer(text)
+        return await self._connect()
+
+    async def accept_answer(self, text: str) -> None:
+        """Apply the customer's answer (then `connect`). Answers may race — the page's over
+        the network, the camera's, a paste: the first usable one is applied, and any other
+        is refused with INVALID_ARGUMENT, even while the first is still being applied."""
+        if self.machine.state != State.AWAITING_ANSWER or self.peer is None or self._answering:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "no offer is waiting for an answer")
         t0 = time.perf_counter()
+        self._answering = True
         try:
             record = self.decode(text)
             await self.peer.accept_answer(record)
@@ -270,9 +279,10 @@ class Engine:
             if exc.code == ErrorCode.CONNECTION_FAILED:
                 self.machine.handle(Event.FAILED)
             raise
+        finally:
+            self._answering = False
         self.timings["answer_apply_ms"] = (time.perf_counter() - t0) * 1000
         self.machine.handle(Event.ANSWER_RECEIVED)
-        return await self._connect()
 
     def confirm(self) -> None:
         """The cashier saw the same code on both screens."""
