@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (a real browser, Redis, coturn, libzbar, Xvfb)
-# when any is missing. Needs root; prints what to install otherwise.
+# Installs the Debian packages the tests use (a real browser, Redis, coturn, libzbar, Xvfb,
+# nftables) when any is missing. Needs root; prints what to install otherwise.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -11,6 +11,7 @@ command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v strip >/dev/null 2>&1 || need+=(binutils)   # PyInstaller's objdump, strip
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)   # a guest network's filter, in tests
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,206 @@
+"""What the one-scan tests and the page benchmark add to mobile_support: the cashier's
+command with or without its own page server, a plain page host elsewhere, another client
+on the phone's network, and a firewall that cuts the phone off the laptop's page server.
+Everything runs in the namespaces mobile_support creates; nothing leaves them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mobile_support as ms
+
+from qrlink_desktop.core import answer_home, bootstrap
+from qrlink_desktop.core.bootstrap import BootstrapRecord, Kind
+
+OTHER_PORT = 8766  # a page host that is not the laptop's page server
+OTHER_CLIENT = {"loopback": "127.0.0.2", "namespaces": "10.99.0.3"}
+NFT = "/usr/sbin/nft"
+
+
+class Cashier(ms._JsonProcess):
+    """`qrlink peer offer --json` in the laptop namespace: serving the page itself (the
+    default, one scan), or pointing the QR at a page hosted elsewhere (no way home)."""
+
+    def __init__(
+        self,
+        topology: ms.Topology,
+        *extra: str,
+        page_url: str | None = None,
+        lifetime: float = 60.0,
+    ) -> None:
+        addr = topology.laptop_addr
+        page = ["--page-url", page_url] if page_url else ["--serve-page", f"{addr}:{ms.PAGE_PORT}"]
+        super().__init__(
+            [
+                *topology.laptop.exec_prefix(),
+                sys.executable,
+                "-m",
+                "qrlink_desktop.cli",
+                "peer",
+                "offer",
+                "--json",
+                "--address",
+                addr,
+                *page,
+                "--timeout",
+                "60",
+                "--lifetime",
+                str(lifetime),
+                *extra,
+            ]
+        )
+
+    def refused(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == "answer_refused"]
+
+
+@contextlib.contextmanager
+def page_host(topology: ms.Topology) -> Iterator[str]:
+    """The built page served by a plain static server (no answers taken) on another port
+    of the laptop's address: a page hosted somewhere else, as with a configured page URL."""
+    addr = topology.laptop_addr
+    proc = subprocess.Popen(
+        [
+            *topology.laptop.exec_prefix(),
+            sys.executable,
+            "-m",
+            "qrlink_desktop.rendezvous.pages",
+            "--host",
+            addr,
+            "--port",
+            str(OTHER_PORT),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ms.REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the page host did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def other_client(topology: ms.Topology, name: str) -> str:
+    """An address in the phone's namespace that is not the phone's own (another customer's
+    phone, an attacker on the guest Wi-Fi): it has a rate budget of its own."""
+    addr = OTHER_CLIENT[name]
+    if topology.loopback:
+        return addr  # all of 127/8 is on lo
+    out = subprocess.run(
+        [*topology.phone.exec_prefix(), "ip", "-o", "-4", "addr", "show"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=20,
+    ).stdout
+    if addr not in out:
+        dev = next(line.split()[1] for line in out.splitlines() if ms.PHONE_ADDR in line)
+        topology.phone.run("ip", "addr", "add", f"{addr}/24", "dev", dev)
+    return addr
+
+
+def run_client(topology: ms.Topology, source: str, url: str, *args: str) -> dict[str, Any]:
+    """tests/mobile/answer_client.py in the phone's namespace; its one JSON line."""
+    done = subprocess.run(
+        [*client_command(topology, source, url), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ms.REPO,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"answer_client failed: {done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def client_command(topology: ms.Topology, source: str, url: str) -> list[str]:
+    script = Path(__file__).with_name("answer_client.py")
+    endpoint = answer_endpoint(url)
+    return [*topology.phone.exec_prefix(), sys.executable, str(script), endpoint, source]
+
+
+def answer_endpoint(offer_url: str) -> str:
+    return offer_url.split("#", 1)[0].lower() + answer_home.ANSWER_PATH
+
+
+def offer_record(offer_url: str) -> BootstrapRecord:
+    return bootstrap.decode_compact(offer_url, now=0, allow_loopback=True, check_expiry=False)
+
+
+def made_up_answer(offer: BootstrapRecord) -> str:
+    """An answer the attacker made with its own DTLS fingerprint: what sitting in the
+    middle would take, if it were accepted."""
+    fingerprint = bytes(range(32))
+    record = BootstrapRecord(
+        Kind.ANSWER, offer.offer_id, "Evil", "e" * 22, fingerprint, (), setup="active"
+    )
+    return bootstrap.answer_text(record)
+
+
+def forged_request(offer_url: str) -> str:
+    """Right offer id, a made-up answer, a MAC under a key guessed without the QR."""
+    offer = offer_record(offer_url)
+    mac = answer_home.answer_mac(b"guess" * 6 + b"ss", offer.offer_id, made_up_answer(offer))
+    return answer_home.AnswerRequest(offer.offer_id, made_up_answer(offer), mac).to_json()
+
+
+def keyed_request(offer_url: str) -> str:
+    """A request with the right MAC: from someone who did read the QR (its seed)."""
+    offer = offer_record(offer_url)
+    assert offer.seed is not None
+    return answer_home.make_request(offer.seed, made_up_answer(offer)).to_json()
+
+
+@contextlib.contextmanager
+def page_server_blocked(topology: ms.Topology) -> Iterator[None]:
+    """The phone's TCP to the laptop's page server silently dropped (a guest network's
+    filter); everything else, WebRTC's UDP included, still passes."""
+    if not Path(NFT).exists():
+        raise RuntimeError(f"{NFT} is missing: apt-get install nftables (make sysdeps)")
+    table = "qrlink_block"
+    rules = (
+        f"table inet {table} {{\n"
+        "  chain out {\n"
+        "    type filter hook output priority 0; policy accept;\n"
+        f"    tcp dport {ms.PAGE_PORT} drop\n"
+        "  }\n"
+        "}\n"
+    )
+    subprocess.run(
+        [*topology.phone.exec_prefix(), NFT, "-f", "-"],
+        input=rules,
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=20,
+    )
+    try:
+        yield
+    finally:
+        subprocess.run(
+            [*topology.phone.exec_prefix(), NFT, "delete", "table", "inet", table],
+            capture_output=True,
+            timeout=20,
+        )
+
+
+def wait_until(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.05)
