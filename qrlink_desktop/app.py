@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from . import logsetup
@@ -32,6 +33,7 @@ from .gui.netinfo import PAGE_PORT, lan_ipv4
 from .gui.session import EngineFactory, RemoteConfig, SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
+from .rendezvous.answers import AnswerInbox, NetworkAnswer, Refusal
 from .rendezvous.client import RendezvousClient
 from .rendezvous.pages import PageServer, serve_pages
 from .rtc.engine import Engine
@@ -118,6 +120,7 @@ class QrlinkApp:
         store: QSettings,
         *,
         remote_retry: RetryPolicy = DEFAULT_RETRY,
+        inbox: AnswerInbox | None = None,
     ) -> None:
         self.store = store
         self.remote_retry = remote_retry  # the service's retry policy (tests shorten it)
@@ -138,6 +141,30 @@ class QrlinkApp:
         self.window.stored_settings = stored
         self.window.settingsChanged.connect(self.on_settings)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.inbox = inbox
+        if inbox is not None:
+            self._take_answers_home(inbox)
+
+    def _take_answers_home(self, inbox: AnswerInbox) -> None:
+        """One scan: the page this window serves sends its answer back; the offer on
+        screen is the one it may answer, the controller applies it like a scanned one."""
+
+        async def sink(answer: NetworkAnswer) -> None:
+            await self.controller.take_network_answer(answer.text)
+
+        def on_offer(_event: dict[str, Any]) -> None:
+            offer = self.controller.engine.offer
+            if offer is not None:
+                inbox.expect(offer, self.controller.engine.clock.now())
+
+        def on_refused(refusal: Refusal) -> None:
+            self.window.pairings.on_refused(str(refusal.code))
+            self.window.diagnostics.refresh_summary()
+
+        inbox.sink = sink
+        inbox.listeners.append(on_refused)
+        self.controller.offerReady.connect(on_offer)
+        self.window.set_answers_home(True)
 
     def _engine_factory(self, settings: Settings) -> EngineFactory:
         config = settings.engine_config(self.addresses)
@@ -168,6 +195,9 @@ class QrlinkApp:
 
     def start(self) -> None:
         """Show the window, gather the first offer, open the camera, look for others."""
+        screen = self.window.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            self.window.fit_to(screen.availableGeometry())
         self.window.show()
         self.controller.start()
         self.window.start_camera()
@@ -206,6 +236,9 @@ class QrlinkApp:
             await asyncio.sleep(max(30.0, creds.ttl * 0.8))
 
     async def shutdown(self) -> None:
+        if self.inbox is not None:
+            self.inbox.withdraw()
+            self.inbox.sink = None
         self.camera.stop()
         for task in list(self._tasks):
             task.cancel()
@@ -231,8 +264,9 @@ async def _serve_page(args: argparse.Namespace, store: QSettings) -> PageServer 
     if args.page_url or settings_store.load(store).page_url:
         return None  # a configured page (e.g. any static HTTPS host) replaces it
     host = (args.address[0] if args.address else lan_ipv4()) or "127.0.0.1"
+    inbox = AnswerInbox()  # the page served here sends its answer back here (one scan)
     try:
-        pages = await serve_pages(host, PAGE_PORT)
+        pages = await serve_pages(host, PAGE_PORT, inbox=inbox)
     except FileNotFoundError as exc:  # a source checkout without `make page`
         raise QrlinkError(
             ErrorCode.INVALID_ARGUMENT,
@@ -241,7 +275,7 @@ async def _serve_page(args: argparse.Namespace, store: QSettings) -> PageServer 
         ) from None
     except OSError:  # the port is taken (another window?): any free port will do
         try:
-            pages = await serve_pages(host, 0)
+            pages = await serve_pages(host, 0, inbox=inbox)
         except OSError as exc:
             raise QrlinkError(
                 ErrorCode.INVALID_ARGUMENT, f"cannot serve the customer's page on {host}: {exc}"
@@ -287,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages: PageServer | None = None
     try:
         pages = loop.run_until_complete(_serve_page(args, store))
-        app = QrlinkApp(args, store)
+        app = QrlinkApp(args, store, inbox=pages.inbox if pages is not None else None)
     except QrlinkError as exc:
         print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
         if pages is not None:

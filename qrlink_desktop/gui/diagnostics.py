@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ TIMING_COLUMNS = (
 @dataclass
 class Pairing:
     started_at: float  # wall clock, when the answer arrived
-    source: str  # camera, paste, image or remote (the rendezvous service)
+    source: str  # network (sent home by the page), camera, paste, image or remote
     timings: dict[str, float] = field(default_factory=dict)
     path: str | None = None  # host, srflx, prflx or relay (local candidate of the pair)
     remote: str | None = None
@@ -53,6 +54,12 @@ class PairingLog:
         self.pairings: list[Pairing] = []
         self._offer_ready_ms: float | None = None
         self._offer_shown_at: float | None = None
+        # Answer requests the page server refused (forged, replayed, expired, oversize,
+        # malformed, over the rate limit), by error code; their bodies are never kept.
+        self.refused: Counter[str] = Counter()
+
+    def on_refused(self, code: str) -> None:
+        self.refused[code] += 1
 
     @property
     def current(self) -> Pairing | None:
@@ -105,6 +112,7 @@ class PairingLog:
             "successes": len(ok),
             "failures": len(done) - len(ok),
             "relayShare": relayed / len(ok) if ok else 0.0,
+            "answersRefused": dict(self.refused),
         }
 
     def to_json(self) -> str:
@@ -140,6 +148,18 @@ class DiagnosticsPanel(QWidget):
         layout.addWidget(self.table, 1)
         self.refresh()
 
+    def refresh_summary(self) -> None:
+        """The counts line only: cheap enough for every refused request of a flood."""
+        s = self.log.summary()
+        refused = sum(s["answersRefused"].values())
+        self.summary.setText(
+            f"Pairings: {s['pairings']}   succeeded: {s['successes']}   "
+            f"failed: {s['failures']}   relayed: {s['relayShare']:.0%}"
+            + (f"   answers refused: {refused}" if refused else "")
+        )
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(s["answersRefused"].items()))
+        self.summary.setToolTip(f"Refused answer requests: {codes}" if codes else "")
+
     def refresh(self) -> None:
         pairings = self.log.pairings
         self.table.setRowCount(len(pairings))
@@ -153,11 +173,7 @@ class DiagnosticsPanel(QWidget):
             ]
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
-        s = self.log.summary()
-        self.summary.setText(
-            f"Pairings: {s['pairings']}   succeeded: {s['successes']}   "
-            f"failed: {s['failures']}   relayed: {s['relayShare']:.0%}"
-        )
+        self.refresh_summary()
 
     def export(self, path: str | None = None) -> Path | None:
         if path is None:

@@ -1,6 +1,11 @@
 """The cashier's window: the offer on the left, the camera in the middle, the pairing and
 the payment on the right, failures across the top.
 
+With one scan (the customer's page sends its answer home) the camera is the fallback: the
+offer QR and the code are what the cashier looks at, so the camera column is the narrow
+one. The window sizes itself from the screen's available area and stays usable at
+1280×720 (`fit_to`).
+
 The window presents and forwards: what the cashier does goes to the `SessionController`
 (engine) or the `CameraBridge` (scanner); what they report comes back as signals and is
 shown here. It is given both by `app.py`, which also reacts to `settingsChanged`.
@@ -13,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -49,6 +54,15 @@ from .viewfinder import Viewfinder
 
 log = logging.getLogger(__name__)
 
+# The size the window asks for on a large screen; a smaller screen gets what it has.
+PREFERRED_SIZE = QSize(1400, 820)
+# The window manager's title bar and frame, not known before the window is shown.
+FRAME_ALLOWANCE = QSize(16, 48)
+# The columns' shares of the width: offer, camera (the fallback), pairing and payment.
+COLUMN_SHARES = (0.34, 0.27, 0.39)
+CAMERA_TITLE = "2. Scan the answer code on the customer's phone"
+CAMERA_TITLE_FALLBACK = "If the phone shows an answer code: the camera"
+
 # What the offer panel says under a code that is no longer waiting for an answer.
 _OFFER_DONE = {
     State.CONNECTING: "Answer received — connecting…",
@@ -80,7 +94,7 @@ class MainWindow(QMainWindow):
         self._request_amounts: dict[str, tuple[str, str]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         self.setWindowTitle("qrlink — cashier")
-        self.resize(1400, 820)
+        self.resize(PREFERRED_SIZE)
 
         self.notice = NoticeBar()
         self.offer = OfferPanel()
@@ -98,7 +112,8 @@ class MainWindow(QMainWindow):
     # -- layout ---------------------------------------------------------------------------
 
     def _build_camera_box(self) -> QGroupBox:
-        box = QGroupBox("2. Scan the answer code on the customer's phone")
+        box = QGroupBox(CAMERA_TITLE)
+        self.camera_box = box
         self.camera_picker = QComboBox()
         self.camera_picker.setEditable(True)
         self.camera_picker.setToolTip("Camera number, video file or stream URL; Enter to open")
@@ -166,14 +181,37 @@ class MainWindow(QMainWindow):
         split.addWidget(offer_box)
         split.addWidget(self._build_camera_box())
         split.addWidget(right)
-        split.setSizes([400, 520, 480])
         split.setChildrenCollapsible(False)
+        self.split = split
+        self._share_columns(PREFERRED_SIZE.width())
 
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.notice)
         layout.addWidget(split, 1)
         self.setCentralWidget(central)
+
+    def _share_columns(self, width: int) -> None:
+        self.split.setSizes([round(width * share) for share in COLUMN_SHARES])
+
+    def fit_to(self, available: QRect) -> None:
+        """Size and place the window within a screen's available area (what the task bar
+        leaves): the preferred size where it fits, the whole area where it does not, so a
+        till's 1366×768 or 1280×720 screen shows everything."""
+        room = available.size() - FRAME_ALLOWANCE
+        size = PREFERRED_SIZE.boundedTo(room).expandedTo(self.minimumSizeHint())
+        self.resize(size)
+        self._share_columns(size.width())
+        left = available.x() + max(0, (available.width() - size.width()) // 2)
+        top = available.y() + max(0, (available.height() - size.height() - 32) // 2)
+        self.move(left, top)
+
+    def set_answers_home(self, on: bool) -> None:
+        """The customer's page sends its answer over the network (the window serves it):
+        the camera becomes the fallback, and the window says so."""
+        self.status.one_scan = on
+        self.camera_box.setTitle(CAMERA_TITLE_FALLBACK if on else CAMERA_TITLE)
+        self.status.show_state({"state": str(self.controller.state)})
 
     def _build_actions(self) -> None:
         menu = self.menuBar().addMenu("&Session")
@@ -409,7 +447,10 @@ class MainWindow(QMainWindow):
 
     def submit_answer(self, text: str, source: str) -> None:
         if self.controller.state != State.AWAITING_ANSWER:
-            return  # an answer to an earlier code, seen after this one was answered
+            # An answer to an earlier code, or the camera's after the page's own answer
+            # came over the network: the first one won.
+            log.info("an answer from the %s came after the first one; ignored", source)
+            return
         self.notice.clear()
         self.controller.submit_answer(text, source)
 

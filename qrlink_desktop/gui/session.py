@@ -296,7 +296,24 @@ class SessionController(QObject):
 
     def submit_answer(self, text: str, source: str) -> asyncio.Task[Any] | None:
         """An answer read from the camera, pasted, or read from an image file."""
+        return self._submit(text, source, None)
+
+    async def take_network_answer(self, text: str) -> None:
+        """The page's answer, sent home over the shop's network (one scan). Returns once
+        it is applied (then the pairing goes on as for a scanned one); raises the engine's
+        error, or INVALID_ARGUMENT when another answer came first."""
+        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._submit(text, "network", applied) is None:
+            raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "this code is answered already")
+        await applied
+
+    def _submit(
+        self, text: str, source: str, applied: asyncio.Future[None] | None
+    ) -> asyncio.Task[Any] | None:
         if self._submitting or self.state != State.AWAITING_ANSWER:
+            if self._submitting or self.state in (State.CONNECTING, State.CONNECTED):
+                # The race of one scan: the page's answer and the camera's (or a paste).
+                log.info("an answer from the %s came after the first one; ignored", source)
             return None
         if self._remote_status == RemoteStatus.ANSWERED and self.remote_active:
             return None  # the service's answer is being applied
@@ -310,7 +327,19 @@ class SessionController(QObject):
 
         async def run() -> None:
             try:
-                await self.engine.submit_answer(text.strip())
+                try:
+                    await self.engine.accept_answer(text.strip())
+                except asyncio.CancelledError:
+                    if applied is not None:
+                        applied.cancel()
+                    raise
+                except Exception as exc:
+                    if applied is not None and not applied.done():
+                        applied.set_exception(exc)
+                    raise
+                if applied is not None and not applied.done():
+                    applied.set_result(None)
+                await self.engine.connect()
             finally:
                 self._submitting = False
 

@@ -36,6 +36,9 @@ STATE_TEXT: dict[State, tuple[str, str]] = {
     State.FAILED: ("Failed", "#b42318"),
 }
 
+# One scan: the page sends its answer home by itself; the camera is the fallback.
+WAITING_ONE_SCAN = "Waiting for the customer's phone — or show its answer code to the camera"
+
 PATH_TEXT = {
     "host": "direct (local network)",
     "prflx": "direct (local network)",
@@ -61,7 +64,9 @@ class StatusPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state: State = State.IDLE
+        self.one_scan = False  # the customer's page can send its answer home
         self.state_label = QLabel()
+        self.state_label.setWordWrap(True)
         self.state_label.setAccessibleName("Session state")
         bold = QFont(self.state_label.font())
         bold.setBold(True)
@@ -117,6 +122,8 @@ class StatusPanel(QWidget):
     def show_state(self, event: dict[str, Any], detail: str = "") -> None:
         self.state = State(event["state"])
         text, colour = STATE_TEXT[self.state]
+        if self.state == State.AWAITING_ANSWER and self.one_scan:
+            text = WAITING_ONE_SCAN
         if detail:
             text = f"{text}: {detail}"
         self.state_label.setText(text)

@@ -328,7 +328,13 @@ def test_diagnostics_records_counts_and_exports(qtbot: QtBot, tmp_path: Path) ->
     # A misread answer is not a pairing: the offer is still waiting.
     log.on_event({"event": "answer_scanned", "source": "paste"})
     log.on_event({"event": "error", "code": "BOOTSTRAP_PARSE_FAILED", "message": "x"})
-    assert log.summary() == {"pairings": 3, "successes": 2, "failures": 1, "relayShare": 0.5}
+    assert log.summary() == {
+        "pairings": 3,
+        "successes": 2,
+        "failures": 1,
+        "relayShare": 0.5,
+        "answersRefused": {},
+    }
     first = log.pairings[0]
     assert first.timings == {
         "offer_ready_ms": 0.4,
@@ -350,3 +356,10 @@ def test_diagnostics_records_counts_and_exports(qtbot: QtBot, tmp_path: Path) ->
     data: dict[str, Any] = json.loads(out.read_text())
     assert data["summary"]["successes"] == 2 and len(data["pairings"]) == 3
     assert data["pairings"][1]["path"] == "relay"
+    # Refused answer requests (one scan) are counted by code, shown and exported.
+    for code in ("VERIFICATION_FAILED", "RATE_LIMITED", "RATE_LIMITED"):
+        log.on_refused(code)
+    panel.refresh_summary()
+    assert "answers refused: 3" in panel.summary.text()
+    assert "RATE_LIMITED 2" in panel.summary.toolTip()
+    assert log.summary()["answersRefused"] == {"VERIFICATION_FAILED": 1, "RATE_LIMITED": 2}

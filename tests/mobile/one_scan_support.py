@@ -6,15 +6,21 @@ Everything runs in the namespaces mobile_support creates; nothing leaves them.""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import os
+import queue
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import mobile_support as ms
+from playwright.sync_api import sync_playwright
 
 from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Kind
@@ -204,3 +210,94 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.05)
+
+
+# -- the window's side: this test process in the laptop's namespace, the browser on a thread
+
+
+CLONE_NEWNET = 0x40000000
+
+
+@contextlib.contextmanager
+def thread_in_namespace(ns: ms.Namespace) -> Iterator[None]:
+    """Sockets this thread opens from now on live in `ns` (setns(2) is per thread): the
+    window, its page server and its aiortc peer, all on the GUI thread, join the laptop's
+    namespace while the test runs; the thread goes back to its own namespace after."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{ns.name}", os.O_RDONLY)
+    try:
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into {ns.name} failed")
+        try:
+            yield
+        finally:
+            if libc.setns(original, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back failed")
+    finally:
+        os.close(original)
+        os.close(target)
+
+
+T = TypeVar("T")
+
+
+class BrowserThread:
+    """A browser engine driven by Playwright's sync API on a thread of its own, so the
+    test's thread keeps Qt's (and asyncio's) loop turning while the page works: each step
+    is a function of the browser run there, its result a future to wait on."""
+
+    def __init__(self, launch: Callable[[Any], Any]) -> None:
+        self._steps: queue.Queue[tuple[Callable[[Any], Any], Future[Any]] | None] = queue.Queue()
+        self._launch = launch
+        self._ready: Future[None] = Future()
+        self.console: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="browser", daemon=True)
+        self._thread.start()
+        self._ready.result(timeout=60)
+
+    def _run(self) -> None:
+        try:
+            with sync_playwright() as pw:
+                browser = self._launch(pw)
+                self._ready.set_result(None)
+                try:
+                    while (item := self._steps.get()) is not None:
+                        step, result = item
+                        try:
+                            result.set_result(step(browser))
+                        except BaseException as exc:
+                            result.set_exception(exc)
+                finally:
+                    browser.close()
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+
+    def submit(self, step: Callable[[Any], T]) -> Future[T]:
+        result: Future[T] = Future()
+        self._steps.put((step, result))
+        return result
+
+    def new_page(self, browser: Any) -> Any:
+        """(In a step.) A phone-sized page whose console is kept for a failed test."""
+        page = browser.new_page(viewport={"width": 400, "height": 720})
+        page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
+        return page
+
+    def close(self) -> None:
+        self._steps.put(None)
+        self._thread.join(timeout=30)
+
+
+def chromium_launcher(topology: ms.Topology, directory: Path) -> Callable[[Any], Any]:
+    """Debian's Chromium in the phone's namespace (the engine a later browser matrix
+    swaps here)."""
+
+    def launch(pw: Any) -> Any:
+        return pw.chromium.launch(
+            executable_path=str(ms.chromium_wrapper(topology.phone, directory)),
+            args=ms.chromium_args(topology),
+        )
+
+    return launch
