@@ -8,6 +8,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need+=(libzbar0)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+# Qt's xcb platform under Xvfb (tests/gui/make_screenshot.py) needs these two besides.
+ldconfig -p 2>/dev/null | grep -q 'libxcb-icccm\.so\.4' || need+=(libxcb-icccm4)
+ldconfig -p 2>/dev/null | grep -q 'libxcb-keysyms\.so\.1' || need+=(libxcb-keysyms1)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v strip >/dev/null 2>&1 || need+=(binutils)   # PyInstaller's objdump, strip
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)

@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -59,9 +59,15 @@ PREFERRED_SIZE = QSize(1400, 820)
 # The window manager's title bar and frame, not known before the window is shown.
 FRAME_ALLOWANCE = QSize(16, 48)
 # The columns' shares of the width: offer, camera (the fallback), pairing and payment.
-COLUMN_SHARES = (0.34, 0.27, 0.39)
+COLUMN_SHARES = (0.35, 0.26, 0.39)
 CAMERA_TITLE = "2. Scan the answer code on the customer's phone"
 CAMERA_TITLE_FALLBACK = "If the phone shows an answer code: the camera"
+ONE_SCAN_HINT = (
+    "One scan: the customer's phone sends its answer to this till by itself. The camera "
+    "is for a phone that shows an answer code instead (its page hosted elsewhere, or the "
+    "guest Wi-Fi keeping it from this till)."
+)
+VIEWFINDER_MIN_HEIGHT = 180
 
 # What the offer panel says under a code that is no longer waiting for an answer.
 _OFFER_DONE = {
@@ -142,19 +148,35 @@ class MainWindow(QMainWindow):
         self.image_button.setToolTip(
             "A screenshot or photo of the answer code (or drop it on the picture)"
         )
-        fallback = QHBoxLayout()
-        fallback.addWidget(self.paste_field, 1)
-        fallback.addWidget(self.paste_button)
-        fallback.addWidget(self.image_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.paste_button)
+        buttons.addWidget(self.image_button)
+        buttons.addStretch(1)
         self.scan_stats = QLabel("")
         self.scan_stats.setStyleSheet("color: palette(mid);")
+        self.one_scan_hint = QLabel(ONE_SCAN_HINT)
+        self.one_scan_hint.setWordWrap(True)
+        self.one_scan_hint.setStyleSheet("color: palette(mid);")
+        self.one_scan_hint.hide()
 
         layout = QVBoxLayout(box)
         layout.addLayout(controls)
-        layout.addWidget(self.viewfinder, 1)
+        layout.addWidget(self.viewfinder)
         layout.addWidget(self.scan_stats)
-        layout.addLayout(fallback)
+        layout.addWidget(self.paste_field)
+        layout.addLayout(buttons)
+        layout.addWidget(self.one_scan_hint)
+        layout.addStretch(1)
+        # The picture keeps a camera's proportions: the column's height below it goes to
+        # the paste field and the hint, not to black bars.
+        box.installEventFilter(self)
         return box
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is getattr(self, "camera_box", None) and event.type() == QEvent.Type.Resize:
+            width = self.camera_box.contentsRect().width()
+            self.viewfinder.setMaximumHeight(max(VIEWFINDER_MIN_HEIGHT, width * 3 // 4))
+        return super().eventFilter(watched, event)
 
     def _build_layout(self) -> None:
         offer_box = QGroupBox("Offer")
@@ -211,6 +233,7 @@ class MainWindow(QMainWindow):
         the camera becomes the fallback, and the window says so."""
         self.status.one_scan = on
         self.camera_box.setTitle(CAMERA_TITLE_FALLBACK if on else CAMERA_TITLE)
+        self.one_scan_hint.setVisible(on)
         self.status.show_state({"state": str(self.controller.state)})
 
     def _build_actions(self) -> None:

@@ -1,7 +1,10 @@
-"""Take docs/screenshot.png: the window paired with a real headless peer, the code shown
-and confirmed, a payment approved and acknowledged in the log, the phone in the viewfinder.
+"""Take docs/screenshot.png: one scan on a till's 1366×768 screen. The window serves the
+customer's page; a real headless peer (the phone) answers the offer it read, and its
+answer comes back over the network exactly as the page sends it (`POST /answer` with the
+MAC from the offer's seed); the code is shown and confirmed, a payment approved and
+acknowledged in the log. The camera, the fallback, watches the empty counter.
 
-    Xvfb :99 -screen 0 1600x1000x24 &
+    Xvfb :99 -screen 0 1366x768x24 &
     DISPLAY=:99 QT_QPA_PLATFORM=xcb .venv/bin/python tests/gui/make_screenshot.py OUT.png
 
 (Not a test: pytest collects test_*.py only.) Loopback only, like the tests.
@@ -15,14 +18,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import qasync
-from gui_support import PAGE, Peer
+from gui_support import Peer
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from qrlink_desktop import app as app_module
+from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import CameraRequest
+from qrlink_desktop.rendezvous.answers import AnswerInbox
+from qrlink_desktop.rendezvous.pages import serve_pages
 from qrlink_desktop.scan import synthetic
 from qrlink_desktop.scan.sources import open_source
 
@@ -36,35 +43,50 @@ async def until(check: Any, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def send_home(offer_url: str, answer: str) -> None:
+    """What the page does with its answer: POST it to the page's origin with its MAC."""
+    record = bootstrap.decode_compact(offer_url, now=0, allow_loopback=True, check_expiry=False)
+    assert record.seed is not None
+    body = answer_home.make_request(record.seed, answer).to_json()
+    endpoint = offer_url.split("#")[0].lower() + answer_home.ANSWER_PATH
+    async with aiohttp.ClientSession() as session, session.post(endpoint, data=body) as r:
+        if r.status != 202:
+            raise RuntimeError(f"the window refused the answer: {r.status} {await r.text()}")
+
+
 async def shoot(out: Path, workdir: Path) -> None:
+    inbox = AnswerInbox()
+    pages = await serve_pages("127.0.0.1", 0, inbox=inbox)
+    video = workdir / "counter.avi"
+    # The counter with nobody holding up a phone: the camera has nothing to do.
+    room = synthetic.phone_sequence("QL:0", seed=11, empty_frames=90, enter_frames=0, hold_frames=0)
+    synthetic.write_video(video, room, 30)
     args = app_module.build_parser().parse_args(
-        ["--address", "127.0.0.1", *PAGE, "--settings", str(workdir / "s.ini"),
-         "--camera", str(workdir / "answer.avi")]
+        ["--address", "127.0.0.1", "--page-url", pages.url, "--settings",
+         str(workdir / "s.ini"), "--camera", str(video)]
     )  # fmt: skip
-    app = app_module.QrlinkApp(args, app_module.open_store(args.settings))
+    app = app_module.QrlinkApp(args, app_module.open_store(args.settings), inbox=inbox)
     window = app.window
     window.stored_settings = window.stored_settings.with_overrides(merchant="Corner Café")
     app.start()
+    window.camera.start(
+        CameraRequest(
+            lambda: open_source(str(video), realtime=True, loop=True),
+            "zxing",
+            True,
+            None,
+            f"video file {video.name}",
+        )
+    )
     shot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     peer: Peer | None = None
     try:
         await until(lambda: app.controller.state == State.AWAITING_ANSWER)
+        await asyncio.sleep(1.0)  # the waiting screen, as the customer scans
         peer = Peer(window.offer.text, "--approve")
         await until(lambda: peer.first("answer") is not None)
         answer = peer.first("answer")["text"]  # type: ignore[index]
-        video = workdir / "answer.avi"
-        frames = synthetic.phone_sequence(answer, seed=11, difficulty=0.3)
-        synthetic.write_video(video, frames, 30)
-        # Loop the clip so the phone is still in the picture when the shot is taken.
-        window.camera.start(
-            CameraRequest(
-                lambda: open_source(str(video), realtime=True, loop=True),
-                "zxing",
-                True,
-                None,
-                f"video file {video.name}",
-            )
-        )
+        await send_home(window.offer.text, answer)
         await until(window.status.code_box.isVisible)
         window.status.confirm_button.click()
         await until(window.payment.amount.isEnabled)
@@ -85,7 +107,6 @@ async def shoot(out: Path, workdir: Path) -> None:
             shot.set_result(None)
 
         app.controller.message.connect(on_message)
-        await until(lambda: bool(window.viewfinder.outlines), timeout=10)
         await asyncio.wait_for(shot, 20)
     finally:
         if peer is not None:
@@ -93,6 +114,7 @@ async def shoot(out: Path, workdir: Path) -> None:
             peer.stop()
         window.close()
         await app.shutdown()
+        await pages.close()
 
 
 def main() -> int:
