@@ -66,6 +66,16 @@ class Cashier(ms._JsonProcess):
     def refused(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == "answer_refused"]
 
+    def _pump(self) -> None:
+        """Each event stamped with the wall time it was read (the benchmark's clock)."""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                event["_readAt"] = time.time()
+                self._queue.put(event)
+        self._queue.put(None)
+
 
 @contextlib.contextmanager
 def page_host(topology: ms.Topology) -> Iterator[str]:
