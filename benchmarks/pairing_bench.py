@@ -16,7 +16,7 @@ from typing import Any
 
 from tables import table
 
-from qrlink_desktop.core import bootstrap, sdp
+from qrlink_desktop.core import answer_home, bootstrap, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.qrsize import smallest_version
@@ -26,7 +26,8 @@ from qrlink_desktop.rtc.tokens import encode_compat
 from qrlink_desktop.scan import qrimage
 
 PAGE_URL = "https://pay.example-shop.com/q/"  # 31 characters, lower-case path: byte mode
-LAN_URL = "http://192.168.100.200:48765/"  # what the app's own page server looks like
+LAN_URL = "http://192.168.100.200:48765/"  # the app's own page server, a long address
+OWN_PAGE_URL = "http://192.168.1.20:8765/"  # the app's own page server on its default port
 LOOPBACK = IceConfig(addresses=("127.0.0.1",))
 
 
@@ -85,6 +86,55 @@ def sizes() -> None:
             "SDP QR version",
             "spec form chars",
             "spec form QR version",
+        ],
+        rows,
+    )
+
+
+def one_scan_sizes() -> None:
+    """One scan adds nothing to the offer: the MAC key the page needs to send its answer
+    home is derived from the seed the offer carries anyway (core/answer_home.py)."""
+    fp = bytes(range(32))
+    rows = []
+    for n in (1, 2):
+        cands = (
+            Candidate(CandidateType.HOST, "192.168.1.20", 50000),
+            Candidate(CandidateType.HOST, "10.0.0.7", 50001),
+        )[:n]
+        offer = bootstrap.new_offer(fp, cands, int(time.time()) + 300)
+        assert offer.seed is not None
+        key = answer_home.answer_key(offer.seed)  # what the page derives: 32 bytes, not sent
+        answer = BootstrapRecord(
+            Kind.ANSWER, offer.offer_id, "abcd", "a" * 24, fp, cands, setup="active"
+        )
+        request = answer_home.make_request(offer.seed, bootstrap.answer_text(answer))
+        for label, url in (
+            ("31-char https URL", PAGE_URL),
+            (f"LAN URL {OWN_PAGE_URL}", OWN_PAGE_URL),
+            (f"LAN URL {LAN_URL}", LAN_URL),
+        ):
+            text = bootstrap.offer_text(offer, url)
+            rows.append(
+                [
+                    label,
+                    n,
+                    len(bootstrap.pack(offer)),
+                    len(text),
+                    smallest_version(text)[0],
+                    f"{len(key)} B derived, 0 B carried",
+                    len(request.to_json()),
+                ]
+            )
+    table(
+        "One scan: the offer QR the page answers home from (error correction M)",
+        [
+            "page URL",
+            "candidates",
+            "record bytes",
+            "QR text chars",
+            "QR version",
+            "MAC key",
+            "POST /answer body bytes",
         ],
         rows,
     )
@@ -214,6 +264,7 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
     )
     sizes()
+    one_scan_sizes()
     asyncio.run(engine_timings(args.rounds))
     asyncio.run(round_trip(args.messages))
 
