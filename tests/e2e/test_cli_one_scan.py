@@ -22,9 +22,9 @@ LOOPBACK = ["--address", "127.0.0.1"]
 
 class Proc:
     def __init__(self, *args: str, verbose: bool = False) -> None:
+        flags = ["-v"] if verbose else []
         self.proc = subprocess.Popen(
-            [*QRLINK, *(["-v"] if verbose else []), "peer", *args]
-            + ["--json", *LOOPBACK, "--timeout", "40"],
+            [*QRLINK, *flags, "peer", *args, "--json", *LOOPBACK, "--timeout", "40"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
