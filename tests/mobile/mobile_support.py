@@ -261,10 +261,18 @@ class _JsonProcess:
 
 
 class OfferProcess(_JsonProcess):
-    """`qrlink peer offer --json --serve-page` in the laptop namespace."""
+    """`qrlink peer offer --json --serve-page` in the laptop namespace (with `page_url`:
+    the QR points at a page hosted there instead, and no page is served)."""
 
-    def __init__(self, topology: Topology, *extra: str, lifetime: float = 60.0) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        *extra: str,
+        lifetime: float = 60.0,
+        page_url: str | None = None,
+    ) -> None:
         addr = topology.laptop_addr
+        page = ["--page-url", page_url] if page_url else ["--serve-page", f"{addr}:{PAGE_PORT}"]
         super().__init__(
             [
                 *topology.laptop.exec_prefix(),
@@ -276,8 +284,7 @@ class OfferProcess(_JsonProcess):
                 "--json",
                 "--address",
                 addr,
-                "--serve-page",
-                f"{addr}:{PAGE_PORT}",
+                *page,
                 "--timeout",
                 "60",
                 "--lifetime",

@@ -30,38 +30,9 @@ OTHER_CLIENT = {"loopback": "127.0.0.2", "namespaces": "10.99.0.3"}
 NFT = "/usr/sbin/nft"
 
 
-class Cashier(ms._JsonProcess):
+class Cashier(ms.OfferProcess):
     """`qrlink peer offer --json` in the laptop namespace: serving the page itself (the
     default, one scan), or pointing the QR at a page hosted elsewhere (no way home)."""
-
-    def __init__(
-        self,
-        topology: ms.Topology,
-        *extra: str,
-        page_url: str | None = None,
-        lifetime: float = 60.0,
-    ) -> None:
-        addr = topology.laptop_addr
-        page = ["--page-url", page_url] if page_url else ["--serve-page", f"{addr}:{ms.PAGE_PORT}"]
-        super().__init__(
-            [
-                *topology.laptop.exec_prefix(),
-                sys.executable,
-                "-m",
-                "qrlink_desktop.cli",
-                "peer",
-                "offer",
-                "--json",
-                "--address",
-                addr,
-                *page,
-                "--timeout",
-                "60",
-                "--lifetime",
-                str(lifetime),
-                *extra,
-            ]
-        )
 
     def refused(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == "answer_refused"]

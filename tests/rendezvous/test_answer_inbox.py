@@ -226,15 +226,24 @@ async def test_an_answer_the_engine_cannot_use_leaves_the_offer_waiting(
     assert (await inbox.handle(_body(offer), PHONE, NOW)).accepted
 
 
-async def test_two_genuine_requests_at_once_one_is_taken(
-    inbox: AnswerInbox, engine: Engine
-) -> None:
-    offer = _offer(bytes(16))
+async def _held_by_the_engine(
+    inbox: AnswerInbox, engine: Engine, offer: BootstrapRecord
+) -> asyncio.Future[answers.Outcome]:
+    """A genuine answer the engine is still applying (until `engine.gate` is set)."""
     inbox.expect(offer, NOW)
     engine.gate = asyncio.Event()
     first = asyncio.ensure_future(inbox.handle(_body(offer), PHONE, NOW))
     await asyncio.sleep(0)
     assert inbox.state(offer.offer_id) == OfferState.DELIVERING
+    return first
+
+
+async def test_two_genuine_requests_at_once_one_is_taken(
+    inbox: AnswerInbox, engine: Engine
+) -> None:
+    offer = _offer(bytes(16))
+    first = await _held_by_the_engine(inbox, engine, offer)
+    assert engine.gate is not None
     second = await inbox.handle(_body(offer), PHONE, NOW)
     assert (second.status, second.code) == (409, ErrorCode.INVALID_ARGUMENT)
     engine.gate.set()
@@ -245,10 +254,8 @@ async def test_withdrawn_while_delivering_stays_withdrawn(
     inbox: AnswerInbox, engine: Engine
 ) -> None:
     offer = _offer(bytes(16))
-    inbox.expect(offer, NOW)
-    engine.gate = asyncio.Event()
-    first = asyncio.ensure_future(inbox.handle(_body(offer), PHONE, NOW))
-    await asyncio.sleep(0)
+    first = await _held_by_the_engine(inbox, engine, offer)
+    assert engine.gate is not None
     inbox.withdraw()
     engine.gate.set()
     await first
