@@ -135,7 +135,11 @@ def test_window_one_scan_no_camera_frames(
                 page = phone.new_page(browser)
                 pages["customer"] = page
                 page.goto(url)
-                page.wait_for_selector("body[data-state=verify]", timeout=TIMEOUT_MS)
+                try:
+                    page.wait_for_selector("body[data-state=verify]", timeout=TIMEOUT_MS)
+                except Exception as exc:
+                    state = page.evaluate("JSON.stringify(document.body.dataset)")
+                    raise AssertionError(f"the page did not verify: {state}") from exc
                 assert page.query_selector("#qr") is None  # nothing shown to a camera
                 return str(page.get_attribute("#code", "data-code"))
 
