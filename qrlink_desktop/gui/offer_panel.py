@@ -125,4 +125,5 @@ class OfferPanel(QWidget):
         if self.text:
             QGuiApplication.clipboard().setText(self.text)
             self.copy_button.setText("Copied")
-            QTimer.singleShot(1500, lambda: self.copy_button.setText("Copy link"))
+            # Tied to the button: a panel closed meanwhile takes its timer with it.
+            QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("Copy link"))

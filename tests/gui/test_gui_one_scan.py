@@ -101,6 +101,20 @@ def _confirm_and_pay(qtbot: QtBot, app: app_module.QrlinkApp, phone: oss.Browser
     qtbot.waitUntil(lambda: app.controller.state == State.CLOSED, timeout=10_000)
 
 
+def _ice_state(app: app_module.QrlinkApp) -> str:
+    """What the window's ICE agent got to (for a pairing that did not complete)."""
+    peer = app.controller.engine.peer
+    if peer is None:
+        return "no peer"
+    out = [f"connection {peer.pc.connectionState}, ice {peer.pc.iceConnectionState}"]
+    for transport in getattr(peer.pc, "_RTCPeerConnection__iceTransports", ()):
+        conn = transport._connection
+        out.append(f"remote {[str(c) for c in conn._remote_candidates]}")
+        out.append(f"pairs {[(str(p), p.state) for p in conn._check_list]}")
+        out.append(f"early {len(conn._early_checks)} resolving {conn._remote_candidates_resolving}")
+    return "; ".join(out)
+
+
 pages: dict[str, Any] = {}  # the browser thread's pages, touched only from its steps
 
 
@@ -143,7 +157,11 @@ def test_window_one_scan_no_camera_frames(
                 assert page.query_selector("#qr") is None  # nothing shown to a camera
                 return str(page.get_attribute("#code", "data-code"))
 
-            phone_code = _wait(qtbot, phone.submit(open_offer))
+            try:
+                phone_code = _wait(qtbot, phone.submit(open_offer))
+            except Exception:
+                print("laptop's ICE:", _ice_state(app))
+                raise
             qtbot.waitUntil(window.status.code_box.isVisible, timeout=TIMEOUT_MS)
             assert window.status.code_label.text().replace(" ", "") == phone_code
             _confirm_and_pay(qtbot, app, phone)

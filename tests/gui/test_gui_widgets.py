@@ -169,6 +169,12 @@ def test_copy_link_puts_the_offer_on_the_clipboard(qtbot: QtBot) -> None:
     panel.show_offer({"text": OFFER, "expiresAt": 4e9}, "http://x/")
     qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == OFFER
+    assert panel.copy_button.text() == "Copied"
+    # The window closes before the label turns back: its timer goes with the button
+    # (it used to fire on a deleted button, an error in whatever test ran next).
+    with qtbot.waitSignal(panel.destroyed):
+        panel.deleteLater()
+    qtbot.wait(1700)
 
 
 # -- the payment panel -----------------------------------------------------------------------
