@@ -76,8 +76,24 @@ def _wait(qtbot: QtBot, future: Any, timeout: int = TIMEOUT_MS) -> Any:
         qtbot.waitUntil(future.done, timeout=timeout)
     except Exception:
         print("page console:", *PHONES[-1].console[-50:], sep="\n")
+        print("laptop's ICE when it failed:", *ICE_AT_FAILURE, sep="\n")
         raise
     return future.result()
+
+
+ICE_AT_FAILURE: list[str] = []
+
+
+def _watch_ice(app: app_module.QrlinkApp) -> None:
+    """Keep what the window's ICE agent reached when the engine reports an error (it
+    closes the peer right after), for the report of a pairing that did not complete."""
+    ICE_AT_FAILURE.clear()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "error":
+            ICE_AT_FAILURE.append(f"{event.get('code')}: {_ice_state(app)}")
+
+    app.controller.engineEvent.connect(on_event)
 
 
 def _confirm_and_pay(qtbot: QtBot, app: app_module.QrlinkApp, phone: oss.BrowserThread) -> None:
@@ -133,6 +149,7 @@ def test_window_one_scan_no_camera_frames(
         inbox = AnswerInbox()
         server = _serve(qtbot, topology, inbox)
         app = _window(tmp_path, topology, server.url, inbox, tmp_path / "no-camera.avi")
+        _watch_ice(app)
         window = app.window
         qtbot.addWidget(window)
         try:
@@ -157,11 +174,7 @@ def test_window_one_scan_no_camera_frames(
                 assert page.query_selector("#qr") is None  # nothing shown to a camera
                 return str(page.get_attribute("#code", "data-code"))
 
-            try:
-                phone_code = _wait(qtbot, phone.submit(open_offer))
-            except Exception:
-                print("laptop's ICE:", _ice_state(app))
-                raise
+            phone_code = _wait(qtbot, phone.submit(open_offer))
             qtbot.waitUntil(window.status.code_box.isVisible, timeout=TIMEOUT_MS)
             assert window.status.code_label.text().replace(" ", "") == phone_code
             _confirm_and_pay(qtbot, app, phone)
@@ -188,6 +201,7 @@ def test_window_page_hosted_elsewhere_falls_back_to_the_camera(
     with oss.thread_in_namespace(topology.laptop):
         elsewhere = _serve(qtbot, topology, None)  # a page host that takes no answers
         app = _window(tmp_path, topology, elsewhere.url, None, video)
+        _watch_ice(app)
         window = app.window
         qtbot.addWidget(window)
         try:
@@ -218,7 +232,11 @@ def test_window_page_hosted_elsewhere_falls_back_to_the_camera(
                 page.wait_for_selector("body[data-state=verify]", timeout=TIMEOUT_MS)
                 return str(page.get_attribute("#code", "data-code"))
 
-            qtbot.waitUntil(window.status.code_box.isVisible, timeout=TIMEOUT_MS)
+            try:
+                qtbot.waitUntil(window.status.code_box.isVisible, timeout=TIMEOUT_MS)
+            except Exception:
+                print("laptop's ICE when it failed:", *ICE_AT_FAILURE, sep="\n")
+                raise
             phone_code = _wait(qtbot, phone.submit(code_on_page))
             assert window.status.code_label.text().replace(" ", "") == phone_code
             _confirm_and_pay(qtbot, app, phone)
