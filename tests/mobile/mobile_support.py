@@ -151,10 +151,32 @@ def two_namespaces() -> Iterator[Topology]:
         phone.run("ip", "link", "set", veth_p, "up")
         # Chromium gathers host candidates only with a default route; it leads to the laptop.
         phone.run("ip", "route", "add", "default", "via", LAPTOP_ADDR)
+        _wait_operstate_up(laptop, phone)
         yield Topology(laptop, phone, LAPTOP_ADDR, made)
     finally:
         for name in made:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
+
+
+def _wait_operstate_up(*namespaces: Namespace, timeout: float = 10.0) -> None:
+    """The kernel reports a veth's carrier about a second after both ends are up (its
+    link watcher runs at most once a second). A browser that gathers before then finds
+    no usable interface and answers with no candidate, so nothing connects (seen as a
+    3 s gathering stall and a pairing that never completes); wait for it."""
+    deadline = time.monotonic() + timeout
+    for ns in namespaces:
+        while True:
+            out = subprocess.run(
+                [*ns.exec_prefix(), "ip", "-o", "link", "show", "type", "veth"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout
+            if "state UP" in out:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the veth in {ns.name} did not come up: {out}")
+            time.sleep(0.05)
 
 
 def chromium_wrapper(ns: Namespace, directory: Path) -> Path:
