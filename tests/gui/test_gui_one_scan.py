@@ -6,13 +6,16 @@ window's pixels, and the page's answer comes back over the network: the code on 
 screens, the cashier confirms, the phone approves. No camera frame at all.
 Fallback: a page hosted elsewhere has no way home; it shows its answer QR, and the window
 reads it through its camera path (the answer rendered into realistic webcam frames).
+
+The window runs in this process; its thread joins the laptop's namespace for the test
+(`thread_in_namespace`), so its page server and ICE agent live there, as on a till.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -35,8 +38,8 @@ from qrlink_desktop.rendezvous.answers import AnswerInbox
 from qrlink_desktop.rendezvous.pages import PageServer, serve_pages
 from qrlink_desktop.scan import synthetic
 
-TIMEOUT_MS = 20_000
-PHONES: list[oss.BrowserThread] = []
+STEP_MS = 15_000  # a browser step's own waits
+WAIT_MS = 25_000  # waiting here for a step, or for the window
 
 
 @pytest.fixture(params=["loopback", "namespaces"])
@@ -54,11 +57,71 @@ def topology(request: pytest.FixtureRequest) -> Iterator[ms.Topology]:
 def phone(topology: ms.Topology, tmp_path: Path) -> Iterator[oss.BrowserThread]:
     """The customer's browser, in the phone's namespace, on a thread of its own."""
     browser = oss.BrowserThread(oss.chromium_launcher(topology, tmp_path))
-    PHONES.append(browser)
     try:
         yield browser
     finally:
         browser.close()
+
+
+class Till:
+    """The window under test and the customer's browser; when something does not come,
+    the report says what the page printed and where the window's ICE agent stood."""
+
+    def __init__(self, qtbot: QtBot, app: app_module.QrlinkApp, phone: oss.BrowserThread) -> None:
+        self.qtbot, self.app, self.window, self.phone = qtbot, app, app.window, phone
+        self.ice_at_failure: list[str] = []
+        # The engine closes its peer right after reporting an error: look before.
+        app.controller.engineEvent.connect(self._on_event)
+        qtbot.addWidget(app.window)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "error":
+            self.ice_at_failure.append(f"{event.get('code')}: {self._ice_state()}")
+
+    def _ice_state(self) -> str:
+        peer = self.app.controller.engine.peer
+        if peer is None:
+            return "no peer"
+        out = [f"connection {peer.pc.connectionState}, ice {peer.pc.iceConnectionState}"]
+        for transport in getattr(peer.pc, "_RTCPeerConnection__iceTransports", ()):
+            conn = transport._connection
+            out.append(f"remote candidates {[str(c) for c in conn._remote_candidates]}")
+            out.append(f"pairs {[(str(p), p.state) for p in conn._check_list]}")
+        return "; ".join(out)
+
+    def until(self, check: Callable[[], bool], timeout: int = WAIT_MS) -> None:
+        try:
+            self.qtbot.waitUntil(check, timeout=timeout)
+        except Exception:
+            print("page console:", *self.phone.console[-50:], sep="\n")
+            print("the window's ICE when it failed:", *self.ice_at_failure, sep="\n")
+            raise
+
+    def step(self, step: Callable[[Any], Any]) -> Any:
+        """A browser step's result, while Qt and asyncio keep running here."""
+        future = self.phone.submit(step)
+        self.until(future.done)
+        return future.result()
+
+    def confirm_and_pay(self) -> None:
+        window = self.window
+        self.until(lambda: QApplication.focusWidget() is window.status.confirm_button)
+        self.qtbot.keyClick(window.status.confirm_button, Qt.Key.Key_Return)
+        self.until(lambda: QApplication.focusWidget() is window.payment.amount)
+        self.qtbot.keyClicks(window.payment.amount, "9.99")
+        self.qtbot.keyClick(window.payment.amount, Qt.Key.Key_Return)
+
+        def approve(_browser: Any) -> str:
+            page = self.phone.pages["customer"]
+            page.wait_for_selector("body[data-state=request]", timeout=STEP_MS)
+            amount = str(page.inner_text("#amount"))
+            page.click("#approve")
+            page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=STEP_MS)
+            return amount
+
+        assert self.step(approve) == "9.99"
+        self.until(lambda: window.payment.outcome_status == "approved")
+        self.until(lambda: self.app.controller.state == State.CLOSED)
 
 
 def _window(
@@ -70,72 +133,21 @@ def _window(
     return app_module.QrlinkApp(args, app_module.open_store(args.settings), inbox=inbox)
 
 
-def _wait(qtbot: QtBot, future: Any, timeout: int = TIMEOUT_MS) -> Any:
-    """A browser step's result, while Qt and asyncio keep running here."""
-    try:
-        qtbot.waitUntil(future.done, timeout=timeout)
-    except Exception:
-        print("page console:", *PHONES[-1].console[-50:], sep="\n")
-        print("laptop's ICE when it failed:", *ICE_AT_FAILURE, sep="\n")
-        raise
-    return future.result()
-
-
-ICE_AT_FAILURE: list[str] = []
-
-
-def _watch_ice(app: app_module.QrlinkApp) -> None:
-    """Keep what the window's ICE agent reached when the engine reports an error (it
-    closes the peer right after), for the report of a pairing that did not complete."""
-    ICE_AT_FAILURE.clear()
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("event") == "error":
-            ICE_AT_FAILURE.append(f"{event.get('code')}: {_ice_state(app)}")
-
-    app.controller.engineEvent.connect(on_event)
-
-
-def _confirm_and_pay(qtbot: QtBot, app: app_module.QrlinkApp, phone: oss.BrowserThread) -> None:
-    window = app.window
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.status.confirm_button)
-    qtbot.keyClick(window.status.confirm_button, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.payment.amount)
-    qtbot.keyClicks(window.payment.amount, "9.99")
-    qtbot.keyClick(window.payment.amount, Qt.Key.Key_Return)
-
-    def approve(_browser: Any) -> str:
-        page = pages["customer"]
-        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
-        amount = str(page.inner_text("#amount"))
-        page.click("#approve")
-        page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)
-        return amount
-
-    assert _wait(qtbot, phone.submit(approve)) == "9.99"
-    qtbot.waitUntil(lambda: window.payment.outcome_status == "approved", timeout=10_000)
-    qtbot.waitUntil(lambda: app.controller.state == State.CLOSED, timeout=10_000)
-
-
-def _ice_state(app: app_module.QrlinkApp) -> str:
-    """What the window's ICE agent got to (for a pairing that did not complete)."""
-    peer = app.controller.engine.peer
-    if peer is None:
-        return "no peer"
-    out = [f"connection {peer.pc.connectionState}, ice {peer.pc.iceConnectionState}"]
-    for transport in getattr(peer.pc, "_RTCPeerConnection__iceTransports", ()):
-        conn = transport._connection
-        out.append(f"remote {[str(c) for c in conn._remote_candidates]}")
-        out.append(f"pairs {[(str(p), p.state) for p in conn._check_list]}")
-        out.append(f"early {len(conn._early_checks)} resolving {conn._remote_candidates_resolving}")
-    return "; ".join(out)
-
-
-pages: dict[str, Any] = {}  # the browser thread's pages, touched only from its steps
-
-
 def _serve(qtbot: QtBot, topology: ms.Topology, inbox: AnswerInbox | None) -> PageServer:
     return run(qtbot, serve_pages(topology.laptop_addr, 0, ms.DIST, inbox=inbox))
+
+
+def _code_on_the_page(phone: oss.BrowserThread) -> Callable[[Any], str]:
+    def step(_browser: Any) -> str:
+        page = phone.pages["customer"]
+        try:
+            page.wait_for_selector("body[data-state=verify]", timeout=STEP_MS)
+        except Exception as exc:
+            state = page.evaluate("JSON.stringify(document.body.dataset)")
+            raise AssertionError(f"the page did not verify: {state}") from exc
+        return str(page.get_attribute("#code", "data-code"))
+
+    return step
 
 
 def test_window_one_scan_no_camera_frames(
@@ -149,35 +161,35 @@ def test_window_one_scan_no_camera_frames(
         inbox = AnswerInbox()
         server = _serve(qtbot, topology, inbox)
         app = _window(tmp_path, topology, server.url, inbox, tmp_path / "no-camera.avi")
-        _watch_ice(app)
-        window = app.window
-        qtbot.addWidget(window)
+        till, window = Till(qtbot, app, phone), app.window
         try:
             app.start()
-            qtbot.waitUntil(lambda: app.controller.state == State.AWAITING_ANSWER, timeout=10_000)
+            till.until(lambda: app.controller.state == State.AWAITING_ANSWER)
             assert window.status.state_label.text() == WAITING_ONE_SCAN
-            qtbot.waitUntil(window.retry_camera.isVisible, timeout=5_000)  # no camera at all
+            till.until(window.retry_camera.isVisible)  # no camera at all
             # The customer's phone reads the offer from the window's pixels.
             texts = decode_widget(window.offer.qr)
             assert texts == [window.offer.text]
-            url = texts[0]
 
-            def open_offer(browser: Any) -> str:
+            def open_offer(browser: Any) -> None:
                 page = phone.new_page(browser)
-                pages["customer"] = page
-                page.goto(url)
-                try:
-                    page.wait_for_selector("body[data-state=verify]", timeout=TIMEOUT_MS)
-                except Exception as exc:
-                    state = page.evaluate("JSON.stringify(document.body.dataset)")
-                    raise AssertionError(f"the page did not verify: {state}") from exc
-                assert page.query_selector("#qr") is None  # nothing shown to a camera
-                return str(page.get_attribute("#code", "data-code"))
+                phone.pages["customer"] = page
+                page.goto(texts[0])
 
-            phone_code = _wait(qtbot, phone.submit(open_offer))
-            qtbot.waitUntil(window.status.code_box.isVisible, timeout=TIMEOUT_MS)
+            def how_it_went(_browser: Any) -> tuple[str | None, str | None]:
+                page = phone.pages["customer"]
+                page.wait_for_selector("body[data-home]", state="attached", timeout=STEP_MS)
+                return page.get_attribute("body", "data-home"), page.get_attribute(
+                    "body", "data-fallback"
+                )
+
+            till.step(open_offer)
+            phone_code = till.step(_code_on_the_page(phone))
+            # Sent home and taken; the answer QR was never needed, so never shown.
+            assert till.step(how_it_went) == ("accepted", None)
+            till.until(window.status.code_box.isVisible)
             assert window.status.code_label.text().replace(" ", "") == phone_code
-            _confirm_and_pay(qtbot, app, phone)
+            till.confirm_and_pay()
 
             pairing = window.pairings.pairings[-1]
             assert (pairing.source, pairing.outcome) == ("network", "success")
@@ -201,25 +213,23 @@ def test_window_page_hosted_elsewhere_falls_back_to_the_camera(
     with oss.thread_in_namespace(topology.laptop):
         elsewhere = _serve(qtbot, topology, None)  # a page host that takes no answers
         app = _window(tmp_path, topology, elsewhere.url, None, video)
-        _watch_ice(app)
-        window = app.window
-        qtbot.addWidget(window)
+        till, window = Till(qtbot, app, phone), app.window
         try:
             app.start()
-            qtbot.waitUntil(lambda: app.controller.state == State.AWAITING_ANSWER, timeout=10_000)
+            till.until(lambda: app.controller.state == State.AWAITING_ANSWER)
             url = window.offer.text
 
             def open_offer(browser: Any) -> tuple[str, float, bytes]:
                 page = phone.new_page(browser)
-                pages["customer"] = page
+                phone.pages["customer"] = page
                 page.goto(url)
-                page.wait_for_selector("body[data-state=answer]", timeout=TIMEOUT_MS)
+                page.wait_for_selector("body[data-state=answer]", timeout=STEP_MS)
                 fallback = str(page.get_attribute("body", "data-fallback"))
                 ready = float(page.get_attribute("body", "data-t-answer-ready") or "nan")
                 shown = float(page.get_attribute("body", "data-t-qr-shown") or "nan")
                 return fallback, shown - ready, page.screenshot()
 
-            fallback, delay, png = _wait(qtbot, phone.submit(open_offer))
+            fallback, delay, png = till.step(open_offer)
             assert fallback == "no-way-home" and 0 <= delay < 2000
             found = ms.decode_qr_png(png)  # what the phone's screen shows
             assert len(found) == 1 and found[0].startswith("QL:")
@@ -227,19 +237,10 @@ def test_window_page_hosted_elsewhere_falls_back_to_the_camera(
             synthetic.write_video(video, frames, fps=30)
             qtbot.mouseClick(window.retry_camera, Qt.MouseButton.LeftButton)
 
-            def code_on_page(_browser: Any) -> str:
-                page = pages["customer"]
-                page.wait_for_selector("body[data-state=verify]", timeout=TIMEOUT_MS)
-                return str(page.get_attribute("#code", "data-code"))
-
-            try:
-                qtbot.waitUntil(window.status.code_box.isVisible, timeout=TIMEOUT_MS)
-            except Exception:
-                print("laptop's ICE when it failed:", *ICE_AT_FAILURE, sep="\n")
-                raise
-            phone_code = _wait(qtbot, phone.submit(code_on_page))
+            till.until(window.status.code_box.isVisible)
+            phone_code = till.step(_code_on_the_page(phone))
             assert window.status.code_label.text().replace(" ", "") == phone_code
-            _confirm_and_pay(qtbot, app, phone)
+            till.confirm_and_pay()
             assert window.pairings.pairings[-1].source == "camera"
             assert window.status.state_label.text() != WAITING_ONE_SCAN
         finally:

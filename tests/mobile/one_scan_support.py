@@ -233,6 +233,7 @@ class BrowserThread:
         self._launch = launch
         self._ready: Future[None] = Future()
         self.console: list[str] = []
+        self.pages: dict[str, Any] = {}  # touched only by steps, on the browser's thread
         self._thread = threading.Thread(target=self._run, name="browser", daemon=True)
         self._thread.start()
         self._ready.result(timeout=60)
