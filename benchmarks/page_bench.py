@@ -1,12 +1,13 @@
 """The mobile page with a real browser: load to answer QR, answer size, connect, round trip.
 
 Each run: `qrlink peer offer --serve-page` in the laptop's namespace, the page in headless
-Chromium in the phone's; the answer QR is read from a screenshot; one payment is approved.
-Two topologies: a loopback-only namespace, and a laptop and a phone namespace joined by a
-veth pair (Chromium's real mDNS candidate). Needs root (network namespaces) and the built
-page (`make page`). Nothing leaves loopback or the namespaces.
+Chromium or Firefox in the phone's; the answer QR is read from a screenshot; one payment is
+approved. Two topologies per engine: a loopback-only namespace, and a laptop and a phone
+namespace joined by a veth pair (the browser's real mDNS candidate). Needs root (network
+namespaces), /usr/bin/chromium, /usr/bin/firefox-esr and the built page (`make page`).
+Nothing leaves loopback or the namespaces.
 
-    .venv/bin/python benchmarks/page_bench.py [--runs 5]
+    .venv/bin/python benchmarks/page_bench.py [--runs 5] [--engine chromium|firefox ...]
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mobile"))
 
 import mobile_support as ms
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from qrlink_desktop.core import alnum, bootstrap
 from qrlink_desktop.core.qrsize import smallest_version
@@ -87,66 +86,66 @@ def median(rows: list[dict[str, Any]], key: str) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
 
 
-def chromium_version() -> str:
+def browser_version(engine: str) -> str:
     out = subprocess.run(
-        [str(ms.CHROMIUM), "--version"], capture_output=True, text=True, timeout=30
+        [str(ms.BROWSERS[engine]), "--version"], capture_output=True, text=True, timeout=30
     ).stdout
-    return out.strip().splitlines()[-1] if out.strip() else "unknown"
+    return out.strip().splitlines()[-1] if out.strip() else f"{engine} (version unknown)"
+
+
+TOPOLOGIES = ("loopback", "namespaces")
+TOPOLOGY_TITLES = {"loopback": "loopback", "namespaces": "namespaces (mDNS)"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="pairings per topology (default 5)")
+    parser.add_argument("--runs", type=int, default=5, help="pairings per column (default 5)")
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ms.ENGINES,
+        help="browser engine to measure (repeatable; default: all)",
+    )
     args = parser.parse_args()
+    engines: list[str] = args.engine or list(ms.ENGINES)
     ms.check_tools()
     ms.ensure_page_built()
-    results: dict[str, list[dict[str, Any]]] = {}
-    for name in ("loopback", "namespaces"):
-        topo_cm: AbstractContextManager[ms.Topology] = (
-            ms.loopback_namespace() if name == "loopback" else ms.two_namespaces()
-        )
-        with topo_cm as topology, tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(ms.chromium_wrapper(topology.phone, Path(tmp))),
-                args=ms.chromium_args(topology),
-            )
-            try:
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    lost: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for engine in engines:
+        for name in TOPOLOGIES:
+            with ms.topology(name) as topology, ms.browser_in(engine, topology) as browser:
                 one_run(browser, topology)  # warm-up: caches, first compile
-                results[name] = [one_run(browser, topology) for _ in range(args.runs)]
+                results[engine, name] = [one_run(browser, topology) for _ in range(args.runs)]
                 # The page's first send dropped, as Chromium sometimes does: the hello's
                 # repeat carries the pairing (protocol.md, Handshake).
-                results[name + "-lost"] = [
+                lost[engine, name] = [
                     one_run(browser, topology, ms.DROP_FIRST_SEND) for _ in range(args.runs)
                 ]
-            finally:
-                browser.close()
+    columns = list(results)
     cpu = platform.processor() or platform.machine()
-    print(f"page benchmark: {args.runs} runs per topology after one warm-up; median (min–max)")
+    print(f"page benchmark: {args.runs} runs per column after one warm-up; median (min–max)")
     print(
         f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}"
-        f" cores, {cpu}; {chromium_version()}; Python {platform.python_version()}\n"
+        f" cores, {cpu}; {'; '.join(browser_version(e) for e in engines)};"
+        f" Python {platform.python_version()}\n"
     )
-    header = "| measure | loopback namespace | laptop + phone namespaces (mDNS) |"
-    print(header)
-    print("|---|---|---|")
-    lo, ns = results["loopback"], results["namespaces"]
+    titles = [f"{e.capitalize()}, {TOPOLOGY_TITLES[n]}" for e, n in columns]
+    print(f"| measure | {' | '.join(titles)} |")
+    print(f"|---|{'---|' * len(columns)}")
     rows = [
         ("page load → answer QR shown (ms, from navigation start)", "qr_shown_ms"),
         ("goto() → answer QR on screen (ms, test driver's view)", "goto_to_qr_ms"),
         ("answer applied → channel open (ms, desktop side)", "channel_open_ms"),
-        ("channel open → verified (ms)", "handshake_ms"),
+        ("channel open → verified (ms, desktop side)", "handshake_ms"),
+        ("channel open → verified (ms, page side)", "page_handshake_ms"),
         ("round trip: payment_response → acknowledgment (ms, page side)", "round_trip_ms"),
     ]
     for label, key in rows:
-        print(f"| {label} | {median(lo, key)} | {median(ns, key)} |")
-    lo_lost, ns_lost = results["loopback-lost"], results["namespaces-lost"]
-    print(
-        "| channel open → verified, page side (ms) | "
-        f"{median(lo, 'page_handshake_ms')} | {median(ns, 'page_handshake_ms')} |"
-    )
+        print(f"| {label} | {' | '.join(median(results[c], key) for c in columns)} |")
     print(
         "| … with the page's first send lost on the wire (ms, page side) | "
-        f"{median(lo_lost, 'page_handshake_ms')} | {median(ns_lost, 'page_handshake_ms')} |"
+        f"{' | '.join(median(lost[c], 'page_handshake_ms') for c in columns)} |"
     )
     for label, key in (
         ("browser's answer candidates", "candidates"),
@@ -161,7 +160,7 @@ def main() -> int:
                 seen = sorted({f"{r['qr_version']} / {r['qr_version_optimal']}" for r in rs})
             return ", ".join(seen)
 
-        print(f"| {label} | {cell(lo)} | {cell(ns)} |")
+        print(f"| {label} | {' | '.join(cell(results[c]) for c in columns)} |")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The whole flow with a real browser: the cashier's `qrlink peer offer --serve-page` in
-the laptop's namespace, the page in headless Chromium in the phone's; the answer QR is
-read from a screenshot of the page, as the laptop's camera would read it."""
+the laptop's namespace, the page in headless Chromium or Firefox in the phone's; the
+answer QR is read from a screenshot of the page, as the laptop's camera would read it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from mobile_support import PhoneBrowser
 from playwright.sync_api import Page
 
 from qrlink_desktop.core import bootstrap
+from qrlink_desktop.core.errors import QrlinkError
 from qrlink_desktop.rtc.tokens import encode_compat
 
 TIMEOUT_MS = 15_000
@@ -49,6 +50,23 @@ def _scan_answer(page: Page) -> str:
     return text
 
 
+def _answer_candidates(answer: bootstrap.BootstrapRecord) -> list[str]:
+    return ["mDNS" if c.is_mdns else f"{c.type_name} {c.address}" for c in answer.candidates]
+
+
+def _expected_candidates(phone: PhoneBrowser) -> list[str]:
+    """What each engine puts in its answer on each topology (UDP only; the page drops
+    Firefox's TCP candidates, which aiortc cannot use)."""
+    if not phone.topology.loopback:
+        return ["mDNS"]  # both engines hide the veth address behind a `<uuid>.local` name
+    if phone.engine == "chromium":
+        # Without camera permission Chromium does not enumerate lo: no candidate, and
+        # aiortc learns the browser's address from its checks (a prflx candidate).
+        return []
+    # Firefox with the loopback prefs: both loopback addresses, as they are.
+    return ["host 127.0.0.1", "host ::1"]
+
+
 def _pay(
     phone: PhoneBrowser, amount: str, reference: str, approve: bool, compat: bool = False
 ) -> None:
@@ -66,12 +84,11 @@ def _pay(
         page, _ = _open_offer(phone, offer, compat)
         answer_text = _scan_answer(page)
         answer = bootstrap.decode_compact(answer_text, now=0, allow_loopback=True)
-        if phone.topology.loopback:
-            # Without camera permission Chromium does not enumerate lo: no candidate, and
-            # aiortc learns the browser's address from its checks (a prflx candidate).
-            assert answer.candidates == ()
-        else:
-            assert [c.is_mdns for c in answer.candidates] == [True]
+        assert _answer_candidates(answer) == _expected_candidates(phone)
+        if phone.topology.loopback and answer.candidates:
+            # Loopback addresses are refused unless the decoder is told they are fine.
+            with pytest.raises(QrlinkError, match="loopback"):
+                bootstrap.decode_compact(answer_text, now=0)
         offer.send_answer(answer_text)
         sas = offer.wait_event("sas")
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
