@@ -29,11 +29,13 @@ lint: $(STAMP)
 test: $(STAMP) sysdeps lint page
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
-# The mobile page: install the pinned npm packages, run its unit tests, build dist/.
+# The mobile page: install the pinned npm packages, run its checks and unit tests (npm test:
+# types, the browser-compatibility lint, node's test runner), build dist/.
 # Skipped when dist/index.html is newer than every source.
 PAGE_DIR  := resources/mobile
 PAGE_SRC  := $(wildcard $(PAGE_DIR)/src/* $(PAGE_DIR)/test/*) $(PAGE_DIR)/package.json \
              $(PAGE_DIR)/package-lock.json $(PAGE_DIR)/build.mjs $(PAGE_DIR)/tsconfig.json \
+             $(PAGE_DIR)/browsers.mjs $(PAGE_DIR)/eslint.config.mjs \
              $(wildcard resources/protocol/*.json)
 
 page: $(PAGE_DIR)/dist/index.html

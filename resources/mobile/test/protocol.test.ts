@@ -149,8 +149,10 @@ test("link: an unanswered hello is sent again, with the same commitment", async 
   const timers = { ...DEFAULT_TIMERS, pingInterval: 40, deadAfter: 60_000, helloResend: [20, 20] };
   const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), timers);
   link.start();
-  await new Promise((resolve) => setTimeout(resolve, 80));
-  const hellos = ch.sent.map((raw) => JSON.parse(raw)).filter((m) => m.type === "handshake");
+  const handshakes = () => ch.sent.map((raw) => JSON.parse(raw)).filter((m) => m.type === "handshake");
+  await until(() => handshakes().length >= 3);
+  await sleep(100); // five times the repeat interval: a third repeat would be here by now
+  const hellos = handshakes();
   assert.equal(hellos.length, 3, "the first and two repeats, then no more");
   assert.ok(hellos.every((h) => h.payload.commit === hellos[0].payload.commit));
   assert.equal(new Set(hellos.map((h) => h.messageId)).size, 3);
@@ -182,6 +184,17 @@ test("conversation: refused before verification, identical reply to a duplicate"
   assert.equal(c.receive(ack, T + 5)[0]?.kind, "acknowledged");
   assert.equal(c.unanswered().length, 0);
 });
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `done()` (timers here are milliseconds; the bound only ends a broken test). */
+async function until(done: () => boolean, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${limitMs} ms`);
+    await sleep(5);
+  }
+}
 
 class FakeChannel {
   readyState = "open";
@@ -263,7 +276,7 @@ test("link: a handshake step the browser refuses to send is retried; a failed po
   const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), timers);
   link.start();
   assert.equal(ch.sent.length, 0);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(() => ch.sent.length > 0);
   assert.equal(JSON.parse(ch.sent[0] as string).payload.step, "hello", "sent on the retry");
   assert.equal(events.filter((e) => e.kind === "error").length, 0);
   refuse = 1;
@@ -278,7 +291,7 @@ test("link: a handshake that times out says which step never came", async () => 
   const events: LinkEvent[] = [];
   const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, handshakeTimeout: 1, pingInterval: 40 });
   link.start();
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  await until(() => events.some((e) => e.kind === "closed"));
   const closed = events.find((e) => e.kind === "closed");
   assert.ok(closed?.kind === "closed" && closed.failure?.code === "TIMEOUT");
   assert.match(closed.reason, /\(waiting for an answer to this side's hello\)$/);
