@@ -23,8 +23,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+from support import synthetic
 
-from qrlink_desktop.scan import synthetic
 from qrlink_desktop.scan.decoders import Decoder, get_decoder
 
 

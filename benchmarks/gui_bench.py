@@ -37,6 +37,7 @@ import qasync
 from gui_support import Peer
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from support import synthetic
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core.handshake import Role
@@ -44,7 +45,7 @@ from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import CameraBridge
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig
-from qrlink_desktop.scan import qrimage, synthetic
+from qrlink_desktop.scan import qrimage
 from qrlink_desktop.scan.decoders import get_decoder
 
 EMPTY, ENTER, HOLD = 15, 10, 45  # phone_sequence's defaults: room, phone raised, held

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "qrlink_desktop"
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "core": (set(), {"core"}),
     "rtc": ({"aiortc", "aioice", "zstandard", "av"}, {"core", "rtc"}),
-    "scan": ({"av", "numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
+    "scan": ({"numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
     "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "rendezvous"}),
 }
 
@@ -89,26 +89,81 @@ def test_gui_is_the_only_layer_with_qt() -> None:
             assert "PySide6" not in path.read_text(), path
 
 
-# The app does without these at run time (the bundle leaves them out, docs/packaging.md);
-# only the synthetic-frame generator, a test and benchmark tool, draws with them.
-DEV_ONLY = {"numpy", "cv2", "PIL"}
-DEV_MODULES = {ROOT / "scan" / "synthetic.py"}
+# Imaging: OpenCV captures and decodes images, numpy holds the frames, pyzbar decodes.
+# They belong to scan, and to the one place in gui that turns a frame into a QImage;
+# core and rtc (and everything else) never touch them. Pillow is the tests' own.
+IMAGING = {"cv2", "numpy", "pyzbar"}
+IMAGING_OUTSIDE_SCAN = {ROOT / "gui" / "camera.py"}
+TEST_ONLY = {"PIL"}
 
 
-def test_the_app_imports_no_dev_only_library() -> None:
-    assert _dev_only_violations() == []
+def _imaging_violations() -> list[str]:
+    bad = []
+    for path in sorted(ROOT.rglob("*.py")):
+        in_scan = path.relative_to(ROOT).parts[0] == "scan"
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in TEST_ONLY or (
+                top in IMAGING and not in_scan and path not in IMAGING_OUTSIDE_SCAN
+            ):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    return bad
 
 
-def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
-    # None in sys.modules makes `import numpy` fail, as in the bundle.
+def test_imaging_libraries_stay_in_scan_and_the_viewfinders_conversion() -> None:
+    assert _imaging_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("probe", "library"),
+    [("core/_probe.py", "numpy"), ("rtc/_probe.py", "cv2"), ("gui/_probe.py", "pyzbar")],
+)
+def test_the_imaging_rule_catches_an_import(probe: str, library: str) -> None:
+    path = ROOT / probe
+    path.write_text(f"import {library}\n")
+    try:
+        assert f"{probe} imports {library}" in _imaging_violations()
+    finally:
+        path.unlink()
+
+
+def test_capture_goes_through_opencv_and_decoding_through_both_decoders() -> None:
+    # The inverse of the rule: scan really uses them (and PyAV, aiortc's, it does not).
+    scan = {p.name: set(_imports(p)) for p in (ROOT / "scan").glob("*.py")}
+    assert "cv2" in scan["sources.py"] and "cv2" in scan["frames.py"]
+    assert "numpy" in scan["frames.py"]
+    assert "cv2" in scan["decoders.py"]  # and zxingcpp, pyzbar: imported by name at run time
+    decoders = (ROOT / "scan" / "decoders.py").read_text()
+    assert '"zxingcpp"' in decoders and '"pyzbar.pyzbar"' in decoders
+    assert not [(n, i) for n, names in scan.items() for i in names if i.split(".")[0] == "av"]
+
+
+def test_core_and_rtc_load_no_imaging_library() -> None:
     code = (
         "import sys, pkgutil, importlib\n"
-        f"for name in {sorted(DEV_ONLY)!r}:\n"
+        "for layer in ('core', 'rtc'):\n"
+        "    package = importlib.import_module('qrlink_desktop.' + layer)\n"
+        "    for m in pkgutil.iter_modules(package.__path__):\n"
+        "        importlib.import_module(f'qrlink_desktop.{layer}.{m.name}')\n"
+        f"print(','.join(sorted(m for m in {sorted(IMAGING)!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_every_app_module_loads_without_the_test_only_libraries() -> None:
+    # None in sys.modules makes `import PIL` fail, as in the bundle; the test tools
+    # (tests/support) are not in the package at all.
+    code = (
+        "import sys, pkgutil, importlib\n"
+        f"for name in {sorted(TEST_ONLY)!r}:\n"
         "    sys.modules[name] = None\n"
         "import qrlink_desktop as q\n"
         "loaded = []\n"
         "for m in pkgutil.walk_packages(q.__path__, 'qrlink_desktop.'):\n"
-        "    if m.name.endswith(('.synthetic', '.__main__')):\n"
+        "    if m.name.endswith('.__main__'):\n"
         "        continue\n"
         "    importlib.import_module(m.name)\n"
         "    loaded.append(m.name)\n"
@@ -123,22 +178,4 @@ def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 40
-
-
-def test_the_dev_only_rule_catches_an_import() -> None:
-    probe = ROOT / "gui" / "_dev_only_probe.py"
-    probe.write_text("import numpy as np\n")
-    try:
-        assert "gui/_dev_only_probe.py imports numpy" in _dev_only_violations()
-    finally:
-        probe.unlink()
-
-
-def _dev_only_violations() -> list[str]:
-    return [
-        f"{p.relative_to(ROOT)} imports {n}"
-        for p in sorted(ROOT.rglob("*.py"))
-        if p not in DEV_MODULES
-        for n in _imports(p)
-        if n.split(".")[0] in DEV_ONLY
-    ]
+    assert not list(ROOT.rglob("synthetic.py")) and not list(ROOT.rglob("faults.py"))
