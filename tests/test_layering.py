@@ -95,17 +95,37 @@ def test_gui_is_the_only_layer_with_qt() -> None:
 IMAGING = {"cv2", "numpy", "pyzbar"}
 IMAGING_OUTSIDE_SCAN = {ROOT / "gui" / "camera.py"}
 TEST_ONLY = {"PIL"}
+# cv2 and numpy as scan/imaging.py hands them out (imported on first use): the same thing.
+LAZY_IMAGING = "qrlink_desktop.scan.imaging"
+
+
+def _imported_names(path: Path) -> list[str]:
+    """`_imports`, plus each name taken from a module (`from a import b` gives a and a.b)."""
+    names = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def _libraries(path: Path) -> list[str]:
+    """The imaging and test-only libraries a module imports, directly or through
+    scan/imaging.py."""
+    found = []
+    for name in _imported_names(path):
+        if name == LAZY_IMAGING or name.startswith(LAZY_IMAGING + "."):
+            found += ["cv2", "numpy"]
+        elif name.split(".")[0] in IMAGING | TEST_ONLY:
+            found.append(name.split(".")[0])
+    return found
 
 
 def _imaging_violations() -> list[str]:
     bad = []
     for path in sorted(ROOT.rglob("*.py")):
         in_scan = path.relative_to(ROOT).parts[0] == "scan"
-        for name in _imports(path):
-            top = name.split(".")[0]
-            if top in TEST_ONLY or (
-                top in IMAGING and not in_scan and path not in IMAGING_OUTSIDE_SCAN
-            ):
+        for name in _libraries(path):
+            if name in TEST_ONLY or (not in_scan and path not in IMAGING_OUTSIDE_SCAN):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     return bad
 
@@ -115,12 +135,18 @@ def test_imaging_libraries_stay_in_scan_and_the_viewfinders_conversion() -> None
 
 
 @pytest.mark.parametrize(
-    ("probe", "library"),
-    [("core/_probe.py", "numpy"), ("rtc/_probe.py", "cv2"), ("gui/_probe.py", "pyzbar")],
+    ("probe", "line", "library"),
+    [
+        ("core/_probe.py", "import numpy", "numpy"),
+        ("rtc/_probe.py", "import cv2", "cv2"),
+        ("gui/_probe.py", "import pyzbar.pyzbar", "pyzbar"),
+        ("gui/_probe.py", "from ..scan.imaging import cv2", "cv2"),
+        ("rendezvous/_probe.py", "from qrlink_desktop.scan import imaging", "numpy"),
+    ],
 )
-def test_the_imaging_rule_catches_an_import(probe: str, library: str) -> None:
+def test_the_imaging_rule_catches_an_import(probe: str, line: str, library: str) -> None:
     path = ROOT / probe
-    path.write_text(f"import {library}\n")
+    path.write_text(line + "\n")
     try:
         assert f"{probe} imports {library}" in _imaging_violations()
     finally:
@@ -129,13 +155,35 @@ def test_the_imaging_rule_catches_an_import(probe: str, library: str) -> None:
 
 def test_capture_goes_through_opencv_and_decoding_through_both_decoders() -> None:
     # The inverse of the rule: scan really uses them (and PyAV, aiortc's, it does not).
-    scan = {p.name: set(_imports(p)) for p in (ROOT / "scan").glob("*.py")}
+    scan = {p.name: _libraries(p) for p in (ROOT / "scan").glob("*.py")}
     assert "cv2" in scan["sources.py"] and "cv2" in scan["frames.py"]
-    assert "numpy" in scan["frames.py"]
-    assert "cv2" in scan["decoders.py"]  # and zxingcpp, pyzbar: imported by name at run time
-    decoders = (ROOT / "scan" / "decoders.py").read_text()
+    assert "numpy" in scan["frames.py"] and "cv2" in scan["decoders.py"]
+    imaging = (ROOT / "scan" / "imaging.py").read_text()
+    assert '_OnFirstUse("cv2")' in imaging and '_OnFirstUse("numpy")' in imaging
+    decoders = (ROOT / "scan" / "decoders.py").read_text()  # imported by name when chosen
     assert '"zxingcpp"' in decoders and '"pyzbar.pyzbar"' in decoders
-    assert not [(n, i) for n, names in scan.items() for i in names if i.split(".")[0] == "av"]
+    uses_av = [p.name for p in (ROOT / "scan").glob("*.py") if "av" in _top_level_imports(p)]
+    assert uses_av == []
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _imports(path)}
+
+
+def test_the_window_starts_without_loading_opencv_or_numpy() -> None:
+    # They load with the first frame (scan/imaging.py), after the window is shown.
+    code = (
+        "import sys\n"
+        "import qrlink_desktop.app, qrlink_desktop.cli, qrlink_desktop.gui.main_window\n"
+        "from qrlink_desktop.scan import decoders, scanner, sources, qrimage\n"
+        "print(','.join(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+        "qrimage.write_png('QL:A', __import__('os').devnull)\n"
+        "print(','.join(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.splitlines() == ["", "cv2,numpy"]
 
 
 def test_core_and_rtc_load_no_imaging_library() -> None:

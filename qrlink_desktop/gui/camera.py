@@ -8,7 +8,8 @@ one is still waiting to be drawn, so a busy GUI thread shows fewer frames instea
 falling behind the camera. Mirroring is left to the viewfinder, which draws the picture
 and the outlines through one transform.
 
-This module and the scan layer are the only places that touch numpy (tests/test_layering.py).
+This module and the scan layer are the only places that touch numpy (tests/test_layering.py),
+loaded on first use (scan/imaging.py) so that the window shows before it is.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QImage, QPolygonF
 
 from ..core.errors import QrlinkError
 from ..scan.decoders import DEFAULT_DECODER, Detection
 from ..scan.frames import Frame, check_frame
+from ..scan.imaging import np
 from ..scan.scanner import PreviewFrame, Scanner, ScanStats, SourceArg
 
 log = logging.getLogger(__name__)

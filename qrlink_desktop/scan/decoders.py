@@ -21,11 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import cv2
-
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 
 from .frames import Frame, grey
+from .imaging import cv2
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,15 @@ never written to after capture, so the capture, decode and GUI threads share it 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
+from .imaging import cv2, np
 
-# A uint8 array, (height, width, 3) BGR or (height, width) grey; `check_frame` enforces it.
-Frame = np.ndarray
+if TYPE_CHECKING:
+    # A uint8 array, (height, width, 3) BGR or (height, width) grey; `check_frame` says.
+    Frame = np.ndarray
+else:
+    Frame = "numpy.ndarray"  # in annotations only: numpy is imported at the first frame
 
 # Screenshots of the answer QR with a transparent background would otherwise turn black
 # where they are see-through, and the code would vanish into its own background.

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import qrcode
 import qrcode.util
 
 from ..core.qrsize import Mode, smallest_version
 from .frames import Frame, png_bytes
+from .imaging import np
 
 QUIET_ZONE = 4
 _QR_MODE = {

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-import cv2
-
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 
 from .frames import Frame
+from .imaging import cv2
 from .rates import RateMeter
 
 # A stream that does not answer must fail in seconds, not after FFmpeg's default minutes.
@@ -40,18 +39,19 @@ READ_TIMEOUT_MS = 2000
 # What a camera is asked for when the caller names no rate: what webcams deliver at 720p.
 CAMERA_FPS = 30.0
 
-# cv2.VideoCapture's backend for a camera index, per platform, in the order tried.
-CAMERA_BACKENDS: dict[str, tuple[int, ...]] = {
-    "linux": (cv2.CAP_V4L2,),
-    # Media Foundation is Windows' current camera API; DirectShow still reaches cameras
-    # whose drivers only speak it (older capture cards, some virtual cameras).
-    "win32": (cv2.CAP_MSMF, cv2.CAP_DSHOW),
-    "darwin": (cv2.CAP_AVFOUNDATION,),
-}
 
-
-def _platform_key(platform: str) -> str:
-    return "linux" if platform.startswith("linux") else platform
+def camera_backends(platform: str | None = None) -> tuple[int, ...]:
+    """cv2.VideoCapture's backends for a camera index on `platform`, in the order tried."""
+    platform = platform or sys.platform
+    if platform.startswith("linux"):
+        return (cv2.CAP_V4L2,)
+    if platform == "win32":
+        # Media Foundation is Windows' current camera API; DirectShow still reaches
+        # cameras whose drivers only speak it (older capture cards, some virtual cameras).
+        return (cv2.CAP_MSMF, cv2.CAP_DSHOW)
+    if platform == "darwin":
+        return (cv2.CAP_AVFOUNDATION,)
+    return (cv2.CAP_ANY,)
 
 
 class SourceKind(StrEnum):
@@ -118,17 +118,15 @@ class Opening:
     @property
     def backend(self) -> str:
         # By our own table: OpenCV names only the backends built into this copy of it.
-        return _BACKEND_NAMES.get(self.api) or cv2.videoio_registry.getBackendName(self.api)
-
-
-_BACKEND_NAMES = {
-    cv2.CAP_ANY: "ANY",
-    cv2.CAP_V4L2: "V4L2",
-    cv2.CAP_MSMF: "MSMF",
-    cv2.CAP_DSHOW: "DSHOW",
-    cv2.CAP_AVFOUNDATION: "AVFOUNDATION",
-    cv2.CAP_FFMPEG: "FFMPEG",
-}
+        names = {
+            cv2.CAP_ANY: "ANY",
+            cv2.CAP_V4L2: "V4L2",
+            cv2.CAP_MSMF: "MSMF",
+            cv2.CAP_DSHOW: "DSHOW",
+            cv2.CAP_AVFOUNDATION: "AVFOUNDATION",
+            cv2.CAP_FFMPEG: "FFMPEG",
+        }
+        return names.get(self.api) or cv2.videoio_registry.getBackendName(self.api)
 
 
 def camera_openings(
@@ -139,10 +137,9 @@ def camera_openings(
     platform: str | None = None,
 ) -> list[Opening]:
     """How to open the camera at `index` on `platform` (this one by default), best first."""
-    key = _platform_key(platform or sys.platform)
     return [
         Opening(index, api, (), _camera_requests(api, width, height, fps))
-        for api in CAMERA_BACKENDS.get(key, (cv2.CAP_ANY,))
+        for api in camera_backends(platform)
     ]
 
 
