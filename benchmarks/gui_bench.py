@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +99,26 @@ def decode_rates(answer: str, seeds: range) -> list[tuple[str, str, str]]:
 
 
 class Heartbeat:
-    """A 5 ms timer on the GUI thread: the longest gap between ticks is the longest stall."""
+    """A 5 ms timer on the GUI thread: the longest gap between ticks is the longest stall.
+    It also notes when the viewfinder has painted a new frame."""
 
-    def __init__(self) -> None:
+    def __init__(self, painted: Callable[[], int]) -> None:
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
         self.last = time.perf_counter()
         self.gaps: list[tuple[float, float]] = []  # (when, gap ms)
+        self._painted = painted
+        self._count = painted()
+        self.paints: list[float] = []  # when a tick saw a newly painted frame
 
     def _tick(self) -> None:
         now = time.perf_counter()
         self.gaps.append((now, (now - self.last) * 1000))
         self.last = now
+        count = self._painted()
+        self.paints += [now] * (count - self._count)
+        self._count = count
 
     def start(self) -> None:
         self.last = time.perf_counter()
@@ -119,6 +127,11 @@ class Heartbeat:
     def worst(self, start: float, end: float) -> float:
         inside = [gap for when, gap in self.gaps if start <= when <= end]
         return max(inside) if inside else float("nan")
+
+
+def rate(times: list[float]) -> float:
+    """Events per second from the first to the last (a stream's end is not waited for)."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
 
 
 async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
@@ -140,10 +153,14 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
     # Note when the frame where the phone first appears is captured (scanner's clock).
     original = CameraBridge._preview
 
+    captured: list[float] = []  # when each frame of the clip was captured
+
     def preview(self: CameraBridge, frame: Any) -> None:
         if frame.index == EMPTY and "enter" not in marks:
             marks["enter"] = frame.timestamp
             entered.set()
+        if "start" in marks:
+            captured.append(frame.timestamp)
         original(self, frame)
 
     CameraBridge._preview = preview  # type: ignore[method-assign]
@@ -160,7 +177,7 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
         perf.setdefault("code", time.perf_counter())
 
     app.camera.code.connect(on_code)
-    beat = Heartbeat()
+    beat = Heartbeat(lambda: window.viewfinder.frames_painted)
     app.start()
     try:
         while app.controller.state != State.AWAITING_ANSWER:
@@ -175,9 +192,9 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
         else:
             ip_camera.show([f.image for f in frames])
         await asyncio.sleep(0.3)  # let the window settle before measuring
-        painted0 = window.viewfinder.frames_painted
         beat.start()
         t_start = time.perf_counter()
+        marks["start"] = time.monotonic()
         window.start_camera()
         deadline = time.monotonic() + 20
         while "open" not in marks and time.monotonic() < deadline:
@@ -187,7 +204,6 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
         while app.camera.scanner is not None and app.camera.scanner.running:
             await asyncio.sleep(0.05)
         t_end = time.perf_counter()
-        painted = window.viewfinder.frames_painted - painted0
         stats = app.camera.current_stats()
         peer.proc.kill()
         peer.stop()
@@ -198,8 +214,8 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
             "enter_to_code_ms": (code_at - marks["enter"]) * 1000,
             "stall_scanning_ms": beat.worst(t_start, scan_end),
             "stall_whole_ms": beat.worst(t_start, t_end),
-            "viewfinder_fps": painted / (t_end - t_start),
-            "capture_fps": len(frames) / (t_end - t_start),
+            "viewfinder_fps": rate(beat.paints),
+            "capture_fps": rate(captured),
             "decode_ms": stats.decode_ms if stats else float("nan"),
         }
     finally:

@@ -404,6 +404,10 @@ def _opencv_environment(opening: Opening) -> dict[str, str]:
         # default) and ignores CAP_PROP_READ_TIMEOUT_MSEC. It reads the variable once,
         # the first time a camera makes it wait, so it stays set.
         settings["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] = str(max(1, READ_TIMEOUT_MS // 1000))
+    if opening.api == cv2.CAP_FFMPEG:
+        # FFmpeg's own messages ("Stream ends prematurely", a webcam's "Corrupt JPEG
+        # data") would fill the cashier's terminal; our errors say what matters. Read once.
+        settings["OPENCV_FFMPEG_LOGLEVEL"] = "-8"  # AV_LOG_QUIET
     if opening.api == cv2.CAP_MSMF:
         # Media Foundation's hardware transforms make some cameras take 20-30 s to open.
         settings["OPENCV_VIDEOIO_MSMF_ENABLE_HW_TRANSFORMS"] = "0"
@@ -414,8 +418,8 @@ def _opencv_environment(opening: Opening) -> dict[str, str]:
     return settings
 
 
-# Read by OpenCV after the open, at the first wait: left set.
-_LASTING = frozenset({"OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"})
+# Read by OpenCV once, at the first camera wait or the first FFmpeg open: left set.
+_LASTING = frozenset({"OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", "OPENCV_FFMPEG_LOGLEVEL"})
 
 
 def _open_capture(opening: Opening) -> cv2.VideoCapture:

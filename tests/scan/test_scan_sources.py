@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import socket
 import socketserver
+import subprocess
 import sys
 import threading
 import time
@@ -324,6 +325,24 @@ def test_stream_that_stops_sending_reads_none_after_its_timeout(
         assert source.read() is None
         assert time.monotonic() - started < 2.0
     assert [frame_number(f) for f in frames] == list(range(10))
+
+
+def test_ffmpeg_says_nothing_on_the_terminal(ip_camera: MjpegCamera) -> None:
+    # A camera that hangs up mid-stream makes FFmpeg complain on stderr unless told not
+    # to; the app's own error is the one sentence the cashier sees. (A fresh process:
+    # OpenCV reads the setting once, at its first FFmpeg open.)
+    code = (
+        "import os; os.environ.pop('OPENCV_FFMPEG_LOGLEVEL', None)\n"
+        "from qrlink_desktop.scan.sources import open_source\n"
+        f"with open_source({ip_camera.url!r}) as source:\n"
+        "    frames = [source.read() for _ in range(12)]\n"
+        "print(sum(f is not None for f in frames))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "10"
+    assert done.stderr == ""
 
 
 class _RtspServer(socketserver.ThreadingTCPServer):
