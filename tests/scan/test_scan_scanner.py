@@ -153,18 +153,23 @@ def test_scans_a_video_file_on_worker_threads(
     assert threading.main_thread().name not in rec.threads
     # Real-time playback: 50 frames at 30 fps take about 1.6 s.
     assert elapsed >= (len(sequence) - 1) / 30.0 - 0.05
-    # Every frame previewed, at the file's rate.
-    assert [p.index for p in rec.previews] == list(range(len(sequence)))
-    # Nothing in the empty room; the held phone is read.
+    # Every frame delivered is previewed, at the file's rate; a reader that falls behind
+    # skips to the frame showing now, as a camera would (a busy machine, a few frames).
+    delivered = len(rec.previews)
+    skipped = len(sequence) - delivered
+    assert [p.index for p in rec.previews] == list(range(delivered))
+    assert 0 <= skipped <= 10
+    # Nothing in the empty room (frame i delivered is file frame i to i + skipped); the
+    # held phone is read.
     found = {index for index, d in rec.detections if d}
-    assert not found & set(range(EMPTY_FRAMES))
-    held = set(range(len(sequence) - 20, len(sequence)))
+    assert not found & set(range(EMPTY_FRAMES - skipped))
+    held = set(range(delivered - 20, delivered))
     decoded_held = {index for index, _ in rec.detections} & held
     assert len(decoded_held) >= 10  # a busy machine may drop a few, not most
     assert len(found & decoded_held) >= 0.75 * len(decoded_held)
     stats = rec.stats[-1]
-    assert stats.frames_captured == len(sequence)
-    assert stats.frames_decoded + stats.frames_dropped == len(sequence)
+    assert stats.frames_captured == delivered
+    assert stats.frames_decoded + stats.frames_dropped == delivered
     assert stats.capture_fps == pytest.approx(30.0, rel=0.3)
     assert 0 < stats.decode_ms < 100
 
