@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--camera",
         metavar="SOURCE",
         help="camera index (0, 1, …), video file, or stream URL "
-        "(anything FFmpeg opens, e.g. http://host:8080/video.mjpg)",
+        "(Motion JPEG over HTTP, e.g. http://host:8080/video.mjpg, or rtsp://…)",
     )
     add_ice_options(p.add_argument_group("network"), keep_unset=True)
     p.add_argument(

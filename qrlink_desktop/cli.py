@@ -448,7 +448,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     def through_pixels(text: str) -> tuple[str, float, int]:
         t0 = time.perf_counter()
-        image = qrimage.render_frame(text, scale=6)
+        image = qrimage.render_grey(text, scale=6)
         found = decoder.decode(image)
         if not found:
             raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "the QR image could not be decoded")

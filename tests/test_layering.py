@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "qrlink_desktop"
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "core": (set(), {"core"}),
     "rtc": ({"aiortc", "aioice", "zstandard", "av"}, {"core", "rtc"}),
-    "scan": ({"av", "numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
+    "scan": ({"numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
     "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "rendezvous"}),
 }
 
@@ -89,26 +89,129 @@ def test_gui_is_the_only_layer_with_qt() -> None:
             assert "PySide6" not in path.read_text(), path
 
 
-# The app does without these at run time (the bundle leaves them out, docs/packaging.md);
-# only the synthetic-frame generator, a test and benchmark tool, draws with them.
-DEV_ONLY = {"numpy", "cv2", "PIL"}
-DEV_MODULES = {ROOT / "scan" / "synthetic.py"}
+# Imaging: OpenCV captures and decodes images, numpy holds the frames, pyzbar decodes.
+# They belong to scan, and to the one place in gui that turns a frame into a QImage;
+# core and rtc (and everything else) never touch them. Pillow is the tests' own.
+IMAGING = {"cv2", "numpy", "pyzbar"}
+IMAGING_OUTSIDE_SCAN = {ROOT / "gui" / "camera.py"}
+TEST_ONLY = {"PIL"}
+# cv2 and numpy as scan/imaging.py hands them out (imported on first use): the same thing.
+LAZY_IMAGING = "qrlink_desktop.scan.imaging"
 
 
-def test_the_app_imports_no_dev_only_library() -> None:
-    assert _dev_only_violations() == []
+def _imported_names(path: Path) -> list[str]:
+    """`_imports`, plus each name taken from a module (`from a import b` gives a and a.b)."""
+    names = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
 
 
-def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
-    # None in sys.modules makes `import numpy` fail, as in the bundle.
+def _libraries(path: Path) -> list[str]:
+    """The imaging and test-only libraries a module imports, directly or through
+    scan/imaging.py."""
+    found = []
+    for name in _imported_names(path):
+        if name == LAZY_IMAGING or name.startswith(LAZY_IMAGING + "."):
+            found += ["cv2", "numpy"]
+        elif name.split(".")[0] in IMAGING | TEST_ONLY:
+            found.append(name.split(".")[0])
+    return found
+
+
+def _imaging_violations() -> list[str]:
+    bad = []
+    for path in sorted(ROOT.rglob("*.py")):
+        in_scan = path.relative_to(ROOT).parts[0] == "scan"
+        for name in _libraries(path):
+            if name in TEST_ONLY or (not in_scan and path not in IMAGING_OUTSIDE_SCAN):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    return bad
+
+
+def test_imaging_libraries_stay_in_scan_and_the_viewfinders_conversion() -> None:
+    assert _imaging_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("probe", "line", "library"),
+    [
+        ("core/_probe.py", "import numpy", "numpy"),
+        ("rtc/_probe.py", "import cv2", "cv2"),
+        ("gui/_probe.py", "import pyzbar.pyzbar", "pyzbar"),
+        ("gui/_probe.py", "from ..scan.imaging import cv2", "cv2"),
+        ("rendezvous/_probe.py", "from qrlink_desktop.scan import imaging", "numpy"),
+    ],
+)
+def test_the_imaging_rule_catches_an_import(probe: str, line: str, library: str) -> None:
+    path = ROOT / probe
+    path.write_text(line + "\n")
+    try:
+        assert f"{probe} imports {library}" in _imaging_violations()
+    finally:
+        path.unlink()
+
+
+def test_capture_goes_through_opencv_and_decoding_through_both_decoders() -> None:
+    # The inverse of the rule: scan really uses them (and PyAV, aiortc's, it does not).
+    scan = {p.name: _libraries(p) for p in (ROOT / "scan").glob("*.py")}
+    assert "cv2" in scan["sources.py"] and "cv2" in scan["frames.py"]
+    assert "numpy" in scan["frames.py"] and "cv2" in scan["decoders.py"]
+    imaging = (ROOT / "scan" / "imaging.py").read_text()
+    assert '_OnFirstUse("cv2")' in imaging and '_OnFirstUse("numpy")' in imaging
+    decoders = (ROOT / "scan" / "decoders.py").read_text()  # imported by name when chosen
+    assert '"zxingcpp"' in decoders and '"pyzbar.pyzbar"' in decoders
+    uses_av = [p.name for p in (ROOT / "scan").glob("*.py") if "av" in _top_level_imports(p)]
+    assert uses_av == []
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _imports(path)}
+
+
+def test_the_window_starts_without_loading_opencv_or_numpy() -> None:
+    # They load with the first frame (scan/imaging.py), after the window is shown.
+    code = (
+        "import sys\n"
+        "import qrlink_desktop.app, qrlink_desktop.cli, qrlink_desktop.gui.main_window\n"
+        "from qrlink_desktop.scan import decoders, scanner, sources, qrimage\n"
+        "print(','.join(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+        "qrimage.write_png('QL:A', __import__('os').devnull)\n"
+        "print(','.join(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.splitlines() == ["", "cv2,numpy"]
+
+
+def test_core_and_rtc_load_no_imaging_library() -> None:
     code = (
         "import sys, pkgutil, importlib\n"
-        f"for name in {sorted(DEV_ONLY)!r}:\n"
+        "for layer in ('core', 'rtc'):\n"
+        "    package = importlib.import_module('qrlink_desktop.' + layer)\n"
+        "    for m in pkgutil.iter_modules(package.__path__):\n"
+        "        importlib.import_module(f'qrlink_desktop.{layer}.{m.name}')\n"
+        f"print(','.join(sorted(m for m in {sorted(IMAGING)!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_every_app_module_loads_without_the_test_only_libraries() -> None:
+    # None in sys.modules makes `import PIL` fail, as in the bundle; the test tools
+    # (tests/support) are not in the package at all.
+    code = (
+        "import sys, pkgutil, importlib\n"
+        f"for name in {sorted(TEST_ONLY)!r}:\n"
         "    sys.modules[name] = None\n"
         "import qrlink_desktop as q\n"
         "loaded = []\n"
         "for m in pkgutil.walk_packages(q.__path__, 'qrlink_desktop.'):\n"
-        "    if m.name.endswith(('.synthetic', '.__main__')):\n"
+        "    if m.name.endswith('.__main__'):\n"
         "        continue\n"
         "    importlib.import_module(m.name)\n"
         "    loaded.append(m.name)\n"
@@ -123,22 +226,4 @@ def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 40
-
-
-def test_the_dev_only_rule_catches_an_import() -> None:
-    probe = ROOT / "gui" / "_dev_only_probe.py"
-    probe.write_text("import numpy as np\n")
-    try:
-        assert "gui/_dev_only_probe.py imports numpy" in _dev_only_violations()
-    finally:
-        probe.unlink()
-
-
-def _dev_only_violations() -> list[str]:
-    return [
-        f"{p.relative_to(ROOT)} imports {n}"
-        for p in sorted(ROOT.rglob("*.py"))
-        if p not in DEV_MODULES
-        for n in _imports(p)
-        if n.split(".")[0] in DEV_ONLY
-    ]
+    assert not list(ROOT.rglob("synthetic.py")) and not list(ROOT.rglob("faults.py"))

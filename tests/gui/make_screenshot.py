@@ -19,11 +19,11 @@ import qasync
 from gui_support import PAGE, Peer
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from support import synthetic
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import CameraRequest
-from qrlink_desktop.scan import synthetic
 from qrlink_desktop.scan.sources import open_source
 
 

@@ -399,10 +399,9 @@ class RemoteCashier(_JsonProcess):
 
 def decode_qr_png(png: bytes) -> list[str]:
     from qrlink_desktop.scan.decoders import get_decoder
-    from qrlink_desktop.scan.synthetic import to_frame
 
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    return [d.text for d in get_decoder("zxing").decode(to_frame(image))]
+    return [d.text for d in get_decoder("zxing").decode(image)]
 
 
 @dataclass
