@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
 
+# An `error` from the other side with one of these codes ends the pairing on this side too:
+# the other side refused it (its handshake failed, or its person saw different codes).
+PAIRING_REFUSED = frozenset({ErrorCode.VERIFICATION_FAILED, ErrorCode.PROTOCOL_VERSION_UNSUPPORTED})
+
 
 @dataclass(frozen=True)
 class ChannelTimers:
@@ -138,6 +142,25 @@ class Link:
             return
         self.failure = QrlinkError(code, message)
         self._emit({"event": "error", "code": str(code), "message": message})
+        self._finish(message)
+
+    async def refuse(self, code: ErrorCode, message: str, grace: float) -> None:
+        """End the pairing as failed, telling the other side first: the `error` goes out,
+        the other side hangs up on it (or `grace` seconds pass), then this side closes.
+        Closing at once could drop the message before it leaves."""
+        if self.closed.done():
+            return
+        self.failure = QrlinkError(code, message)
+        self._emit({"event": "error", "code": str(code), "message": message})
+        self._send_now(
+            make(
+                MessageType.ERROR,
+                {"code": str(code), "message": message[:500]},
+                now=self.clock.now(),
+            )
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.closed), grace)
         self._finish(message)
 
     # --- sending -------------------------------------------------------------------------
@@ -270,6 +293,11 @@ class Link:
             return
         self.liveness.activity(now)
         self._run(self.conversation.receive(env, now=wall))
+        if env.type == MessageType.ERROR and env.payload["code"] in PAIRING_REFUSED:
+            self.fail(
+                ErrorCode(env.payload["code"]),
+                f"the other device ended the pairing: {env.payload['message']}",
+            )
 
     def _run(self, actions: list[Action]) -> None:
         for action in actions:

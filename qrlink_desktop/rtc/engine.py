@@ -283,6 +283,19 @@ class Engine:
         self.confirmed = True
         self.emit({"event": "confirmed"})
 
+    async def reject_code(self, message: str, grace: float = 2.0) -> None:
+        """The codes differ (or none was given): someone may be in the middle. Nothing is
+        confirmed; the other side is told (`error` VERIFICATION_FAILED) and the session
+        ends failed, with `message` as the reason."""
+        link = self.link
+        if link is None or link.closed.done():  # ended already; nobody left to tell
+            self.error = QrlinkError(ErrorCode.VERIFICATION_FAILED, message)
+            self.emit({"event": "error", **self.error.to_dict()})
+            return
+        await link.refuse(ErrorCode.VERIFICATION_FAILED, message, grace)
+        if self._watch is not None:
+            await self._watch  # the session is FAILED and closed when this returns
+
     def request_payment(self, amount: str, currency: str, reference: str | None = None) -> str:
         link = self._live_link()
         if not self.confirmed:

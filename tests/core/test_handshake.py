@@ -175,6 +175,18 @@ def test_sas_vector_shared_with_the_page() -> None:
         sas.sas_code(b"short", *args[1:])
 
 
+def test_a_typed_code_tolerates_spaces_and_dropped_leading_zeros() -> None:
+    assert sas.typed_code("056 272") == "056272"
+    assert sas.typed_code(" 0 5 6 2 7 2 \n") == "056272"
+    assert sas.typed_code("56272") == "056272"  # read out as a number
+    assert sas.typed_code("7") == "000007"
+    for bad in ("", "   ", "1234567", "12a456", "12-456", "\u0661\u0662\u0663"):
+        assert sas.typed_code(bad) is None, bad
+    assert sas.codes_match("56 272", "056272")
+    assert not sas.codes_match("056 273", "056272")
+    assert not sas.codes_match("", "000000")
+
+
 def test_codes_differ_when_a_fingerprint_differs() -> None:
     """A man in the middle presents other fingerprints on each leg: the codes disagree."""
     codes = {sas.sas_code(bytes([i]) * 32, FP_A, N_O, N_A) for i in range(50)}

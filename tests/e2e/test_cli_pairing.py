@@ -19,14 +19,20 @@ def _events(lines: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines.splitlines() if line.strip()]
 
 
-def _read_event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
+def _read_until(proc: subprocess.Popen[str], name: str) -> list[dict[str, Any]]:
+    """Events up to and including the first named `name`."""
     assert proc.stdout is not None
+    read = []
     for line in proc.stdout:
-        event = json.loads(line)
-        if event["event"] == name:
-            return event
+        read.append(json.loads(line))
+        if read[-1]["event"] == name:
+            return read
     stderr = proc.stderr.read() if proc.stderr else ""
-    raise AssertionError(f"process ended before a {name!r} event; stderr: {stderr}")
+    raise AssertionError(f"process ended before a {name!r} event; {read}; stderr: {stderr}")
+
+
+def _read_event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
+    return _read_until(proc, name)[-1]
 
 
 def _pair(
@@ -39,14 +45,15 @@ def _pair(
         stderr=subprocess.PIPE,
         text=True,
     )
+    answer: subprocess.Popen[str] | None = None
     try:
-        offer_event = _read_event(offer, "offer")
+        offer_events = _read_until(offer, "offer")
         answer = subprocess.Popen(
             [
                 *QRLINK,
                 "peer",
                 "answer",
-                offer_event["text"],
+                offer_events[-1]["text"],
                 "--json",
                 *LOOPBACK,
                 "--timeout",
@@ -57,21 +64,25 @@ def _pair(
             stderr=subprocess.PIPE,
             text=True,
         )
-        answer_event = _read_event(answer, "answer")
+        answer_events = _read_until(answer, "answer")
         assert offer.stdin is not None
-        offer.stdin.write(answer_event["text"] + "\n")
+        offer.stdin.write(answer_events[-1]["text"] + "\n")
+        offer.stdin.flush()
+        # The cashier types the code the customer's side shows, as read out to them.
+        answer_events += _read_until(answer, "sas")
+        offer.stdin.write(answer_events[-1]["code"] + "\n")
         offer.stdin.flush()
         offer_out, _ = offer.communicate(timeout=40)
         answer_out, _ = answer.communicate(timeout=40)
     finally:
-        for proc in (offer,):
-            if proc.poll() is None:
+        for proc in (offer, answer):
+            if proc is not None and proc.poll() is None:
                 proc.kill()
     return (
         offer.returncode,
-        [offer_event, *_events(offer_out)],
+        [*offer_events, *_events(offer_out)],
         answer.returncode,
-        [answer_event, *_events(answer_out)],
+        [*answer_events, *_events(answer_out)],
     )
 
 

@@ -45,6 +45,27 @@ async def test_request_before_confirmation_is_refused(sides: Callable[..., Side]
     assert info.value.code == ErrorCode.NOT_VERIFIED
 
 
+async def test_codes_rejected_tell_the_other_side_and_nothing_can_be_paid(
+    sides: Callable[..., Side],
+) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    offer = await cashier.engine.new_customer()
+    await asyncio.gather(
+        cashier.engine.submit_answer(await customer.engine.answer(offer)), customer.engine.connect()
+    )
+    await cashier.engine.reject_code("the customer read out another code")
+    assert cashier.engine.machine.state == State.FAILED
+    assert cashier.engine.error is not None
+    assert cashier.engine.error.code == ErrorCode.VERIFICATION_FAILED
+    told = await customer.wait_for("error", code="VERIFICATION_FAILED", timeout=30)
+    assert told["message"].endswith("the customer read out another code")
+    await customer.wait_for("closed", timeout=30)
+    assert customer.engine.machine.state == State.FAILED
+    with pytest.raises(QrlinkError):
+        cashier.engine.request_payment("1.00", "EUR")
+    assert customer.engine.conversation.payments == {}
+
+
 async def test_duplicate_request_on_the_wire_is_processed_once(sides: Callable[..., Side]) -> None:
     cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
     await pair(cashier, customer)
