@@ -36,6 +36,7 @@ from .options import add_ice_options
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
+from .rtc.tokens import TextFormat
 
 log = logging.getLogger("qrlink")
 
@@ -79,6 +80,14 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
 def _peer_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--qr-png", type=Path, metavar="FILE", help="also write the QR image here")
+    p.add_argument(
+        "--format",
+        choices=[str(f) for f in TextFormat],
+        default=str(TextFormat.COMPACT),
+        help="how the offer or answer text is written: compact (the default, the smallest "
+        "QR) or spec, the specification's base64 JSON, for implementations that know only "
+        "that form; either form is read",
+    )
     p.add_argument(
         "--timeout",
         type=float,
@@ -419,7 +428,11 @@ async def _turn_from_service(args: argparse.Namespace) -> None:
 async def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
     await _turn_from_service(args)
     return EngineConfig(
-        ice=ice_config(args), connect_timeout=args.connect_timeout, timers=ChannelTimers(), **extra
+        ice=ice_config(args),
+        connect_timeout=args.connect_timeout,
+        timers=ChannelTimers(),
+        text_format=TextFormat(args.format),
+        **extra,
     )
 
 

@@ -22,9 +22,10 @@ from ..core.conversation import Conversation
 from ..core.errors import ErrorCode, QrlinkError
 from ..core.handshake import Handshake, Role, Verified
 from ..core.session import Event, SessionMachine, State
+from . import tokens
 from .channel import ChannelTimers, Emit, Link
 from .peer import IceConfig, Peer
-from .tokens import decode_any
+from .tokens import TextFormat, decode_any
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class EngineConfig:
     merchant: str | None = None
     # A prepared offer with less life left than this is replaced before it is shown.
     min_offer_life: float = 60.0
+    # How offers and answers are written (read in either form).
+    text_format: TextFormat = TextFormat.COMPACT
 
 
 class OfferPreparer:
@@ -233,7 +236,9 @@ class Engine:
         assert self.peer is not None
         record = self.peer.local
         assert record is not None
-        text = bootstrap.offer_text(record, self.cfg.page_url)
+        text = tokens.offer_text(
+            record, self.cfg.page_url, self.cfg.text_format, now=self.clock.now()
+        )
         self.timings = {"offer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.OFFER_CREATED)
         self.emit(
@@ -243,6 +248,7 @@ class Engine:
                 "offerId": record.offer_id_hex,
                 "expiresAt": record.expires_at,
                 "payloadBytes": len(bootstrap.pack(record)),
+                "format": str(self.cfg.text_format),
                 "readyMs": round(self.timings["offer_ready_ms"], 3),
                 "candidates": [c.type_name for c in record.candidates],
             }
@@ -327,7 +333,7 @@ class Engine:
         except QrlinkError as exc:
             self._fail(exc)
             raise
-        text = bootstrap.answer_text(answer)
+        text = tokens.answer_text(answer, self.cfg.text_format, now=self.clock.now())
         self.timings = {"answer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.ANSWER_SENT)
         self.emit(
@@ -336,6 +342,7 @@ class Engine:
                 "text": text,
                 "offerId": answer.offer_id_hex,
                 "payloadBytes": len(bootstrap.pack(answer)),
+                "format": str(self.cfg.text_format),
                 "replyTo": record.reply_name,
                 "candidates": [c.type_name for c in answer.candidates],
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -114,6 +115,41 @@ def test_two_processes_pair_verify_and_pay(tmp_path: Path) -> None:
     )
     assert request["payload"] == {"amount": "12.50", "currency": "EUR", "reference": "INV-7"}
     assert png.stat().st_size > 200
+
+
+def _spec_document(text: str) -> dict[str, Any]:
+    """The specification's form: base64 of (zstd-compressed) JSON."""
+    import zstandard
+
+    raw = base64.b64decode(text, validate=True)
+    if raw.startswith(b"\x28\xb5\x2f\xfd"):
+        raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 16)
+    doc: dict[str, Any] = json.loads(raw)
+    return doc
+
+
+def test_two_processes_pair_in_the_specifications_format(tmp_path: Path) -> None:
+    """`--format spec` on both sides: the offer URL's fragment and the answer text are the
+    specification's base64 JSON (§5.1), and the pairing and the payment go through."""
+    spec = ["--format", "spec"]
+    o_rc, o_events, a_rc, a_events = _pair([*spec, "--request", "4.40", "EUR"], spec, tmp_path)
+    assert (o_rc, a_rc) == (0, 0)
+    offer = next(e for e in o_events if e["event"] == "offer")
+    answer = next(e for e in a_events if e["event"] == "answer")
+    assert offer["format"] == answer["format"] == "spec"
+    page, _, fragment = offer["text"].partition("#")
+    assert page == "http://127.0.0.1:8765/"
+    offer_doc, answer_doc = _spec_document(fragment), _spec_document(answer["text"])
+    assert (offer_doc["v"], offer_doc["type"], answer_doc["type"]) == (1, "offer", "answer")
+    assert offer_doc["metadata"]["offerId"] == answer_doc["metadata"]["offerId"]
+    assert offer_doc["sdp"].startswith("v=0") and "a=fingerprint:sha-256" in answer_doc["sdp"]
+    assert not answer["text"].startswith("QL:")
+    o_sas = [e["code"] for e in o_events if e["event"] == "sas"]
+    assert o_sas == [e["code"] for e in a_events if e["event"] == "sas"]
+    acks = [
+        e for e in a_events if e["event"] == "message" and e["type"] == "payment_acknowledgment"
+    ]
+    assert [e["payload"]["status"] for e in acks] == ["approved"]
 
 
 def test_declined_payment_exits_4(tmp_path: Path) -> None:
