@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,8 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
 }
 
 
-def _imports(path: Path) -> list[str]:
-    package = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts[:-1])
+def _imports(path: Path, root: Path = ROOT) -> list[str]:
+    package = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
     names: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -37,19 +38,19 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-def _violations(layer: str) -> list[str]:
+def _violations(layer: str, root: Path = ROOT) -> list[str]:
     third_party, own = RULES[layer]
     bad = []
-    for path in sorted((ROOT / layer).rglob("*.py")):
-        for name in _imports(path):
+    for path in sorted((root / layer).rglob("*.py")):
+        for name in _imports(path, root):
             parts = name.split(".")
             if parts[0] == "qrlink_desktop":
                 if len(parts) == 1 or parts[1] == "__init__" or parts[1] == "__version__":
                     continue
                 if parts[1] not in own:
-                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+                    bad.append(f"{path.relative_to(root)} imports {name}")
             elif parts[0] not in sys.stdlib_module_names and parts[0] not in third_party:
-                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+                bad.append(f"{path.relative_to(root)} imports {name}")
     return bad
 
 
@@ -59,13 +60,18 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert _violations(layer) == []
 
 
+def _copy_of_the_package(tmp_path: Path) -> Path:
+    """A copy to plant probes in: tests never write into the product tree."""
+    copy = tmp_path / ROOT.name
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
 def test_the_rule_catches_a_relative_import(tmp_path: Path) -> None:
-    probe = ROOT / "scan" / "_layering_probe.py"
-    probe.write_text("from ..rtc import peer\n")
-    try:
-        assert _violations("scan") == ["scan/_layering_probe.py imports qrlink_desktop.rtc"]
-    finally:
-        probe.unlink()
+    root = _copy_of_the_package(tmp_path)
+    assert _violations("scan", root) == []
+    (root / "scan" / "_layering_probe.py").write_text("from ..rtc import peer\n")
+    assert _violations("scan", root) == ["scan/_layering_probe.py imports qrlink_desktop.rtc"]
 
 
 def test_core_loads_no_third_party_module() -> None:
@@ -125,20 +131,18 @@ def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
     assert int(out.stdout) > 40
 
 
-def test_the_dev_only_rule_catches_an_import() -> None:
-    probe = ROOT / "gui" / "_dev_only_probe.py"
-    probe.write_text("import numpy as np\n")
-    try:
-        assert "gui/_dev_only_probe.py imports numpy" in _dev_only_violations()
-    finally:
-        probe.unlink()
+def test_the_dev_only_rule_catches_an_import(tmp_path: Path) -> None:
+    root = _copy_of_the_package(tmp_path)
+    (root / "gui" / "_dev_only_probe.py").write_text("import numpy as np\n")
+    assert _dev_only_violations(root) == ["gui/_dev_only_probe.py imports numpy"]
 
 
-def _dev_only_violations() -> list[str]:
+def _dev_only_violations(root: Path = ROOT) -> list[str]:
+    dev_modules = {root / p.relative_to(ROOT) for p in DEV_MODULES}
     return [
-        f"{p.relative_to(ROOT)} imports {n}"
-        for p in sorted(ROOT.rglob("*.py"))
-        if p not in DEV_MODULES
-        for n in _imports(p)
+        f"{p.relative_to(root)} imports {n}"
+        for p in sorted(root.rglob("*.py"))
+        if p not in dev_modules
+        for n in _imports(p, root)
         if n.split(".")[0] in DEV_ONLY
     ]

@@ -472,11 +472,23 @@ def test_camera_that_refuses_the_resolution_opens_at_its_own(
     assert [call[2] for call in opened] == [{"video_size": "4000x3000"}, {}]
 
 
-def test_list_cameras_on_a_machine_without_any_answers_at_once() -> None:
-    started = time.monotonic()
-    cameras = list_cameras()
-    assert time.monotonic() - started < 2.0
-    assert all(c.width >= 0 and c.height >= 0 for c in cameras)
+def test_list_cameras_skips_indices_without_a_node_and_reports_those_that_open(
+    monkeypatch: pytest.MonkeyPatch, numbered_video: Path, tmp_path: Path
+) -> None:
+    """Nodes video1 and video3 exist (video3 refuses to open); the other indices have no
+    node and are never opened, so a machine without cameras answers without waiting."""
+    nodes = {1: tmp_path / "video1", 3: tmp_path / "video3"}
+    for node in nodes.values():
+        node.touch()
+    opened: list[_Opened] = []
+    opener = _camera_opener(numbered_video, opened, refuse=lambda call: "video3" in call[0])
+    monkeypatch.setattr(sources, "_open_container", opener)
+    monkeypatch.setattr(sources, "_device_node", lambda index: nodes.get(index, tmp_path / "x"))
+    monkeypatch.setattr(sys, "platform", "linux")
+    cameras = list_cameras(max_index=5)
+    monkeypatch.undo()
+    assert [(c.index, c.width, c.height) for c in cameras] == [(1, 160, 120)]
+    assert {call[0] for call in opened} == {str(nodes[1]), str(nodes[3])}
 
 
 class _Closing:
