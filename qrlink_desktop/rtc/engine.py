@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,41 @@ class EngineConfig:
     text_format: TextFormat = TextFormat.COMPACT
 
 
+async def _rotating_turn(ice: IceConfig, gather: Callable[[IceConfig], Awaitable[Peer]]) -> Peer:
+    """A gathered peer, trying the configured TURN servers in turn (aiortc uses only the
+    first it is given): the first that yields a relay address wins, a failure moves on,
+    and the last is taken as it comes. `gather` closes its peer when it raises."""
+    rotations = ice.turn_rotations()
+    for i, option in enumerate(rotations):
+        last = i == len(rotations) - 1
+        try:
+            peer = await gather(option)
+        except QrlinkError:
+            if last:
+                raise
+            continue
+        record = peer.local
+        assert record is not None
+        if (
+            last
+            or not option.has_turn
+            or any(c.type == CandidateType.RELAY for c in record.candidates)
+        ):
+            return peer
+        log.warning("TURN server %s gave no relay address; trying the next", option.servers[0].urls)
+        await peer.close()
+    raise AssertionError("unreachable")
+
+
+async def _closed_on_failure(peer: Peer, gathering: Awaitable[Any]) -> Peer:
+    try:
+        await gathering
+    except BaseException:
+        await peer.close()
+        raise
+    return peer
+
+
 class OfferPreparer:
     """Keeps the next offer gathered ahead, so showing a QR never waits on gathering
     (a STUN server that never answers blocks gathering for aioice's 5 s timeout)."""
@@ -58,31 +93,12 @@ class OfferPreparer:
         self._closing: set[asyncio.Future[None]] = set()
 
     async def _make(self, reply_handle: bytes | None) -> Peer:
-        rotations = self._cfg.ice.turn_rotations()
-        for i, ice in enumerate(rotations):
+        def gather(ice: IceConfig) -> Awaitable[Peer]:
             peer = Peer(Kind.OFFER, ice, self._clock)
-            last = i == len(rotations) - 1
-            try:
-                record = await peer.make_offer(self._cfg.offer_lifetime, reply_handle=reply_handle)
-            except QrlinkError:
-                await peer.close()
-                if last:
-                    raise
-                continue
-            except BaseException:
-                await peer.close()
-                raise
-            if (
-                last
-                or not ice.has_turn
-                or any(c.type == CandidateType.RELAY for c in record.candidates)
-            ):
-                return peer
-            log.warning(
-                "TURN server %s gave no relay address; trying the next", ice.servers[0].urls
-            )
-            await peer.close()
-        raise AssertionError("unreachable")
+            lifetime = self._cfg.offer_lifetime
+            return _closed_on_failure(peer, peer.make_offer(lifetime, reply_handle=reply_handle))
+
+        return await _rotating_turn(self._cfg.ice, gather)
 
     def prepare(self) -> None:
         if self._next is None:
@@ -327,12 +343,19 @@ class Engine:
         await self._teardown()
         self._back_to_idle()
         self.verified, self.error = None, None
-        self.peer = Peer(Kind.ANSWER, self.cfg.ice, self.clock)
+
+        def gather(ice: IceConfig) -> Awaitable[Peer]:
+            peer = Peer(Kind.ANSWER, ice, self.clock)
+            return _closed_on_failure(peer, peer.make_answer(record))
+
         try:
-            answer = await self.peer.make_answer(record)
+            # The answering side tries its TURN servers in turn too, as the offering one does.
+            self.peer = await _rotating_turn(self.cfg.ice, gather)
         except QrlinkError as exc:
             self._fail(exc)
             raise
+        answer = self.peer.local
+        assert answer is not None
         text = tokens.answer_text(answer, self.cfg.text_format, now=self.clock.now())
         self.timings = {"answer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.ANSWER_SENT)
