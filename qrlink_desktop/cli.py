@@ -61,7 +61,9 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
         "--turn-from",
         metavar="URL",
         help="fetch short-lived TURN credentials and URLs from this rendezvous service "
-        "(GET /turn), which holds the relay's secret",
+        "(GET /turn), which holds the relay's secret and hands them out only against a "
+        "capability: the merchant's API token from $QRLINK_API_TOKEN, or (peer lookup) "
+        "the handle being looked up",
     )
     g.add_argument(
         "--allow-loopback",
@@ -414,8 +416,11 @@ async def _turn_from_service(args: argparse.Namespace) -> None:
         return
     from .rendezvous.client import RendezvousClient
 
+    # The token comes from the environment so it never shows in a process list.
+    token = os.environ.get("QRLINK_API_TOKEN") or None
+    handle = args.handle if args.peer_command == "lookup" else None
     async with RendezvousClient(args.turn_from) as client:
-        creds = await client.turn_credentials()
+        creds = await client.turn_credentials(api_token=token, handle=handle)
     if creds is None or not creds.uris:
         raise QrlinkError(
             ErrorCode.REMOTE_SERVICE_ERROR,

@@ -22,13 +22,15 @@ class CliPeer:
         self._stdout_done = False
 
     @classmethod
-    async def start(cls, *args: str) -> CliPeer:
+    async def start(cls, *args: str, env: dict[str, str] | None = None) -> CliPeer:
+        """`qrlink peer ARGS`; `env` replaces the environment ($QRLINK_API_TOKEN...)."""
         argv = [*QRLINK, "peer", *args]
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=env,
         )
         return cls(proc, argv)
 

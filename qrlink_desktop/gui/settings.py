@@ -54,6 +54,9 @@ class Settings:
     inactivity: int = 120
     rendezvous_url: str = ""  # "" means remote mode is off
     handle: str = ""  # the name the offer is published under in remote mode
+    # Shown to the rendezvous service for TURN credentials (--turn-from); "" means
+    # $QRLINK_API_TOKEN, if set.
+    api_token: str = ""
     # How the offer is written: "compact" (the smallest QR) or "spec", the specification's
     # base64 JSON, for a customer's app that knows only that form.
     text_format: str = str(TextFormat.COMPACT)

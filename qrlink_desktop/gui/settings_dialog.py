@@ -81,6 +81,9 @@ class SettingsDialog(QDialog):
         self.handle = QLineEdit(settings.handle)
         self.handle.setPlaceholderText("e.g. corner-shop")
         self.handle.setToolTip("The name the customer types on the page to find this offer")
+        self.api_token = QLineEdit(settings.api_token)
+        self.api_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_token.setPlaceholderText("for TURN credentials from the service (--turn-from)")
         self.text_format = QComboBox()
         self.text_format.addItem("Compact (smallest QR code)", str(TextFormat.COMPACT))
         self.text_format.addItem("Specification's base64 JSON", str(TextFormat.SPEC))
@@ -104,6 +107,7 @@ class SettingsDialog(QDialog):
         form.addRow("Currency:", self.currency)
         form.addRow("Rendezvous service:", self.rendezvous_url)
         form.addRow("Remote handle:", self.handle)
+        form.addRow("Service API token:", self.api_token)
         form.addRow("Code format:", self.text_format)
         lo, hi = LIFETIME_RANGE
         form.addRow(f"Offer lifetime ({lo}–{hi}):", self.offer_lifetime)
@@ -159,6 +163,7 @@ class SettingsDialog(QDialog):
             inactivity=self.inactivity.value(),
             rendezvous_url=self.rendezvous_url.text().strip(),
             handle=self.handle.text().strip(),
+            api_token=self.api_token.text().strip(),
             text_format=self._combo_value(self.text_format),
         )
 

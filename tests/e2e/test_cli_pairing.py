@@ -205,13 +205,21 @@ def test_relay_only_without_turn_is_refused() -> None:
     assert proc.returncode == 2 and "INVALID_ARGUMENT" in proc.stderr
 
 
-def test_relay_only_with_credentials_from_the_service(tmp_path: Path) -> None:
-    """The service holds coturn's secret and mints TURN REST credentials at GET /turn; both
-    peers fetch them (--turn-from) and pair relay-only. Neither process sees the secret."""
+def test_relay_only_with_credentials_from_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service holds coturn's secret and mints TURN REST credentials at GET /turn for
+    the merchant's API token; both peers show it (--turn-from, $QRLINK_API_TOKEN) and pair
+    relay-only. Neither process sees the secret."""
     from turn_support import SECRET, Coturn
 
     turn = Coturn(rest=True, relay_ports=(49800, 49899)).start()
-    service = ServiceProcess("--turn-url", turn.url(), env={"QRLINK_TURN_SECRET": SECRET})
+    service = ServiceProcess(
+        "--turn-url",
+        turn.url(),
+        env={"QRLINK_TURN_SECRET": SECRET, "QRLINK_API_TOKEN": "merchant-token"},
+    )
+    monkeypatch.setenv("QRLINK_API_TOKEN", "merchant-token")  # the peers' environment
     try:
         url = service.start()
         relay = ["--relay-only", "--turn-from", url, "--allow-loopback"]

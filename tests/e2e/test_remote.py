@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from cli_support import LOOPBACK, CliPeer
@@ -334,3 +336,104 @@ def test_cli_service_killed_mid_pairing() -> None:
     assert pub.returncode == 1 and "Traceback" not in err
     assert any(json.loads(x).get("code") == "REMOTE_SERVICE_ERROR" for x in out.splitlines())
     assert "REMOTE_SERVICE_ERROR" in err
+
+
+# --- relay credentials through the command line: only for those who hold a capability ------
+
+
+@pytest.fixture(scope="module")
+def relay_service() -> Iterator[str]:
+    """A real coturn with TURN REST, and the service (its own process) holding its secret
+    and the merchant's API token."""
+    from turn_support import SECRET, Coturn
+
+    turn = Coturn(rest=True, relay_ports=(49900, 49999)).start()
+    service = ServiceProcess(
+        "--turn-url",
+        turn.url(),
+        env={"QRLINK_TURN_SECRET": SECRET, "QRLINK_API_TOKEN": API_TOKEN},
+    )
+    try:
+        yield service.start()
+    finally:
+        service.stop()
+        turn.stop()
+
+
+API_TOKEN = "merchant-api-token"
+
+
+def _env(token: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "QRLINK_API_TOKEN"}
+    return env if token is None else {**env, "QRLINK_API_TOKEN": token}
+
+
+async def _metrics(url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as resp:
+        return await resp.text()
+
+
+async def test_cli_relay_only_remote_pairing_with_capabilities(relay_service: str) -> None:
+    """The cashier shows the merchant's API token, the customer the handle it looked up;
+    both get credentials, pair relay-only through coturn, and pay."""
+    url = relay_service
+    common = ["corner-shop", "--rendezvous", url, "--json", *LOOPBACK, "--timeout", "60"]
+    relay = ["--turn-from", url, "--relay-only", "--allow-loopback"]
+    cashier = await CliPeer.start(
+        "publish", *common, *relay, "--request", "3.30", "EUR", env=_env(API_TOKEN)
+    )
+    customer: CliPeer | None = None
+    try:
+        await cashier.event("published")
+        customer = await CliPeer.start("lookup", *common, *relay, env=_env(None))
+        told = (await customer.event("sas"))["code"]
+        await cashier.event("sas")
+        await cashier.write_line(told)
+        assert await cashier.finish() == 0, await cashier.stderr()
+        assert await customer.finish() == 0, await customer.stderr()
+        for peer, kind in ((cashier, "offer"), (customer, "answer")):
+            assert peer.of(kind)[0]["candidates"] == ["relay"]
+            assert peer.of("state", state="CONNECTED")[0]["path"] == "relay"
+        acks = customer.of("message", type="payment_acknowledgment")
+        assert [e["payload"]["status"] for e in acks] == ["approved"]
+        text = await _metrics(url)
+        assert 'qrlink_rendezvous_turn_credentials_total{capability="api_token"} 1' in text
+        assert 'qrlink_rendezvous_turn_credentials_total{capability="handle"} 1' in text
+    finally:
+        await cashier.kill()
+        if customer is not None:
+            await customer.kill()
+
+
+async def test_cli_without_a_capability_gets_no_credential(relay_service: str) -> None:
+    """No token, a wrong token, a handle nobody published: refused, said in a sentence,
+    and the service hands out nothing."""
+    url = relay_service
+    before = await _metrics(url)
+    relay = ["--turn-from", url, "--relay-only", "--allow-loopback", "--json", *LOOPBACK]
+    for args, env, says in (
+        (["offer", *relay], _env(None), "need a capability"),
+        (["offer", *relay], _env("guessed-token"), "not one this service accepts"),
+        (
+            ["lookup", "nobody-here", "--rendezvous", url, *relay],
+            _env(None),
+            "Nothing is published under this handle",
+        ),
+    ):
+        peer = await CliPeer.start(*args, env=env)
+        try:
+            assert await peer.finish() == 1
+            stderr = await peer.stderr()
+            assert "REMOTE_SERVICE_ERROR" in stderr and says in stderr, stderr
+            assert "Traceback" not in stderr
+            assert peer.of("offer") == peer.of("answer") == []
+        finally:
+            await peer.kill()
+    after = await _metrics(url)
+
+    def issued(text: str) -> list[str]:
+        return [ln for ln in text.splitlines() if ln.startswith("qrlink_rendezvous_turn_cred")]
+
+    assert issued(after) == issued(before)  # not one credential more
+    assert 'qrlink_rendezvous_turn_refused_total{reason="anonymous"}' in after
+    assert 'qrlink_rendezvous_turn_refused_total{reason="forbidden"} 2' in after

@@ -37,6 +37,7 @@ CUSTOM = Settings(
     offer_lifetime=120,
     inactivity=45,
     text_format="spec",
+    api_token="merchant-api-token",
 )
 
 

@@ -15,7 +15,7 @@ from qrlink_desktop.core.bootstrap import CandidateType
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.turn import rest_credentials, rest_expiry
 from qrlink_desktop.rendezvous.client import RendezvousClient
-from qrlink_desktop.rendezvous.server import ServiceConfig, create_app, serve
+from qrlink_desktop.rendezvous.server import ServiceConfig, api_tokens_from, create_app, serve
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig, _ice_connection
 
@@ -95,7 +95,11 @@ async def test_relay_only_reveals_no_host_or_reflexive_address(
 
 async def test_rest_credentials_from_the_service(coturn_rest: Coturn, cleanup: list[Side]) -> None:
     config = ServiceConfig(
-        rate_limit=None, turn_secret=SECRET, turn_urls=(coturn_rest.url(),), turn_ttl=600
+        rate_limit=None,
+        turn_secret=SECRET,
+        turn_urls=(coturn_rest.url(),),
+        turn_ttl=600,
+        api_token_hashes=api_tokens_from("merchant-token"),
     )
     stop = asyncio.Event()
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -104,7 +108,7 @@ async def test_rest_credentials_from_the_service(coturn_rest: Coturn, cleanup: l
     )
     try:
         async with RendezvousClient(await ready) as client:
-            creds = await client.turn_credentials()
+            creds = await client.turn_credentials(api_token="merchant-token")
         assert creds is not None and creds.uris == (coturn_rest.url(),)
         expiry = rest_expiry(creds.username)
         assert expiry is not None and 590 <= expiry - time.time() <= 610
