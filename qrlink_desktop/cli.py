@@ -494,9 +494,14 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
 
 async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
     outcome: dict[str, int] = {}
+    # The session's end, from its `closed` event: the link may end (and the engine let go
+    # of it) while lookup_and_answer is still tidying up on the service.
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_event(event: dict[str, Any]) -> None:
         report(event)
+        if event.get("event") == "closed" and not ended.done():
+            ended.set_result(None)
         if event.get("event") == "message" and event["direction"] == "in":
             if event["type"] == "payment_request":
                 engine.respond(event["messageId"], args.approve)
@@ -518,9 +523,7 @@ async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
             text = await engine.answer(args.offer_text)
             _write_qr(args.qr_png, text, report)
             await engine.connect()
-        link = engine.link
-        assert link is not None
-        await link.closed
+        await ended
         if engine.error is not None and "code" not in outcome:
             raise engine.error
         return outcome.get("code", EXIT_OK)

@@ -50,6 +50,13 @@ class ChannelTimers:
     max_burst: float = 500.0
 
 
+def _all_acknowledged(channel: RTCDataChannel) -> bool:
+    """Whether everything sent on the channel's association has been acknowledged by the
+    other side's SCTP (aiortc keeps these queues private; it has no graceful shutdown)."""
+    sctp: Any = channel.transport
+    return not (sctp._data_channel_queue or sctp._outbound_queue or sctp._sent_queue)
+
+
 class _RateGate:
     """Token bucket over received messages; `now` comes from the caller's clock."""
 
@@ -146,8 +153,10 @@ class Link:
 
     async def refuse(self, code: ErrorCode, message: str, grace: float) -> None:
         """End the pairing as failed, telling the other side first: the `error` goes out,
-        the other side hangs up on it (or `grace` seconds pass), then this side closes.
-        Closing at once could drop the message before it leaves."""
+        and this side closes once the other side's SCTP has acknowledged it (or the other
+        side hung up on it, or `grace` seconds passed: it is gone). Closing at once would
+        abort the association with the message possibly still queued behind unacknowledged
+        data (seen on a busy machine: the other side then saw a bare close)."""
         if self.closed.done():
             return
         self.failure = QrlinkError(code, message)
@@ -159,8 +168,13 @@ class Link:
                 now=self.clock.now(),
             )
         )
+
+        async def delivered() -> None:
+            while not self.closed.done() and not _all_acknowledged(self.channel):
+                await asyncio.sleep(0.01)
+
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self.closed), grace)
+            await asyncio.wait_for(delivered(), grace)
         self._finish(message)
 
     # --- sending -------------------------------------------------------------------------

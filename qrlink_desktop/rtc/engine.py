@@ -305,7 +305,7 @@ class Engine:
         self.confirmed = True
         self.emit({"event": "confirmed"})
 
-    async def reject_code(self, message: str, grace: float = 2.0) -> None:
+    async def reject_code(self, message: str, grace: float = 10.0) -> None:
         """The codes differ (or none was given): someone may be in the middle. Nothing is
         confirmed; the other side is told (`error` VERIFICATION_FAILED) and the session
         ends failed, with `message` as the reason."""

@@ -316,8 +316,8 @@ async def test_cli_a_wrong_code_or_no_code_refuses_and_tells_the_customer(
             await cashier.write_line(f"{(int(code) + 1) % 1_000_000:06d}")
         else:
             cashier.close_stdin()
-        assert await cashier.finish() == 3
-        assert await customer.finish() == 3
+        assert await cashier.finish() == 3, cashier.events
+        assert await customer.finish() == 3, (customer.events, await customer.stderr())
         for peer in (cashier, customer):
             assert peer.of("error")[-1]["code"] == "VERIFICATION_FAILED"
             assert _payment_requests(peer) == []
