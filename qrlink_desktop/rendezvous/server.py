@@ -31,6 +31,7 @@ from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid
 from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
 from qrlink_desktop.rendezvous.openapi import document
 from qrlink_desktop.rendezvous.ratelimit import (
+    Decision,
     MemoryRateLimiter,
     RateLimit,
     RateLimiter,
@@ -277,12 +278,15 @@ class Service:
         if decision.allowed:
             return refusal
         self.metrics.turn_refused["rate_limited"] += 1
+        return self._too_many(
+            decision,
+            "Too many refused TURN credential requests from this client; wait and try again.",
+        )
+
+    def _too_many(self, decision: Decision, message: str) -> ApiError:
         self.metrics.rate_limited += 1
         return ApiError(
-            429,
-            ApiErrorCode.RATE_LIMITED,
-            "Too many refused TURN credential requests from this client; wait and try again.",
-            {"Retry-After": decision.retry_after_header},
+            429, ApiErrorCode.RATE_LIMITED, message, {"Retry-After": decision.retry_after_header}
         )
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -374,12 +378,8 @@ class Service:
             if self.limiter is not None and request.path not in UNLIMITED_PATHS:
                 decision = await self.limiter.check(self.client_of(request), self.clock.now())
                 if not decision.allowed:
-                    self.metrics.rate_limited += 1
-                    raise ApiError(
-                        429,
-                        ApiErrorCode.RATE_LIMITED,
-                        "Too many requests from this client; wait and try again.",
-                        {"Retry-After": decision.retry_after_header},
+                    raise self._too_many(
+                        decision, "Too many requests from this client; wait and try again."
                     )
             response = await handler(request)
         except ApiError as exc:

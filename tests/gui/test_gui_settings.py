@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gui_support import decode_widget, run
+from gui_support import decode_widget, make_app, run
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
@@ -189,20 +189,9 @@ def test_the_window_can_show_its_offer_in_the_specifications_form(
 ) -> None:
     """Settings → Code format → the specification's base64 JSON: the offer QR on screen
     carries the page URL with that form in its fragment, and a customer's side reads it."""
-    store.save(_ini(tmp_path), Settings(text_format="spec"))
-    args = app_module.build_parser().parse_args(
-        [
-            "--settings",
-            str(tmp_path / "s.ini"),
-            "--camera",
-            str(tmp_path / "x.avi"),
-            "--address",
-            "127.0.0.1",
-            "--page-url",
-            "http://127.0.0.1:8765/",
-        ]
-    )
-    app = app_module.QrlinkApp(args, app_module.open_store(args.settings))
+    ini = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    store.save(ini, Settings(text_format="spec"))
+    app = make_app(tmp_path)  # loopback, the page at http://127.0.0.1:8765/
     qtbot.addWidget(app.window)
     app.start()
     try:

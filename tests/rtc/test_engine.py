@@ -13,6 +13,7 @@ from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.messages import MessageType, make
 from qrlink_desktop.core.session import State
+from qrlink_desktop.rtc.peer import Peer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -322,21 +323,25 @@ async def test_flood_is_rate_limited_and_the_link_survives(sides: Callable[..., 
     assert customer.engine.machine.state == State.CONNECTED
 
 
-async def test_prepared_offer_is_ready_without_gathering(
-    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The offer shown to a customer was gathered before the customer came: taking it
-    gathers nothing, and the next one is prepared meanwhile."""
-    from qrlink_desktop.rtc.peer import Peer
-
-    gathered: list[Peer] = []
+@pytest.fixture
+def gathered(monkeypatch: pytest.MonkeyPatch) -> list[Peer]:
+    """Every peer that gathers an offer, in order."""
+    peers: list[Peer] = []
     make_offer = Peer.make_offer
 
     async def counting(self: Peer, *args: Any, **kw: Any) -> Any:
-        gathered.append(self)
+        peers.append(self)
         return await make_offer(self, *args, **kw)
 
     monkeypatch.setattr(Peer, "make_offer", counting)
+    return peers
+
+
+async def test_prepared_offer_is_ready_without_gathering(
+    sides: Callable[..., Side], gathered: list[Peer]
+) -> None:
+    """The offer shown to a customer was gathered before the customer came: taking it
+    gathers nothing, and the next one is prepared meanwhile."""
     cashier = sides(Role.OFFERER)
     preparer = cashier.engine.preparer
     assert preparer is not None
@@ -375,18 +380,8 @@ async def test_refresh_swaps_the_offer_and_keeps_the_session(sides: Callable[...
 
 
 async def test_the_spare_offer_is_renewed_before_it_ages(
-    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+    sides: Callable[..., Side], gathered: list[Peer]
 ) -> None:
-    from qrlink_desktop.rtc.peer import Peer
-
-    gathered: list[Peer] = []
-    make_offer = Peer.make_offer
-
-    async def counting(self: Peer, *args: Any, **kw: Any) -> Any:
-        gathered.append(self)
-        return await make_offer(self, *args, **kw)
-
-    monkeypatch.setattr(Peer, "make_offer", counting)
     cashier = sides(Role.OFFERER, offer_lifetime=4.0, min_offer_life=1.5)
     cashier.engine.prepare()
     preparer = cashier.engine.preparer

@@ -16,13 +16,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from engine_support import FAST, Side, pair
+from engine_support import FAST, Side, auto_respond, pair
 
 from qrlink_desktop.core import conversation as conversation_module
 from qrlink_desktop.core.conversation import OutEntry, OutStatus
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.retry import RetryPolicy
-from qrlink_desktop.rtc.channel import Link
+from qrlink_desktop.rtc.channel import ChannelTimers, Link
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -70,17 +70,16 @@ def _refuse_sends(link: Link) -> Callable[[], None]:
     return lambda: setattr(sctp, "_remote_max_message_size", limit)
 
 
-def _answer_requests(customer: Side) -> None:
-    """The customer approves every payment request as it arrives."""
-    engine = customer.engine
-
-    def on_event(event: dict[str, Any]) -> None:
-        customer.events.append(event)
-        if event.get("event") == "message" and event.get("direction") == "in":
-            if event["type"] == "payment_request":
-                engine.respond(event["messageId"], True)
-
-    engine._emit_cb = on_event
+async def _paired_refusing(
+    sides: Callable[..., Side], timers: ChannelTimers
+) -> tuple[Side, Side, Callable[[], None]]:
+    """Cashier and customer paired (the customer approves everything), and the cashier's
+    SCTP transport refusing sends from now on; with the undo."""
+    cashier, customer = sides(Role.OFFERER, timers=timers), sides(Role.ANSWERER, timers=timers)
+    auto_respond(customer)
+    await pair(cashier, customer)
+    assert cashier.engine.link is not None
+    return cashier, customer, _refuse_sends(cashier.engine.link)
 
 
 async def _acknowledged(cashier: Side, rid: str) -> None:
@@ -100,11 +99,7 @@ def _received_once(customer: Side, rid: str) -> None:
 async def test_a_refused_send_is_retried_and_delivered_once_the_channel_takes_it(
     sides: Callable[..., Side], trails: dict[str, Trail]
 ) -> None:
-    cashier, customer = sides(Role.OFFERER, timers=TIMERS), sides(Role.ANSWERER, timers=TIMERS)
-    _answer_requests(customer)
-    await pair(cashier, customer)
-    assert cashier.engine.link is not None
-    undo = _refuse_sends(cashier.engine.link)
+    cashier, customer, undo = await _paired_refusing(sides, TIMERS)
 
     def back_after_two_tries(entry: OutEntry) -> None:
         if entry.status == OutStatus.RETRYING and entry.attempts == 2:
@@ -131,11 +126,7 @@ async def test_a_refused_send_is_retried_and_delivered_once_the_channel_takes_it
 async def test_a_send_refused_to_the_end_is_reported_and_replayed_once_by_the_next_pairing(
     sides: Callable[..., Side], trails: dict[str, Trail]
 ) -> None:
-    cashier, customer = sides(Role.OFFERER, timers=TIMERS), sides(Role.ANSWERER, timers=TIMERS)
-    _answer_requests(customer)
-    await pair(cashier, customer)
-    assert cashier.engine.link is not None
-    _refuse_sends(cashier.engine.link)  # for good, on this connection
+    cashier, customer, _ = await _paired_refusing(sides, TIMERS)  # for good, on this link
     rid = cashier.engine.request_payment("7.00", "EUR", "RETRY-2")
     told = await cashier.wait_for("error", code="MESSAGE_SEND_FAILED", timeout=60)
     assert told["messageId"] == rid
@@ -167,11 +158,7 @@ async def test_a_connection_lost_while_retrying_leaves_the_message_for_the_next_
     """The link ends while the policy is still running: the old link never sends the
     message again; the next pairing does, once."""
     slow = replace(TIMERS, retry=RetryPolicy(base_delay=30.0, max_delay=30.0))
-    cashier, customer = sides(Role.OFFERER, timers=slow), sides(Role.ANSWERER, timers=slow)
-    _answer_requests(customer)
-    await pair(cashier, customer)
-    assert cashier.engine.link is not None
-    _refuse_sends(cashier.engine.link)
+    cashier, customer, _ = await _paired_refusing(sides, slow)
     rid = cashier.engine.request_payment("8.00", "EUR", "RETRY-3")
 
     async def retrying() -> None:
