@@ -181,37 +181,49 @@ async def test_a_lost_first_hello_is_sent_again_and_the_pairing_completes(
     assert cashier.of("sas")[0]["code"] == customer.of("sas")[0]["code"]
 
 
+WAITING_FOR_TEXT = {
+    Role.OFFERER: "(waiting for the other side's hello)",
+    Role.ANSWERER: "(waiting for an answer to this side's hello)",
+}
+
+
+@pytest.mark.parametrize("first", [Role.OFFERER, Role.ANSWERER])
 async def test_payment_before_verification_is_refused(
-    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch, first: Role
 ) -> None:
+    """A payment message before the handshake is refused; the handshake timeout then ends
+    the attempt with TIMEOUT, saying which step never came. `first` is the side whose
+    timeout runs out first: the other's is out of reach, so which one fires is decided
+    here, not by the machine's load."""
+    from dataclasses import replace
+
     from qrlink_desktop.core.handshake import Handshake
 
     # The customer's side never sends its hello, so verification never completes.
     monkeypatch.setattr(Handshake, "_send_hello", lambda self, _: None)
-    cashier = sides(Role.OFFERER)
-    customer = sides(Role.ANSWERER)
+    patient = replace(FAST, handshake_timeout=120.0)
+    cashier = sides(Role.OFFERER, timers=FAST if first == Role.OFFERER else patient)
+    customer = sides(Role.ANSWERER, timers=FAST if first == Role.ANSWERER else patient)
     offer = await cashier.engine.new_customer()
     answer = await customer.engine.answer(offer)
     tasks = [
         asyncio.ensure_future(cashier.engine.submit_answer(answer)),
         asyncio.ensure_future(customer.engine.connect()),
     ]
-    await cashier.wait_for("state", state="CONNECTED")
-    await customer.wait_for("state", state="CONNECTED")
+    await cashier.wait_for("state", state="CONNECTED", timeout=30)
+    await customer.wait_for("state", state="CONNECTED", timeout=30)
     req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=1e9)
-    await asyncio.sleep(0.05)
     assert cashier.engine.link is not None
     cashier.engine.link.channel.send(req.to_json())
-    await cashier.wait_for("peer_error", code="NOT_VERIFIED")
+    await cashier.wait_for("peer_error", code="NOT_VERIFIED", timeout=30)
     assert customer.engine.conversation.payments == {}
-    # And the handshake timeout ends the attempt with TIMEOUT.
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    assert any(isinstance(r, QrlinkError) for r in results)
-    timeout = await cashier.wait_for("error", code="TIMEOUT", timeout=FAST.handshake_timeout + 2)
-    assert timeout["message"].endswith("(waiting for the other side's hello)")
-    customer_timeout = await customer.wait_for("error", code="TIMEOUT", timeout=2)
-    assert customer_timeout["message"].endswith("(waiting for an answer to this side's hello)")
-    assert cashier.engine.machine.state == State.FAILED
+    # And the handshake timeout ends the attempt with TIMEOUT, on both sides' tasks.
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+    assert all(isinstance(r, QrlinkError) for r in results)
+    timed_out = cashier if first == Role.OFFERER else customer
+    timeout = await timed_out.wait_for("error", code="TIMEOUT", timeout=30)
+    assert timeout["message"].endswith(WAITING_FOR_TEXT[first])
+    assert timed_out.engine.machine.state == State.FAILED
 
 
 async def test_dead_peer_is_detected_by_the_heartbeat(
