@@ -152,6 +152,39 @@ def test_two_processes_pair_in_the_specifications_format(tmp_path: Path) -> None
     assert [e["payload"]["status"] for e in acks] == ["approved"]
 
 
+PAY = ["--request", "1.00", "EUR", "--timeout", "30"]
+
+
+def test_skip_code_check_confirms_without_a_code_and_says_so() -> None:
+    """A script that truly wants no check: only the answer on standard input, a warning on
+    standard error, and the payment goes through."""
+    offer = subprocess.Popen(
+        [*QRLINK, "peer", "offer", "--json", *LOOPBACK, "--skip-code-check", *PAY],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answer: subprocess.Popen[str] | None = None
+    try:
+        text = _read_event(offer, "offer")["text"]
+        answer = subprocess.Popen(
+            [*QRLINK, "peer", "answer", text, "--json", *LOOPBACK, "--timeout", "30"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = offer.communicate(_read_event(answer, "answer")["text"] + "\n", timeout=40)
+        answer.communicate(timeout=40)
+    finally:
+        for proc in (offer, answer):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert (offer.returncode, answer.returncode) == (0, 0), err
+    assert "warning: --skip-code-check" in err
+    assert [e["event"] for e in _events(out)].count("confirmed") == 1
+
+
 def test_declined_payment_exits_4(tmp_path: Path) -> None:
     o_rc, o_events, a_rc, _ = _pair(["--request", "3", "JPY"], ["--decline"], tmp_path)
     assert (o_rc, a_rc) == (4, 4)
