@@ -49,6 +49,7 @@ def one_run(browser: Browser, topology: ms.Topology, script: str = "") -> dict[s
         page_version = int(page.get_attribute("#qr", "data-version") or 0)
         offer.send_answer(text)
         sas = offer.wait_event("sas")
+        offer.type_code_from(page)
         page.wait_for_selector("body[data-state=request]", timeout=15_000)
         page.click("#approve")
         page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=15_000)

@@ -3,7 +3,11 @@
 `qrlink peer ...` is a contract other tools script against: with `--json` every event is
 one JSON object per line on standard output; without it, the offer or answer text is
 printed alone on a line and everything meant for a person goes to standard error.
+The cashier's side (`peer offer`, `peer publish`) reads the code the customer reads out
+as a line on standard input after its `sas` event (`peer offer` reads the answer text
+first); only a matching code confirms.
 Exit status: 0 done (payment approved), 1 the connection failed, 2 bad input,
+3 verification failed (the codes differ, or none was typed: nothing was paid),
 4 payment declined, 130 interrupted.
 """
 
@@ -16,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,15 +30,18 @@ from . import __version__, logsetup
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .core.qrsize import smallest_version
+from .core.sas import codes_match, format_code
 from .core.turn import parse_ice_url
 from .options import add_ice_options
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
+from .rtc.tokens import TextFormat
 
 log = logging.getLogger("qrlink")
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_INTERRUPTED = 0, 1, 2, 4, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNVERIFIED, EXIT_DECLINED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 _BAD_INPUT = {
     ErrorCode.BOOTSTRAP_PARSE_FAILED,
     ErrorCode.INVALID_ARGUMENT,
@@ -53,7 +61,9 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
         "--turn-from",
         metavar="URL",
         help="fetch short-lived TURN credentials and URLs from this rendezvous service "
-        "(GET /turn), which holds the relay's secret",
+        "(GET /turn), which holds the relay's secret and hands them out only against a "
+        "capability: the merchant's API token from $QRLINK_API_TOKEN, or (peer lookup) "
+        "the handle being looked up",
     )
     g.add_argument(
         "--allow-loopback",
@@ -72,6 +82,14 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
 def _peer_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--qr-png", type=Path, metavar="FILE", help="also write the QR image here")
+    p.add_argument(
+        "--format",
+        choices=[str(f) for f in TextFormat],
+        default=str(TextFormat.COMPACT),
+        help="how the offer or answer text is written: compact (the default, the smallest "
+        "QR) or spec, the specification's base64 JSON, for implementations that know only "
+        "that form; either form is read",
+    )
     p.add_argument(
         "--timeout",
         type=float,
@@ -94,6 +112,13 @@ def _cashier_options(p: argparse.ArgumentParser) -> None:
         nargs=2,
         metavar=("AMOUNT", "CURRENCY"),
         help="request a payment once verified, e.g. --request 12.50 EUR",
+    )
+    p.add_argument(
+        "--skip-code-check",
+        action="store_true",
+        help="confirm the verification code without reading the customer's code on "
+        "standard input (a warning is printed: whoever sits in the middle, a dishonest "
+        "rendezvous service for one, could take the payment)",
     )
     p.add_argument("--reference", help="payment reference shown to the customer")
     p.add_argument("--merchant", help="merchant name shown to the customer")
@@ -159,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         "offer",
         help="make an offer, read the answer from stdin, connect",
         description="Print the offer QR text, read the answer text from standard input, "
-        "connect, print the verification code, and with --request ask for a payment.",
+        "connect, print the verification code, read the code the customer reads out "
+        "(a second line on standard input), and with --request ask for a payment.",
     )
     _cashier_options(offer)
     offer.add_argument(
@@ -172,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="publish an offer under HANDLE on the rendezvous service, wait for the answer",
         description="Remote mode: publish the offer under HANDLE, keep it alive, take the "
-        "answer from its reply handle, connect, and with --request ask for a payment.",
+        "answer from its reply handle, connect, print the verification code, read the code "
+        "the customer reads out on standard input, and with --request ask for a payment.",
     )
     publish.add_argument("handle", metavar="HANDLE", help="the name customers look up")
     _cashier_options(publish)
@@ -308,13 +335,78 @@ def _write_qr(path: Path | None, text: str, report: Reporter) -> None:
 # --- peers -------------------------------------------------------------------------------
 
 
-async def _read_line(prompt: str, report: Reporter) -> str:
-    if not report.as_json:
-        report.say(prompt)
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    if not line:
+class StdinLines:
+    """Lines of standard input, read by a daemon thread: a wait for input never holds the
+    process open once the session is over (an executor thread would, until input ends)."""
+
+    def __init__(self, stream: TextIO = sys.stdin) -> None:
+        self._stream = stream
+        self._queue: asyncio.Queue[str | None] | None = None
+
+    def _pump(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+        for line in iter(self._stream.readline, ""):
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    async def next(self, prompt: str, report: Reporter) -> str | None:
+        """The next line, stripped; None once standard input has ended."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=self._pump, args=(loop, self._queue), daemon=True).start()
+        if not report.as_json:
+            report.say(prompt)
+        line = await self._queue.get()
+        if line is None:
+            self._queue.put_nowait(None)  # ended for every later read too
+            return None
+        return line.strip()
+
+
+async def _read_answer(stdin: StdinLines, report: Reporter) -> str:
+    line = await stdin.next("Scan or paste the answer text, then press Enter:", report)
+    if line is None:
         raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "standard input ended before an answer came")
-    return line.strip()
+    return line
+
+
+async def _check_code(
+    engine: Engine, code: str, args: argparse.Namespace, stdin: StdinLines, report: Reporter
+) -> None:
+    """The cashier confirms only the code the customer reads out from the other screen: a
+    service or network that swapped the tokens shows the two sides different codes."""
+    if args.skip_code_check:
+        report.say(
+            "warning: --skip-code-check: the verification code is confirmed without "
+            "comparing it with the customer's; whoever sits in the middle (a dishonest "
+            "rendezvous service, say) could take the payment"
+        )
+        engine.confirm()
+        return
+    link = engine.link
+    assert link is not None
+    reading = asyncio.ensure_future(
+        stdin.next("Type the code the customer reads out, then press Enter:", report)
+    )
+    waits: list[asyncio.Future[Any]] = [reading, link.closed]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    if not reading.done():  # the other side hung up while the cashier was reading
+        reading.cancel()
+        raise engine.error or QrlinkError(
+            ErrorCode.CONNECTION_FAILED, "the connection ended before the code was confirmed"
+        )
+    typed = reading.result()
+    if typed is not None and codes_match(typed, code):
+        engine.confirm()
+        return
+    reason = (
+        "standard input ended before the customer's code was typed; nothing was confirmed"
+        if typed is None
+        else f"the customer's code ({typed[:20]}) is not this side's ({format_code(code)}): "
+        "someone may be in the middle; nothing was paid"
+    )
+    await engine.reject_code(reason)
+    raise QrlinkError(ErrorCode.VERIFICATION_FAILED, reason)
 
 
 async def _turn_from_service(args: argparse.Namespace) -> None:
@@ -324,8 +416,11 @@ async def _turn_from_service(args: argparse.Namespace) -> None:
         return
     from .rendezvous.client import RendezvousClient
 
+    # The token comes from the environment so it never shows in a process list.
+    token = os.environ.get("QRLINK_API_TOKEN") or None
+    handle = args.handle if args.peer_command == "lookup" else None
     async with RendezvousClient(args.turn_from) as client:
-        creds = await client.turn_credentials()
+        creds = await client.turn_credentials(api_token=token, handle=handle)
     if creds is None or not creds.uris:
         raise QrlinkError(
             ErrorCode.REMOTE_SERVICE_ERROR,
@@ -338,7 +433,11 @@ async def _turn_from_service(args: argparse.Namespace) -> None:
 async def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
     await _turn_from_service(args)
     return EngineConfig(
-        ice=ice_config(args), connect_timeout=args.connect_timeout, timers=ChannelTimers(), **extra
+        ice=ice_config(args),
+        connect_timeout=args.connect_timeout,
+        timers=ChannelTimers(),
+        text_format=TextFormat(args.format),
+        **extra,
     )
 
 
@@ -357,21 +456,19 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         args, page_url=args.page_url, offer_lifetime=args.lifetime, merchant=args.merchant
     )
     engine = Engine(Role.OFFERER, cfg, emit=report)
+    stdin = StdinLines()
     try:
         if args.peer_command == "publish":
             from .remote import publish_and_wait
             from .rendezvous.client import RendezvousClient
 
             async with RendezvousClient(args.rendezvous) as client:
-                await publish_and_wait(engine, client, args.handle, ttl_ms=args.ttl)
+                verified = await publish_and_wait(engine, client, args.handle, ttl_ms=args.ttl)
         else:
             text = await engine.new_customer()
             _write_qr(args.qr_png, text, report)
-            answer = await _read_line("Scan or paste the answer text, then press Enter:", report)
-            await engine.submit_answer(answer)
-        # Headless: the script is the cashier and takes the code as confirmed. In remote
-        # mode that is only safe when both codes are compared out of band.
-        engine.confirm()
+            verified = await engine.submit_answer(await _read_answer(stdin, report))
+        await _check_code(engine, verified.code, args, stdin, report)
         if not args.request:
             if engine.link is not None:
                 await engine.link.closed  # the customer's side ends the session
@@ -397,9 +494,14 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
 
 async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
     outcome: dict[str, int] = {}
+    # The session's end, from its `closed` event: the link may end (and the engine let go
+    # of it) while lookup_and_answer is still tidying up on the service.
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_event(event: dict[str, Any]) -> None:
         report(event)
+        if event.get("event") == "closed" and not ended.done():
+            ended.set_result(None)
         if event.get("event") == "message" and event["direction"] == "in":
             if event["type"] == "payment_request":
                 engine.respond(event["messageId"], args.approve)
@@ -421,9 +523,7 @@ async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
             text = await engine.answer(args.offer_text)
             _write_qr(args.qr_png, text, report)
             await engine.connect()
-        link = engine.link
-        assert link is not None
-        await link.closed
+        await ended
         if engine.error is not None and "code" not in outcome:
             raise engine.error
         return outcome.get("code", EXIT_OK)
@@ -525,6 +625,8 @@ def _fail(exc: QrlinkError, report: Reporter | None) -> int:
         ):
             report({"event": "error", **exc.to_dict()})
     print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
+    if exc.code == ErrorCode.VERIFICATION_FAILED:
+        return EXIT_UNVERIFIED
     return EXIT_BAD_INPUT if exc.code in _BAD_INPUT else EXIT_FAILED
 
 

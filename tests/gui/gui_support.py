@@ -92,7 +92,19 @@ class Peer:
 
     def __init__(self, offer_text: str, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [*QRLINK, "peer", "answer", offer_text, "--json", *LOOPBACK, "--timeout", "60", *args],
+            # The phone waits for the cashier's camera as long as a person would: the test
+            # writes and plays a video first, which takes a while on a busy machine.
+            [
+                *QRLINK,
+                "peer",
+                "answer",
+                offer_text,
+                "--json",
+                *LOOPBACK,
+                "--connect-timeout",
+                "120",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -70,7 +70,8 @@ def test_offer_pixels_peer_answer_video_confirm_pay_ack(
         qtbot.mouseClick(window.retry_camera, Qt.MouseButton.LeftButton)
 
         # 3. Connected, verified: the code is large and the confirm button has the focus.
-        qtbot.waitUntil(window.status.code_box.isVisible, timeout=20_000)
+        # Decoding the video and connecting: seconds on a busy machine; bound generously.
+        qtbot.waitUntil(window.status.code_box.isVisible, timeout=90_000)
         qtbot.waitUntil(lambda: peer.first("sas") is not None, timeout=5_000)
         sas = peer.first("sas")
         assert sas is not None

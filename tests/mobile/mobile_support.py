@@ -327,6 +327,15 @@ class _JsonProcess:
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
 
+    def type_code_from(self, page: Page, timeout_ms: float = 15_000) -> str:
+        """The cashier types the code the customer's page shows (after the `sas` event,
+        `qrlink peer offer` reads it on standard input and confirms only a match)."""
+        shown = page.wait_for_selector("#code[data-code]", timeout=timeout_ms)
+        code = shown.get_attribute("data-code") if shown is not None else None
+        assert code, "the page shows no verification code"
+        self.send_answer(code)
+        return code
+
     def finish(self, timeout: float = 30.0) -> int:
         rc = self.proc.wait(timeout=timeout)
         while True:

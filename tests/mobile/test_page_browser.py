@@ -91,6 +91,7 @@ def _pay(
                 bootstrap.decode_compact(answer_text, now=0)
         offer.send_answer(answer_text)
         sas = offer.wait_event("sas")
+        assert offer.type_code_from(page) == sas["code"]
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
         assert page.get_attribute("#code", "data-code") == sas["code"]
         assert page.inner_text("#merchant") == "Corner Shop"
@@ -134,8 +135,8 @@ def test_a_hello_lost_on_the_wire_is_sent_again(phone: PhoneBrowser) -> None:
         page, _ = _open_offer(phone, offer, script=ms.DROP_FIRST_SEND)
         offer.send_answer(_scan_answer(page))
         sas = offer.wait_event("sas")
+        assert offer.type_code_from(page) == sas["code"]
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
-        assert page.get_attribute("#code", "data-code") == sas["code"]
         dropped = page.get_attribute("html", "data-dropped") or ""
         assert '"step":"hello"' in dropped
         opened = float(page.get_attribute("body", "data-t-channel-open") or "nan")
@@ -215,6 +216,7 @@ def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
         page, _ = _open_offer(phone, offer)
         offer.send_answer(_scan_answer(page))
         offer.wait_event("sas")
+        offer.type_code_from(page)
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
         offer.kill()
         t0 = time.monotonic()

@@ -196,6 +196,63 @@ async function until(done: () => boolean, limitMs = 10_000): Promise<void> {
   }
 }
 
+const ELEVEN_MINUTES_MS = 11 * 60_000;
+
+test("conversation: a request replayed after eleven minutes gets the identical reply", () => {
+  const c = new Conversation();
+  c.verified = true;
+  const req = make("payment_request", { amount: "12.50", currency: "EUR" }, T, "req-00000001");
+  c.receive(req, T);
+  const reply = c.respond("req-00000001", true, T + 1);
+  assert.ok(reply[0]?.kind === "send");
+  const raw = toJson(reply[0].envelope);
+  const ack = make("payment_acknowledgment", { requestId: "req-00000001", status: "approved" }, T, "ack-00000001");
+  c.receive(ack, T + 2);
+  // Many messages in between do not push the decision out.
+  for (let i = 0; i < 1100; i++) {
+    c.receive(make("payment_acknowledgment", { requestId: `unknown-${String(i).padStart(5, "0")}`, status: "approved" }, T), T + 3);
+  }
+  const late = c.receive(req, T + ELEVEN_MINUTES_MS);
+  assert.deepEqual(late[0], { kind: "duplicate", messageId: "req-00000001" });
+  assert.ok(late[1]?.kind === "send");
+  assert.equal(late[1].raw, raw);
+  assert.equal(late.length, 2);
+  assert.deepEqual(c.processed, ["req-00000001", "ack-00000001"]);
+  assert.equal(c.payments.get("req-00000001")?.status, "approved");
+  // Another acknowledgment for the same payment changes nothing.
+  const other = make("payment_acknowledgment", { requestId: "req-00000001", status: "declined" }, T, "ack-00000002");
+  assert.deepEqual(c.receive(other, T + ELEVEN_MINUTES_MS), [{ kind: "duplicate", messageId: "ack-00000002" }]);
+  assert.equal(c.payments.get("req-00000001")?.acknowledgment?.messageId, "ack-00000001");
+});
+
+test("conversation: past the cap new requests are refused, replays still answered", () => {
+  const c = new Conversation(3);
+  c.verified = true;
+  const reqs = [1, 2, 3, 4].map((i) => make("payment_request", { amount: `${i}.00`, currency: "EUR" }, T, `req-0000000${i}`));
+  const raws: string[] = [];
+  for (const req of reqs.slice(0, 3)) {
+    c.receive(req, T);
+    const reply = c.respond(req.messageId, true, T);
+    assert.ok(reply[0]?.kind === "send");
+    raws.push(toJson(reply[0].envelope));
+  }
+  for (const at of [T + 1, T + ELEVEN_MINUTES_MS]) {
+    const refused = c.receive(reqs[3] as (typeof reqs)[number], at);
+    assert.equal(refused.length, 1);
+    assert.ok(refused[0]?.kind === "send" && refused[0].envelope.type === "error");
+    assert.equal(refused[0].envelope.payload["code"], "RATE_LIMITED");
+    assert.equal(refused[0].envelope.payload["refMessageId"], "req-00000004");
+  }
+  assert.equal(c.payments.has("req-00000004"), false);
+  reqs.slice(0, 3).forEach((req, i) => {
+    const again = c.receive(req, T + ELEVEN_MINUTES_MS);
+    assert.ok(again[1]?.kind === "send");
+    assert.equal(again[1].raw, raws[i]);
+  });
+  assert.deepEqual(c.processed, ["req-00000001", "req-00000002", "req-00000003"]);
+  assert.equal(new Conversation().maxRequests, 1000);
+});
+
 class FakeChannel {
   readyState = "open";
   sent: string[] = [];
