@@ -7,8 +7,9 @@ test checks that the library the self-test reports is the bundle's, and that the
 video played through OpenCV's capture and both decoders read it. The folder and the
 downloadable archive are held to their size targets, and the archive is unpacked and run.
 A last test opens the cashier's window from the bundle (its start-up time is
-packaging/measure.py's figure, not asserted here: the machine may be busy). The build takes ~2 minutes with
-PyInstaller's cache in build/ (most of it compressing the archive), ~3 without.
+packaging/measure.py's figure, not asserted here: the machine may be busy). The build
+takes ~2 minutes with PyInstaller's cache in build/ (most of it compressing the archive),
+~3 without.
 """
 
 from __future__ import annotations
