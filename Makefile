@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit sysdeps bench clean page
+.PHONY: run test lint unit sysdeps bench clean page page-test
 
 $(STAMP): pyproject.toml
 	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -26,22 +26,33 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check qrlink_desktop tests benchmarks packaging scripts
 	$(VENV)/bin/mypy
 
-test: $(STAMP) sysdeps lint page
+test: $(STAMP) sysdeps lint page-test page
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
-# The mobile page: install the pinned npm packages, run its unit tests, build dist/.
-# Skipped when dist/index.html is newer than every source.
+# The mobile page: the pinned npm packages (installed again only when the lock changes),
+# and dist/, built again only when a source is newer. Its checks and unit tests (npm test:
+# types, the browser-compatibility lint, node's test runner) are `page-test`, which
+# `make test` runs every time, whether or not the build was current.
 PAGE_DIR  := resources/mobile
-PAGE_SRC  := $(wildcard $(PAGE_DIR)/src/* $(PAGE_DIR)/test/*) $(PAGE_DIR)/package.json \
+PAGE_SRC  := $(wildcard $(PAGE_DIR)/src/*) $(PAGE_DIR)/package.json \
              $(PAGE_DIR)/package-lock.json $(PAGE_DIR)/build.mjs $(PAGE_DIR)/tsconfig.json \
+             $(PAGE_DIR)/browsers.mjs $(PAGE_DIR)/eslint.config.mjs \
              $(wildcard resources/protocol/*.json)
+NODE_MODULES := $(PAGE_DIR)/node_modules/.package-lock.json
+
+$(NODE_MODULES): $(PAGE_DIR)/package.json $(PAGE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "The customer's page is built with Node.js and npm:" \
+	  "install them (Debian/Ubuntu: sudo apt-get install nodejs npm), then run make again." >&2; exit 1; }
+	cd $(PAGE_DIR) && npm ci --no-audit --no-fund
+	touch $@
 
 page: $(PAGE_DIR)/dist/index.html
 
-$(PAGE_DIR)/dist/index.html: $(PAGE_SRC)
-	@command -v npm >/dev/null || { echo "The customer's page is built with Node.js and npm:" \
-	  "install them (Debian/Ubuntu: sudo apt-get install nodejs npm), then run make again." >&2; exit 1; }
-	cd $(PAGE_DIR) && npm ci --no-audit --no-fund && npm test && npm run build
+$(PAGE_DIR)/dist/index.html: $(PAGE_SRC) $(NODE_MODULES)
+	cd $(PAGE_DIR) && npm run build
+
+page-test: $(NODE_MODULES)
+	cd $(PAGE_DIR) && npm test
 
 bench: $(STAMP)
 	$(PY) benchmarks/pairing_bench.py

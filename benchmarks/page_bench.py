@@ -1,18 +1,20 @@
 """The mobile page with a real browser: one scan against two, load to answer QR, answer
 size, connect, round trip.
 
-One scan (`--one-scan-runs`, default 20 per topology): `qrlink peer offer --serve-page` in
-the laptop's namespace, the page in headless Chromium in the phone's; nothing is scanned:
-the page sends its answer home. Measured from the page starting to load (its navigation
-start) to the verification code shown on both screens (the later of the page's and the
-cashier's). Two scans (`--runs`, default 5): the page hosted elsewhere (a plain page
-server on another port: no way home), so it shows its answer QR; the QR is read from a
-screenshot and typed into the cashier; one payment is approved. Two topologies: a
-loopback-only namespace, and a laptop and a phone namespace joined by a veth pair
-(Chromium's real mDNS candidate). Needs root (network namespaces) and the built page
-(`make page`). Nothing leaves loopback or the namespaces.
+One scan (`--one-scan-runs`, default 20 per column): `qrlink peer offer --serve-page` in
+the laptop's namespace, the page in headless Chromium or Firefox in the phone's; nothing
+is scanned: the page sends its answer home. Measured from the page starting to load (its
+navigation start) to the verification code shown on both screens (the later of the page's
+and the cashier's). Two scans (`--runs`, default 5): the page hosted elsewhere (a plain
+page server on another port: no way home), so it shows its answer QR; the QR is read from
+a screenshot and typed into the cashier. Either way the cashier then types the code the
+page shows, and one payment is approved. Two topologies per engine: a loopback-only
+namespace, and a laptop and a phone namespace joined by a veth pair (the browser's real
+mDNS candidate). Needs root (network namespaces), /usr/bin/chromium, /usr/bin/firefox-esr
+and the built page (`make page`). Nothing leaves loopback or the namespaces.
 
     .venv/bin/python benchmarks/page_bench.py [--runs 5] [--one-scan-runs 20]
+        [--engine chromium|firefox ...]
 """
 
 from __future__ import annotations
@@ -22,9 +24,7 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mobile")
 
 import mobile_support as ms
 import one_scan_support as oss
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from qrlink_desktop.core import alnum, bootstrap
 from qrlink_desktop.core.qrsize import smallest_version
@@ -59,6 +59,7 @@ def one_scan_run(browser: Browser, topology: ms.Topology, delay: float) -> dict[
         via = next(e["via"] for e in cashier.events if e.get("event") == "answer")
         if via != "network" or page.get_attribute("body", "data-fallback") is not None:
             raise RuntimeError(f"not one scan: via {via}; {cashier.diagnostics()}")
+        cashier.type_code_from(page)  # after the code is on both screens: not in the figure
         page.wait_for_selector("body[data-state=request]", timeout=15_000)
         page.click("#approve")
         page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=15_000)
@@ -100,6 +101,7 @@ def two_scan_run(
         page_version = int(page.get_attribute("#qr", "data-version") or 0)
         offer.send_answer(text)
         sas = offer.wait_event("sas")
+        offer.type_code_from(page)
         page.wait_for_selector("body[data-state=request]", timeout=15_000)
         code_at = max(_code_on_page_at(page), sas["_readAt"] * 1000)
         page.click("#approve")
@@ -145,18 +147,51 @@ def median_p90(rows: list[dict[str, Any]], key: str) -> str:
     return f"{statistics.median(values):.0f} / {p90:.0f}"
 
 
-def chromium_version() -> str:
+def browser_version(engine: str) -> str:
     out = subprocess.run(
-        [str(ms.CHROMIUM), "--version"], capture_output=True, text=True, timeout=30
+        [str(ms.BROWSERS[engine]), "--version"], capture_output=True, text=True, timeout=30
     ).stdout
-    return out.strip().splitlines()[-1] if out.strip() else "unknown"
+    return out.strip().splitlines()[-1] if out.strip() else f"{engine} (version unknown)"
+
+
+TOPOLOGIES = ("loopback", "namespaces")
+TOPOLOGY_TITLES = {"loopback": "loopback", "namespaces": "namespaces (mDNS)"}
+Column = tuple[str, str]  # (engine, topology)
+
+
+def measure(
+    engine: str, name: str, args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One column: one-scan runs, two-scan runs, two-scan runs with the first send lost."""
+    with (
+        ms.topology(name) as topology,
+        ms.browser_in(engine, topology) as browser,
+        oss.page_host(topology) as elsewhere,
+    ):
+        delay = args.scan_delay
+        one_scan_run(browser, topology, delay)  # warm-up: caches, first compile
+        two_scan_run(browser, topology, elsewhere, delay)
+        # Interleaved, so a busy moment on the shared machine hits both alike.
+        one, two = [], []
+        for i in range(max(args.one_scan_runs, args.runs)):
+            if i < args.one_scan_runs:
+                one.append(one_scan_run(browser, topology, delay))
+            if i < args.runs:
+                two.append(two_scan_run(browser, topology, elsewhere, delay))
+        # The page's first send dropped, as Chromium sometimes does: the hello's repeat
+        # carries the pairing (protocol.md, Handshake).
+        lost = [
+            two_scan_run(browser, topology, elsewhere, delay, ms.DROP_FIRST_SEND)
+            for _ in range(args.runs)
+        ]
+    return one, two, lost
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="two-scan pairings per topology")
+    parser.add_argument("--runs", type=int, default=5, help="two-scan pairings per column")
     parser.add_argument(
-        "--one-scan-runs", type=int, default=20, help="one-scan pairings per topology"
+        "--one-scan-runs", type=int, default=20, help="one-scan pairings per column"
     )
     parser.add_argument(
         "--scan-delay",
@@ -166,107 +201,81 @@ def main() -> int:
         help="from the offer on screen to the page opened (default 1: a camera app takes "
         "longer to read a QR; meanwhile the laptop prepares its next offer)",
     )
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ms.ENGINES,
+        help="browser engine to measure (repeatable; default: all)",
+    )
     args = parser.parse_args()
+    engines: list[str] = args.engine or list(ms.ENGINES)
     ms.check_tools()
     ms.ensure_page_built()
-    results: dict[str, list[dict[str, Any]]] = {}
-    for name in ("loopback", "namespaces"):
-        topo_cm: AbstractContextManager[ms.Topology] = (
-            ms.loopback_namespace() if name == "loopback" else ms.two_namespaces()
-        )
-        with (
-            topo_cm as topology,
-            tempfile.TemporaryDirectory() as tmp,
-            sync_playwright() as pw,
-            oss.page_host(topology) as elsewhere,
-        ):
-            browser = pw.chromium.launch(
-                executable_path=str(ms.chromium_wrapper(topology.phone, Path(tmp))),
-                args=ms.chromium_args(topology),
-            )
-            try:
-                delay = args.scan_delay
-                one_scan_run(browser, topology, delay)  # warm-up: caches, first compile
-                two_scan_run(browser, topology, elsewhere, delay)
-                # Interleaved, so a busy moment on the shared machine hits both alike.
-                one, two = [], []
-                for i in range(max(args.one_scan_runs, args.runs)):
-                    if i < args.one_scan_runs:
-                        one.append(one_scan_run(browser, topology, delay))
-                    if i < args.runs:
-                        two.append(two_scan_run(browser, topology, elsewhere, delay))
-                results[name + "-one"], results[name] = one, two
-                # The page's first send dropped, as Chromium sometimes does: the hello's
-                # repeat carries the pairing (protocol.md, Handshake).
-                results[name + "-lost"] = [
-                    two_scan_run(browser, topology, elsewhere, delay, ms.DROP_FIRST_SEND)
-                    for _ in range(args.runs)
-                ]
-            finally:
-                browser.close()
+    one: dict[Column, list[dict[str, Any]]] = {}
+    two: dict[Column, list[dict[str, Any]]] = {}
+    lost: dict[Column, list[dict[str, Any]]] = {}
+    for engine in engines:
+        for name in TOPOLOGIES:
+            column = (engine, name)
+            one[column], two[column], lost[column] = measure(engine, name, args)
+    columns = list(one)
     cpu = platform.processor() or platform.machine()
     print(
         f"page benchmark: {args.one_scan_runs} one-scan and {args.runs} two-scan pairings "
-        f"per topology after one warm-up each; the page opened {args.scan_delay:g} s after "
+        f"per column after one warm-up each; the page opened {args.scan_delay:g} s after "
         "the offer appeared"
     )
     print(
         f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}"
-        f" cores, {cpu}; {chromium_version()}; Python {platform.python_version()}\n"
+        f" cores, {cpu}; {'; '.join(browser_version(e) for e in engines)};"
+        f" Python {platform.python_version()}\n"
     )
-    lo1, ns1 = results["loopback-one"], results["namespaces-one"]
-    lo, ns = results["loopback"], results["namespaces"]
-    print("One scan against two (ms, median / p90):\n")
-    print("| path | loopback namespace | laptop + phone namespaces (mDNS) | target |")
-    print("|---|---|---|---|")
-    print(
-        "| **one scan**: page starts loading → code on both screens | "
-        f"**{median_p90(lo1, 'load_to_code_ms')}** | **{median_p90(ns1, 'load_to_code_ms')}** "
-        "| ≤ 400 / ≤ 500 median |"
-    )
-    print(
-        "| … of which page load → answer sent home | "
-        f"{median_p90(lo1, 'load_to_answer_sent_ms')} | "
-        f"{median_p90(ns1, 'load_to_answer_sent_ms')} | |"
-    )
-    print(
-        "| … of which answer sent → code on both screens | "
-        f"{median_p90(lo1, 'answer_sent_to_code_ms')} | "
-        f"{median_p90(ns1, 'answer_sent_to_code_ms')} | |"
-    )
-    print(
-        "| two scans: page starts loading → answer QR shown | "
-        f"{median_p90(lo, 'qr_shown_ms')} | {median_p90(ns, 'qr_shown_ms')} | |"
-    )
-    print(
-        "| two scans: answer QR shown → code on both screens (QR read from a screenshot) | "
-        f"{median_p90(lo, 'qr_to_code_ms')} | {median_p90(ns, 'qr_to_code_ms')} | |"
-    )
+    titles = " | ".join(f"{e.capitalize()}, {TOPOLOGY_TITLES[n]}" for e, n in columns)
+    rule = f"|---|{'---|' * len(columns)}"
+
+    def cells(table: dict[Column, list[dict[str, Any]]], key: str, how: Any) -> str:
+        return " | ".join(how(table[c], key) for c in columns)
+
+    print("One scan against two (ms, median / p90; targets for one scan: ≤ 400 loopback, ")
+    print("≤ 500 across namespaces, median):\n")
+    print(f"| path | {titles} |")
+    print(rule)
+    for label, table, key in (
+        (
+            "**one scan**: page starts loading → code on both screens",
+            one,
+            "load_to_code_ms",
+        ),
+        ("… of which page load → answer sent home", one, "load_to_answer_sent_ms"),
+        ("… of which answer sent → code on both screens", one, "answer_sent_to_code_ms"),
+        ("two scans: page starts loading → answer QR shown", two, "qr_shown_ms"),
+        (
+            "two scans: answer QR shown → code on both screens (QR read from a screenshot)",
+            two,
+            "qr_to_code_ms",
+        ),
+    ):
+        print(f"| {label} | {cells(table, key, median_p90)} |")
     print(
         "\n(Two scans also need the customer to turn the phone to the till's webcam and the "
         "webcam to see the code: gui_bench measures ~0.3 s from the code entering the picture "
         "to the code confirmed, with the phone raised into view in 0.33 s.)\n"
     )
-    header = "| measure (two scans) | loopback namespace | laptop + phone namespaces (mDNS) |"
-    print(header)
-    print("|---|---|---|")
+    print(f"Two scans, median (min–max):\n\n| measure | {titles} |")
+    print(rule)
     rows = [
         ("page load → answer QR shown (ms, from navigation start)", "qr_shown_ms"),
         ("goto() → answer QR on screen (ms, test driver's view)", "goto_to_qr_ms"),
         ("answer applied → channel open (ms, desktop side)", "channel_open_ms"),
-        ("channel open → verified (ms)", "handshake_ms"),
+        ("channel open → verified (ms, desktop side)", "handshake_ms"),
+        ("channel open → verified (ms, page side)", "page_handshake_ms"),
         ("round trip: payment_response → acknowledgment (ms, page side)", "round_trip_ms"),
     ]
     for label, key in rows:
-        print(f"| {label} | {median(lo, key)} | {median(ns, key)} |")
-    lo_lost, ns_lost = results["loopback-lost"], results["namespaces-lost"]
-    print(
-        "| channel open → verified, page side (ms) | "
-        f"{median(lo, 'page_handshake_ms')} | {median(ns, 'page_handshake_ms')} |"
-    )
+        print(f"| {label} | {cells(two, key, median)} |")
     print(
         "| … with the page's first send lost on the wire (ms, page side) | "
-        f"{median(lo_lost, 'page_handshake_ms')} | {median(ns_lost, 'page_handshake_ms')} |"
+        f"{cells(lost, 'page_handshake_ms', median)} |"
     )
     for label, key in (
         ("browser's answer candidates", "candidates"),
@@ -275,13 +284,13 @@ def main() -> int:
         ("answer QR version (M; page's `qrcode` / optimal)", "qr_version"),
     ):
 
-        def cell(rs: list[dict[str, Any]], k: str = key) -> str:
+        def cell(rs: list[dict[str, Any]], k: str) -> str:
             seen = sorted({str(r[k]) for r in rs})
             if k == "qr_version":
                 seen = sorted({f"{r['qr_version']} / {r['qr_version_optimal']}" for r in rs})
             return ", ".join(seen)
 
-        print(f"| {label} | {cell(lo)} | {cell(ns)} |")
+        print(f"| {label} | {cells(two, key, cell)} |")
     return 0
 
 

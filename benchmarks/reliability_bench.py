@@ -19,13 +19,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from support.faults import FaultPlan, FaultyPath
 from tables import table
 from turn_support import PASSWORD, USER, Coturn
 
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.messages import MessageType, make
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
-from qrlink_desktop.rtc.faults import FaultPlan, FaultyPath
 from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig
 
 LOOPBACK = IceConfig(addresses=("127.0.0.1",), allow_loopback=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the one-folder bundle dist/qrlink/ with PyInstaller (`make bundle` calls this).
-# Needs the mobile page built first (`make page`). Prints the bundle's size at the end.
+# Builds the one-folder bundle dist/qrlink/ with PyInstaller (`make bundle` calls this),
+# then the archive a cashier downloads, dist/qrlink-<version>-<os>-<arch>.tar.zst
+# (packaging/archive.py). Needs the mobile page built first (`make page`). Prints both sizes.
 #   PYTHON=...                    the interpreter with qrlink and pyinstaller installed
 #   QRLINK_BUNDLE_UNTRIMMED=1     build without the trimming (to measure what it saves)
 set -euo pipefail
@@ -19,3 +20,5 @@ if [ "$(uname -s)" = Linux ] && [ "${QRLINK_BUNDLE_UNTRIMMED:-0}" != 1 ] && comm
 fi
 echo "bundle: dist/qrlink ($(du -sh dist/qrlink | cut -f1), $(find dist/qrlink -type f | wc -l) files)" \
   "built in $(( $(date +%s) - start )) s"
+rm -f dist/qrlink-*.tar.zst
+"$PYTHON" packaging/archive.py dist/qrlink

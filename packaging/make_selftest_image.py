@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
+import cv2
+import numpy as np
 
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig
-from qrlink_desktop.scan import frames, qrimage
+from qrlink_desktop.scan import qrimage
 
 OUT = Path(__file__).resolve().parents[1] / "resources" / "selftest"
 
@@ -44,22 +44,20 @@ VIDEO_FRAMES = 8
 def write_video(text: str, path: Path) -> None:
     """A few frames of the QR drifting across a grey background, MJPEG in AVI."""
     code = qrimage.render_grey(text, scale=4)
-    with av.open(str(path), "w", format="avi") as container:
-        stream = container.add_stream("mjpeg", rate=Fraction(15))
-        stream.width = stream.height = VIDEO_SIZE
-        stream.pix_fmt = "yuvj420p"
+    size = code.shape[0]
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter.fourcc(*"MJPG"), 15.0, (VIDEO_SIZE, VIDEO_SIZE)
+    )
+    if not writer.isOpened():
+        raise SystemExit(f"OpenCV cannot write {path}")
+    try:
         for i in range(VIDEO_FRAMES):
-            canvas = bytearray(b"\x80" * VIDEO_SIZE * VIDEO_SIZE)
+            canvas = np.full((VIDEO_SIZE, VIDEO_SIZE), 0x80, np.uint8)
             x0 = y0 = 8 + 4 * i
-            for y in range(code.height):
-                row = code.data[y * code.width : (y + 1) * code.width]
-                start = (y0 + y) * VIDEO_SIZE + x0
-                canvas[start : start + code.width] = row
-            frame = frames.Grey(VIDEO_SIZE, VIDEO_SIZE, bytes(canvas)).frame()
-            for packet in stream.encode(frame.reformat(format="yuvj420p")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            canvas[y0 : y0 + size, x0 : x0 + size] = code
+            writer.write(cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR))
+    finally:
+        writer.release()
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--camera",
         metavar="SOURCE",
         help="camera index (0, 1, …), video file, or stream URL "
-        "(anything FFmpeg opens, e.g. http://host:8080/video.mjpg)",
+        "(Motion JPEG over HTTP, e.g. http://host:8080/video.mjpg, or rtsp://…)",
     )
     add_ice_options(p.add_argument_group("network"), keep_unset=True)
     p.add_argument(
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--turn-from",
         metavar="URL",
         help="take short-lived TURN credentials from this rendezvous service (GET /turn), "
-        "refreshed before they expire; the relay's secret stays with the service",
+        "refreshed before they expire; the relay's secret stays with the service, which "
+        "wants the merchant's API token (Settings, or $QRLINK_API_TOKEN)",
     )
     p.add_argument(
         "--settings",
@@ -214,8 +215,9 @@ class QrlinkApp:
             return
         while True:
             try:
+                token = self.settings.api_token or os.environ.get("QRLINK_API_TOKEN") or None
                 async with RendezvousClient(self.turn_from, retry=self.remote_retry) as client:
-                    creds = await client.turn_credentials()
+                    creds = await client.turn_credentials(api_token=token)
                 if creds is None or not creds.uris:
                     raise QrlinkError(
                         ErrorCode.REMOTE_SERVICE_ERROR,

@@ -3,7 +3,12 @@
 `qrlink peer ...` is a contract other tools script against: with `--json` every event is
 one JSON object per line on standard output; without it, the offer or answer text is
 printed alone on a line and everything meant for a person goes to standard error.
+The cashier's side (`peer offer`, `peer publish`) reads the code the customer reads out
+as a line on standard input after its `sas` event (`peer offer` reads the answer text
+first; with --serve-page the page may send the answer home instead, and an answer text
+that still comes on standard input is then skipped); only a matching code confirms.
 Exit status: 0 done (payment approved), 1 the connection failed, 2 bad input,
+3 verification failed (the codes differ, or none was typed: nothing was paid),
 4 payment declined, 130 interrupted.
 """
 
@@ -11,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import logging
@@ -19,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +32,7 @@ from .core import bootstrap
 from .core.errors import ErrorCode, QrlinkError
 from .core.handshake import Role
 from .core.qrsize import smallest_version
+from .core.sas import codes_match, format_code, typed_code
 from .core.session import State
 from .core.turn import parse_ice_url
 from .options import add_ice_options
@@ -35,10 +40,12 @@ from .rendezvous.answers import AnswerInbox, NetworkAnswer, Refusal
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
+from .rtc.tokens import TextFormat, decode_any
 
 log = logging.getLogger("qrlink")
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_INTERRUPTED = 0, 1, 2, 4, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNVERIFIED, EXIT_DECLINED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 _BAD_INPUT = {
     ErrorCode.BOOTSTRAP_PARSE_FAILED,
     ErrorCode.INVALID_ARGUMENT,
@@ -58,7 +65,9 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
         "--turn-from",
         metavar="URL",
         help="fetch short-lived TURN credentials and URLs from this rendezvous service "
-        "(GET /turn), which holds the relay's secret",
+        "(GET /turn), which holds the relay's secret and hands them out only against a "
+        "capability: the merchant's API token from $QRLINK_API_TOKEN, or (peer lookup) "
+        "the handle being looked up",
     )
     g.add_argument(
         "--allow-loopback",
@@ -77,6 +86,14 @@ def _ice_options(p: argparse.ArgumentParser) -> None:
 def _peer_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--qr-png", type=Path, metavar="FILE", help="also write the QR image here")
+    p.add_argument(
+        "--format",
+        choices=[str(f) for f in TextFormat],
+        default=str(TextFormat.COMPACT),
+        help="how the offer or answer text is written: compact (the default, the smallest "
+        "QR) or spec, the specification's base64 JSON, for implementations that know only "
+        "that form; either form is read",
+    )
     p.add_argument(
         "--timeout",
         type=float,
@@ -99,6 +116,13 @@ def _cashier_options(p: argparse.ArgumentParser) -> None:
         nargs=2,
         metavar=("AMOUNT", "CURRENCY"),
         help="request a payment once verified, e.g. --request 12.50 EUR",
+    )
+    p.add_argument(
+        "--skip-code-check",
+        action="store_true",
+        help="confirm the verification code without reading the customer's code on "
+        "standard input (a warning is printed: whoever sits in the middle, a dishonest "
+        "rendezvous service for one, could take the payment)",
     )
     p.add_argument("--reference", help="payment reference shown to the customer")
     p.add_argument("--merchant", help="merchant name shown to the customer")
@@ -165,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="make an offer, take the answer from the page or stdin, connect",
         description="Print the offer QR text, read the answer text from standard input "
         "(with --serve-page the page sends it back by itself, whichever comes first), "
-        "connect, print the verification code, and with --request ask for a payment.",
+        "connect, print the verification code, read the code the customer reads out "
+        "(the next line on standard input; an answer text still arriving there is "
+        "skipped), and with --request ask for a payment.",
     )
     _cashier_options(offer)
     offer.add_argument(
@@ -179,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="publish an offer under HANDLE on the rendezvous service, wait for the answer",
         description="Remote mode: publish the offer under HANDLE, keep it alive, take the "
-        "answer from its reply handle, connect, and with --request ask for a payment.",
+        "answer from its reply handle, connect, print the verification code, read the code "
+        "the customer reads out on standard input, and with --request ask for a payment.",
     )
     publish.add_argument("handle", metavar="HANDLE", help="the name customers look up")
     _cashier_options(publish)
@@ -329,76 +356,108 @@ def _write_qr(path: Path | None, text: str, report: Reporter) -> None:
 # --- peers -------------------------------------------------------------------------------
 
 
-class _StdinLines:
-    """Standard input a line at a time, each read by a daemon thread. A read that lost its
-    race (the page's answer came over the network first) keeps its line for the next
-    reader instead of dropping it, and a read still blocked never holds the process open.
-    Once an answer is taken, answer texts that still arrive are skipped with a log note:
-    whatever is read next (a later step's line) never sees them."""
+def _is_answer_text(line: str) -> bool:
+    """An answer in either form: the compact `QL:…` (even a damaged one) or the
+    specification's base64 JSON. Never a six-digit code."""
+    if line.upper().startswith(bootstrap.ANSWER_PREFIX):
+        return True
+    if typed_code(line) is not None:
+        return False
+    try:
+        record = decode_any(line, now=time.time(), allow_loopback=True, check_expiry=False)
+    except QrlinkError:
+        return False
+    return record.kind == bootstrap.Kind.ANSWER
 
-    def __init__(self) -> None:
-        self._pending: concurrent.futures.Future[str] | None = None
-        self.answer_taken = False
 
-    async def _peek(self) -> tuple[concurrent.futures.Future[str], str]:
-        if self._pending is None:
-            pending: concurrent.futures.Future[str] = concurrent.futures.Future()
-            threading.Thread(
-                target=self._read, args=(pending,), daemon=True, name="qrlink-stdin"
-            ).start()
-            self._pending = pending
-        pending = self._pending
-        return pending, await asyncio.shield(asyncio.wrap_future(pending))
+class StdinLines:
+    """Lines of standard input, read by a daemon thread: a wait for input never holds the
+    process open once the session is over (an executor thread would, until input ends).
+    A read cancelled while it waits (the page's answer came over the network first) takes
+    no line: what arrives stays queued for the next read. Once the answer is taken, answer
+    texts still arriving (a script that pastes the answer the page also sent home) are
+    skipped with a log note, so the next read is the customer's code, not a stale answer."""
 
-    def _late_answer(self, pending: concurrent.futures.Future[str], line: str) -> bool:
-        """Consume the line if it is an answer after the answer, and say so."""
-        late = self.answer_taken and line.strip().upper().startswith(bootstrap.ANSWER_PREFIX)
-        if late and self._pending is pending:
-            self._pending = None
-            log.info("an answer on standard input came after the first one; ignored")
-        return late
+    def __init__(self, stream: TextIO = sys.stdin) -> None:
+        self._stream = stream
+        self._queue: asyncio.Queue[str | None] | None = None
+        self._answer_taken = False
 
-    async def readline(self) -> str:
+    def _pump(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+        for line in iter(self._stream.readline, ""):
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    def answer_taken(self) -> None:
+        """From now on an answer text on standard input is late: skipped, never returned."""
+        self._answer_taken = True
+
+    async def next(self, prompt: str, report: Reporter) -> str | None:
+        """The next line, stripped; None once standard input has ended."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=self._pump, args=(loop, self._queue), daemon=True).start()
+        if not report.as_json:
+            report.say(prompt)
         while True:
-            pending, line = await self._peek()
-            if self._late_answer(pending, line):
+            # A cancelled get() leaves the queue as it was (asyncio.Queue's contract).
+            line = await self._queue.get()
+            if line is None:
+                self._queue.put_nowait(None)  # ended for every later read too
+                return None
+            line = line.strip()
+            if self._answer_taken and _is_answer_text(line):
+                log.info("an answer on standard input came after the first one; ignored")
                 continue
-            if self._pending is pending:
-                self._pending = None
             return line
 
-    async def skip_late_answers(self) -> None:
-        """Runs beside the session: late answer lines are noted as they come."""
-        while True:
-            pending, line = await self._peek()
-            if not self._late_answer(pending, line):
-                return  # anything else is left for whoever reads next
 
-    @staticmethod
-    def _read(into: concurrent.futures.Future[str]) -> None:
-        try:
-            into.set_result(sys.stdin.readline())
-        except BaseException as exc:
-            into.set_exception(exc)
+async def _check_code(
+    engine: Engine, code: str, args: argparse.Namespace, stdin: StdinLines, report: Reporter
+) -> None:
+    """The cashier confirms only the code the customer reads out from the other screen: a
+    service or network that swapped the tokens shows the two sides different codes."""
+    if args.skip_code_check:
+        report.say(
+            "warning: --skip-code-check: the verification code is confirmed without "
+            "comparing it with the customer's; whoever sits in the middle (a dishonest "
+            "rendezvous service, say) could take the payment"
+        )
+        engine.confirm()
+        return
+    link = engine.link
+    assert link is not None
+    reading = asyncio.ensure_future(
+        stdin.next("Type the code the customer reads out, then press Enter:", report)
+    )
+    waits: list[asyncio.Future[Any]] = [reading, link.closed]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    if not reading.done():  # the other side hung up while the cashier was reading
+        reading.cancel()
+        raise engine.error or QrlinkError(
+            ErrorCode.CONNECTION_FAILED, "the connection ended before the code was confirmed"
+        )
+    typed = reading.result()
+    if typed is not None and codes_match(typed, code):
+        engine.confirm()
+        return
+    reason = (
+        "standard input ended before the customer's code was typed; nothing was confirmed"
+        if typed is None
+        else f"the customer's code ({typed[:20]}) is not this side's ({format_code(code)}): "
+        "someone may be in the middle; nothing was paid"
+    )
+    await engine.reject_code(reason)
+    raise QrlinkError(ErrorCode.VERIFICATION_FAILED, reason)
 
 
-_STDIN = _StdinLines()
-
-
-async def _read_line(prompt: str, report: Reporter) -> str:
-    if not report.as_json:
-        report.say(prompt)
-    line = await _STDIN.readline()
-    if not line:
-        raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "standard input ended before an answer came")
-    return line.strip()
-
-
-async def _take_answer(engine: Engine, inbox: AnswerInbox | None, report: Reporter) -> None:
+async def _take_answer(
+    engine: Engine, inbox: AnswerInbox | None, stdin: StdinLines, report: Reporter
+) -> None:
     """The customer's answer, applied: from the page over the network (with --serve-page)
     or from standard input, whichever comes first; the other is ignored with a log note."""
     taken: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    _STDIN.answer_taken = False
 
     async def accept(text: str, via: str) -> None:
         try:
@@ -425,12 +484,13 @@ async def _take_answer(engine: Engine, inbox: AnswerInbox | None, report: Report
             if inbox is not None
             else "Scan or paste the answer text, then press Enter:"
         )
-        try:
-            line = await _read_line(prompt, report)
-        except QrlinkError:
+        line = await stdin.next(prompt, report)
+        if line is None:
             if inbox is None:
-                raise
-            return  # standard input closed: the page's answer is the way left
+                raise QrlinkError(
+                    ErrorCode.INVALID_ARGUMENT, "standard input ended before an answer came"
+                )
+            return  # standard input ended: the page's answer is the way left
         try:
             await accept(line, "input")
         except QrlinkError as exc:
@@ -448,7 +508,7 @@ async def _take_answer(engine: Engine, inbox: AnswerInbox | None, report: Report
         reader.cancel()
         if inbox is not None:
             inbox.sink = None  # later requests: answered already (409)
-    _STDIN.answer_taken = True
+    stdin.answer_taken()
     remote = engine.peer.remote if engine.peer is not None else None
     assert remote is not None
     report(
@@ -468,8 +528,11 @@ async def _turn_from_service(args: argparse.Namespace) -> None:
         return
     from .rendezvous.client import RendezvousClient
 
+    # The token comes from the environment so it never shows in a process list.
+    token = os.environ.get("QRLINK_API_TOKEN") or None
+    handle = args.handle if args.peer_command == "lookup" else None
     async with RendezvousClient(args.turn_from) as client:
-        creds = await client.turn_credentials()
+        creds = await client.turn_credentials(api_token=token, handle=handle)
     if creds is None or not creds.uris:
         raise QrlinkError(
             ErrorCode.REMOTE_SERVICE_ERROR,
@@ -482,7 +545,11 @@ async def _turn_from_service(args: argparse.Namespace) -> None:
 async def _engine_config(args: argparse.Namespace, **extra: Any) -> EngineConfig:
     await _turn_from_service(args)
     return EngineConfig(
-        ice=ice_config(args), connect_timeout=args.connect_timeout, timers=ChannelTimers(), **extra
+        ice=ice_config(args),
+        connect_timeout=args.connect_timeout,
+        timers=ChannelTimers(),
+        text_format=TextFormat(args.format),
+        **extra,
     )
 
 
@@ -505,24 +572,20 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         args, page_url=args.page_url, offer_lifetime=args.lifetime, merchant=args.merchant
     )
     engine = Engine(Role.OFFERER, cfg, emit=report)
-    cleanup: list[Callable[[], object]] = []
+    stdin = StdinLines()
     try:
         if args.peer_command == "publish":
             from .remote import publish_and_wait
             from .rendezvous.client import RendezvousClient
 
             async with RendezvousClient(args.rendezvous) as client:
-                await publish_and_wait(engine, client, args.handle, ttl_ms=args.ttl)
+                verified = await publish_and_wait(engine, client, args.handle, ttl_ms=args.ttl)
         else:
             text = await engine.new_customer()
             _write_qr(args.qr_png, text, report)
-            await _take_answer(engine, inbox, report)
-            late = asyncio.ensure_future(_STDIN.skip_late_answers())
-            cleanup.append(late.cancel)
-            await engine.connect()
-        # Headless: the script is the cashier and takes the code as confirmed. In remote
-        # mode that is only safe when both codes are compared out of band.
-        engine.confirm()
+            await _take_answer(engine, inbox, stdin, report)
+            verified = await engine.connect()
+        await _check_code(engine, verified.code, args, stdin, report)
         if not args.request:
             if engine.link is not None:
                 await engine.link.closed  # the customer's side ends the session
@@ -541,8 +604,6 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
         await asyncio.sleep(0.05)  # let the acknowledgment leave before closing
         return EXIT_OK if payment.status == "approved" else EXIT_DECLINED
     finally:
-        for step in cleanup:
-            step()
         await engine.shutdown()
         if pages is not None:
             await pages.close()
@@ -550,9 +611,14 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
 
 async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
     outcome: dict[str, int] = {}
+    # The session's end, from its `closed` event: the link may end (and the engine let go
+    # of it) while lookup_and_answer is still tidying up on the service.
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_event(event: dict[str, Any]) -> None:
         report(event)
+        if event.get("event") == "closed" and not ended.done():
+            ended.set_result(None)
         if event.get("event") == "message" and event["direction"] == "in":
             if event["type"] == "payment_request":
                 engine.respond(event["messageId"], args.approve)
@@ -574,9 +640,7 @@ async def run_answer(args: argparse.Namespace, report: Reporter) -> int:
             text = await engine.answer(args.offer_text)
             _write_qr(args.qr_png, text, report)
             await engine.connect()
-        link = engine.link
-        assert link is not None
-        await link.closed
+        await ended
         if engine.error is not None and "code" not in outcome:
             raise engine.error
         return outcome.get("code", EXIT_OK)
@@ -601,7 +665,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     def through_pixels(text: str) -> tuple[str, float, int]:
         t0 = time.perf_counter()
-        image = qrimage.render_frame(text, scale=6)
+        image = qrimage.render_grey(text, scale=6)
         found = decoder.decode(image)
         if not found:
             raise QrlinkError(ErrorCode.BOOTSTRAP_PARSE_FAILED, "the QR image could not be decoded")
@@ -678,6 +742,8 @@ def _fail(exc: QrlinkError, report: Reporter | None) -> int:
         ):
             report({"event": "error", **exc.to_dict()})
     print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
+    if exc.code == ErrorCode.VERIFICATION_FAILED:
+        return EXIT_UNVERIFIED
     return EXIT_BAD_INPUT if exc.code in _BAD_INPUT else EXIT_FAILED
 
 

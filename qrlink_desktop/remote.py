@@ -39,7 +39,6 @@ class Published:
     handle: str
     owner_key: str
     reply_name: str
-    expires_at_ms: int
 
 
 async def _keep_alive(client: RendezvousClient, pub: Published, ttl_ms: int) -> None:
@@ -67,7 +66,7 @@ async def publish_and_wait(
     record = engine.offer
     assert record is not None and record.reply_name is not None and record.expires_at
     result = await client.publish(handle, text, ttl_ms)
-    pub = Published(handle, result.owner_key, record.reply_name, result.expires_at)
+    pub = Published(handle, result.owner_key, record.reply_name)
     engine.emit(
         {
             "event": "published",

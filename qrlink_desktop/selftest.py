@@ -1,7 +1,8 @@
 """`qrlink --self-test`: is this installation (a source checkout or a bundle) whole?
 
-It loads the QR decoders (zxing-cpp, and pyzbar with its zbar library when installed),
-decodes the bundled answer QR image with each, creates an offer, pairs two engines on
+It loads the QR decoders (zxing-cpp, and pyzbar with its zbar library), decodes the
+bundled answer QR image with each, plays the bundled video through OpenCV's capture and
+reads the code in every frame with each, creates an offer, pairs two engines on
 loopback (127.0.0.1 only, no STUN or TURN server) and runs one payment. One line per
 check with its timing; exit 0 when every check passed, 1 otherwise, naming what failed.
 Nothing leaves this machine.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import importlib.util
 import os
 import sys
 import time
@@ -98,10 +98,8 @@ def _where() -> str:
 
 
 def _decoder_names() -> list[str]:
-    names = ["zxing"]
-    if importlib.util.find_spec("pyzbar") is not None:
-        names.append("pyzbar")
-    return names
+    # Both, always: the app's default decoder runs zxing-cpp and then pyzbar.
+    return ["zxing", "pyzbar"]
 
 
 async def _engine_checks(st: SelfTest, timeout: float) -> None:
@@ -216,7 +214,7 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
                 raise CheckFailed(f"no QR code found in {image_path.name}")
             if found[0].text != expected.get("text"):
                 raise CheckFailed("the decoded text differs from the bundled answer text")
-            return f"{image.width}x{image.height} image, text matches"
+            return f"{image.shape[1]}x{image.shape[0]} image, text matches"
 
         return decode
 
@@ -224,21 +222,29 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
         st.check(f"decode image ({name})", decode_with(name))
 
     def play_video() -> str:
-        # The camera path: FFmpeg's demuxer and MJPEG decoder, then the default decoder.
-        from .scan.decoders import DEFAULT_DECODER, get_decoder
+        # The camera path: OpenCV's capture (its FFmpeg demuxer and MJPEG decoder), then
+        # every frame through each decoder on its own.
         from .scan.sources import open_source
 
         video = resources_dir() / ANSWER_VIDEO
-        decoder = get_decoder(DEFAULT_DECODER)
         with open_source(str(video)) as source:
             frames = list(source)
+            backend = source.backend
         if not frames:
             raise CheckFailed(f"no frame in {video.name}")
-        found = sum(any(d.text == expected.get("text") for d in decoder.decode(f)) for f in frames)
-        if found < len(frames):
-            raise CheckFailed(f"the code was read in {found} of {len(frames)} frames")
-        f = frames[0]
-        return f"{len(frames)} frames {f.width}x{f.height} {f.format.name}, code in every one"
+        missing = [name for name in _decoder_names() if name not in decoders]
+        if missing:
+            raise CheckFailed(f"decoder {', '.join(missing)} did not load")
+        counts = []
+        for name, decoder in decoders.items():
+            found = sum(
+                any(d.text == expected.get("text") for d in decoder.decode(f)) for f in frames
+            )
+            if found < len(frames):
+                raise CheckFailed(f"{name} read the code in {found} of {len(frames)} frames")
+            counts.append(f"{name} {found}/{len(frames)}")
+        height, width = frames[0].shape[:2]
+        return f"{len(frames)} frames {width}x{height} via OpenCV {backend}; {', '.join(counts)}"
 
     st.check("play video (camera path)", play_video)
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (a real browser, Redis, coturn, libzbar, Xvfb,
+# Installs the Debian packages the tests use (real browsers, Redis, coturn, libzbar, Xvfb,
 # nftables) when any is missing. Needs root; prints what to install otherwise.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The page tests run on both engines; Playwright drives this Firefox over WebDriver BiDi.
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need+=(libzbar0)

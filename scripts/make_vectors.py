@@ -18,6 +18,75 @@ NOW = 1_800_000_000
 OUT = Path(__file__).resolve().parents[1] / "resources" / "protocol" / "bootstrap-vectors.json"
 
 
+# Answers as the browsers wrote them: the page's own RTCPeerConnection, recorded on the test
+# machine (tests/mobile topologies). Both codecs' reduce must keep the UDP candidates and
+# drop the rest; a loopback answer is refused unless loopback is allowed.
+FIREFOX_LOOPBACK_SDP = (
+    "v=0\r\no=mozilla...THIS_IS_SDPARTA-99.0 6108425374116206492 0 IN IP4 0.0.0.0\r\n"
+    "s=-\r\nt=0 0\r\na=sendrecv\r\na=fingerprint:sha-256 EA:4D:87:79:3D:00:36:98:BC:1F:55:"
+    "3E:A3:5D:8B:D9:C7:DD:90:CB:B5:70:48:84:4C:04:6E:E8:30:B1:06:9F\r\na=group:BUNDLE 0\r\n"
+    "a=ice-options:trickle\r\na=msid-semantic:WMS *\r\n"
+    "m=application 48245 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 127.0.0.1\r\n"
+    "a=candidate:0 1 UDP 2122187007 127.0.0.1 48245 typ host\r\n"
+    "a=candidate:1 1 UDP 2122252543 ::1 60882 typ host\r\n"
+    "a=candidate:2 1 TCP 2105458943 127.0.0.1 9 typ host tcptype active\r\n"
+    "a=candidate:3 1 TCP 2105524479 ::1 9 typ host tcptype active\r\n"
+    "a=sendrecv\r\na=end-of-candidates\r\na=ice-pwd:a3c7ea409783fb1ffc3baa08f98e2cf2\r\n"
+    "a=ice-ufrag:00bf4393\r\na=mid:0\r\na=setup:active\r\na=sctp-port:5000\r\n"
+    "a=max-message-size:1073741823\r\n"
+)
+FIREFOX_MDNS_SDP = (
+    "v=0\r\no=mozilla...THIS_IS_SDPARTA-99.0 3302802664440295136 0 IN IP4 0.0.0.0\r\n"
+    "s=-\r\nt=0 0\r\na=sendrecv\r\na=fingerprint:sha-256 0E:9C:08:03:50:52:EE:CB:EB:0F:28:"
+    "8D:B4:FB:61:70:82:ED:84:74:17:07:51:C5:85:89:8F:4E:D2:09:AE:E8\r\na=group:BUNDLE 0\r\n"
+    "a=ice-options:trickle\r\na=msid-semantic:WMS *\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
+    "a=candidate:0 1 UDP 2122252543 d67fa5ed-eb1b-4a27-aae3-e3ca74933325.local 58306 typ host"
+    "\r\na=candidate:1 1 TCP 2105524479 d67fa5ed-eb1b-4a27-aae3-e3ca74933325.local 9 typ host"
+    " tcptype active\r\na=sendrecv\r\na=end-of-candidates\r\n"
+    "a=ice-pwd:2ff307fc2bd626a5609136c3f135055e\r\na=ice-ufrag:df41a3f4\r\na=mid:0\r\n"
+    "a=setup:active\r\na=sctp-port:5000\r\na=max-message-size:1073741823\r\n"
+)
+BROWSER_ANSWERS = [
+    ("Firefox 153 ESR on loopback (127.0.0.1, ::1, TCP)", FIREFOX_LOOPBACK_SDP),
+    ("Firefox 153 ESR across namespaces (mDNS, TCP)", FIREFOX_MDNS_SDP),
+]
+
+
+def browser_answers() -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for name, text in BROWSER_ANSWERS:
+        r = sdp.reduce(text)
+        answer = BootstrapRecord(
+            Kind.ANSWER,
+            bytes.fromhex("c0ffee00"),
+            r.ufrag,
+            r.pwd,
+            r.fingerprint,
+            r.candidates,
+            setup=r.setup,
+        )
+        out.append(
+            {
+                "name": name,
+                "sdp": text,
+                "ufrag": r.ufrag,
+                "pwd": r.pwd,
+                "setup": r.setup,
+                "fingerprint": r.fingerprint.hex(),
+                "candidates": [
+                    {"type": c.type_name, "address": c.address, "port": c.port}
+                    for c in r.candidates
+                ],
+                "dropped": len(r.dropped),
+                # The answer the page would show for it (offer id c0ffee00).
+                "text": bootstrap.answer_text(answer),
+                "loopback": any(c.address in ("127.0.0.1", "::1") for c in r.candidates),
+            }
+        )
+    return out
+
+
 def fp(tag: str) -> bytes:
     return hashlib.sha256(tag.encode()).digest()
 
@@ -108,6 +177,15 @@ def invalid_texts(valid_offer: str) -> list[tuple[str, str]]:
     loop = bootstrap.new_offer(
         fp("x"), (Candidate(CandidateType.HOST, "127.0.0.1", 5000),), NOW + 60, seed=bytes(16)
     )
+    loop6 = BootstrapRecord(
+        Kind.ANSWER,
+        bytes(4),
+        "abcd",
+        "a" * 22,
+        fp("x"),
+        (Candidate(CandidateType.HOST, "::1", 5000),),
+        setup="active",
+    )
     multicast = bootstrap.pack(loop)[:-6] + bytes([224, 0, 0, 1]) + (5000).to_bytes(2, "big")
     nine = (
         bootstrap.pack(
@@ -136,6 +214,7 @@ def invalid_texts(valid_offer: str) -> list[tuple[str, str]]:
         ),
         ("expired offer", "QL:" + alnum.encode(bootstrap.pack(expired))),
         ("loopback candidate", "QL:" + alnum.encode(bootstrap.pack(loop))),
+        ("IPv6 loopback candidate", "QL:" + alnum.encode(bootstrap.pack(loop6))),
         ("multicast candidate", "QL:" + alnum.encode(multicast)),
         ("nine candidates", "QL:" + alnum.encode(nine)),
         ("port zero", "QL:" + alnum.encode(raw[:-2] + b"\x00\x00")),
@@ -277,6 +356,7 @@ def main() -> None:
         "sas": sas_vectors,
         "messagesValid": ok_messages,
         "messagesInvalid": bad_messages,
+        "browserAnswers": browser_answers(),
     }
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {OUT} ({len(valid)} valid, {len(invalid)} invalid)")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +17,13 @@ ROOT = Path(__file__).resolve().parents[1] / "qrlink_desktop"
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "core": (set(), {"core"}),
     "rtc": ({"aiortc", "aioice", "zstandard", "av"}, {"core", "rtc"}),
-    "scan": ({"av", "numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
+    "scan": ({"numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
     "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "rendezvous"}),
 }
 
 
-def _imports(path: Path) -> list[str]:
-    package = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts[:-1])
+def _imports(path: Path, root: Path = ROOT) -> list[str]:
+    package = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
     names: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -37,19 +38,19 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-def _violations(layer: str) -> list[str]:
+def _violations(layer: str, root: Path = ROOT) -> list[str]:
     third_party, own = RULES[layer]
     bad = []
-    for path in sorted((ROOT / layer).rglob("*.py")):
-        for name in _imports(path):
+    for path in sorted((root / layer).rglob("*.py")):
+        for name in _imports(path, root):
             parts = name.split(".")
             if parts[0] == "qrlink_desktop":
                 if len(parts) == 1 or parts[1] == "__init__" or parts[1] == "__version__":
                     continue
                 if parts[1] not in own:
-                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+                    bad.append(f"{path.relative_to(root)} imports {name}")
             elif parts[0] not in sys.stdlib_module_names and parts[0] not in third_party:
-                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+                bad.append(f"{path.relative_to(root)} imports {name}")
     return bad
 
 
@@ -59,13 +60,18 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert _violations(layer) == []
 
 
+def _copy_of_the_package(tmp_path: Path) -> Path:
+    """A copy to plant probes in: tests never write into the product tree."""
+    copy = tmp_path / ROOT.name
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
 def test_the_rule_catches_a_relative_import(tmp_path: Path) -> None:
-    probe = ROOT / "scan" / "_layering_probe.py"
-    probe.write_text("from ..rtc import peer\n")
-    try:
-        assert _violations("scan") == ["scan/_layering_probe.py imports qrlink_desktop.rtc"]
-    finally:
-        probe.unlink()
+    root = _copy_of_the_package(tmp_path)
+    assert _violations("scan", root) == []
+    (root / "scan" / "_layering_probe.py").write_text("from ..rtc import peer\n")
+    assert _violations("scan", root) == ["scan/_layering_probe.py imports qrlink_desktop.rtc"]
 
 
 def test_core_loads_no_third_party_module() -> None:
@@ -89,26 +95,130 @@ def test_gui_is_the_only_layer_with_qt() -> None:
             assert "PySide6" not in path.read_text(), path
 
 
-# The app does without these at run time (the bundle leaves them out, docs/packaging.md);
-# only the synthetic-frame generator, a test and benchmark tool, draws with them.
-DEV_ONLY = {"numpy", "cv2", "PIL"}
-DEV_MODULES = {ROOT / "scan" / "synthetic.py"}
+# Imaging: OpenCV captures and decodes images, numpy holds the frames, pyzbar decodes.
+# They belong to scan, and to the one place in gui that turns a frame into a QImage;
+# core and rtc (and everything else) never touch them. Pillow is the tests' own.
+IMAGING = {"cv2", "numpy", "pyzbar"}
+IMAGING_OUTSIDE_SCAN = {ROOT / "gui" / "camera.py"}
+TEST_ONLY = {"PIL"}
+# cv2 and numpy as scan/imaging.py hands them out (imported on first use): the same thing.
+LAZY_IMAGING = "qrlink_desktop.scan.imaging"
 
 
-def test_the_app_imports_no_dev_only_library() -> None:
-    assert _dev_only_violations() == []
+def _imported_names(path: Path, root: Path = ROOT) -> list[str]:
+    """`_imports`, plus each name taken from a module (`from a import b` gives a and a.b)."""
+    names = _imports(path, root)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
 
 
-def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
-    # None in sys.modules makes `import numpy` fail, as in the bundle.
+def _libraries(path: Path, root: Path = ROOT) -> list[str]:
+    """The imaging and test-only libraries a module imports, directly or through
+    scan/imaging.py."""
+    found = []
+    for name in _imported_names(path, root):
+        if name == LAZY_IMAGING or name.startswith(LAZY_IMAGING + "."):
+            found += ["cv2", "numpy"]
+        elif name.split(".")[0] in IMAGING | TEST_ONLY:
+            found.append(name.split(".")[0])
+    return found
+
+
+def _imaging_violations(root: Path = ROOT) -> list[str]:
+    allowed = {root / p.relative_to(ROOT) for p in IMAGING_OUTSIDE_SCAN}
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        in_scan = path.relative_to(root).parts[0] == "scan"
+        for name in _libraries(path, root):
+            if name in TEST_ONLY or (not in_scan and path not in allowed):
+                bad.append(f"{path.relative_to(root)} imports {name}")
+    return bad
+
+
+def test_imaging_libraries_stay_in_scan_and_the_viewfinders_conversion() -> None:
+    assert _imaging_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("probe", "line", "library"),
+    [
+        ("core/_probe.py", "import numpy", "numpy"),
+        ("rtc/_probe.py", "import cv2", "cv2"),
+        ("gui/_probe.py", "import pyzbar.pyzbar", "pyzbar"),
+        ("gui/_probe.py", "from ..scan.imaging import cv2", "cv2"),
+        ("rendezvous/_probe.py", "from qrlink_desktop.scan import imaging", "numpy"),
+    ],
+)
+def test_the_imaging_rule_catches_an_import(
+    probe: str, line: str, library: str, tmp_path: Path
+) -> None:
+    root = _copy_of_the_package(tmp_path)
+    assert _imaging_violations(root) == []
+    (root / probe).write_text(line + "\n")
+    assert f"{probe} imports {library}" in _imaging_violations(root)
+
+
+def test_capture_goes_through_opencv_and_decoding_through_both_decoders() -> None:
+    # The inverse of the rule: scan really uses them (and PyAV, aiortc's, it does not).
+    scan = {p.name: _libraries(p) for p in (ROOT / "scan").glob("*.py")}
+    assert "cv2" in scan["sources.py"] and "cv2" in scan["frames.py"]
+    assert "numpy" in scan["frames.py"] and "cv2" in scan["decoders.py"]
+    imaging = (ROOT / "scan" / "imaging.py").read_text()
+    assert '_OnFirstUse("cv2")' in imaging and '_OnFirstUse("numpy")' in imaging
+    decoders = (ROOT / "scan" / "decoders.py").read_text()  # imported by name when chosen
+    assert '"zxingcpp"' in decoders and '"pyzbar.pyzbar"' in decoders
+    uses_av = [p.name for p in (ROOT / "scan").glob("*.py") if "av" in _top_level_imports(p)]
+    assert uses_av == []
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _imports(path)}
+
+
+def test_the_window_starts_without_loading_opencv_or_numpy() -> None:
+    # They load with the first frame (scan/imaging.py), after the window is shown.
+    code = (
+        "import sys\n"
+        "import qrlink_desktop.app, qrlink_desktop.cli, qrlink_desktop.gui.main_window\n"
+        "from qrlink_desktop.scan import decoders, scanner, sources, qrimage\n"
+        "print(','.join(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+        "qrimage.write_png('QL:A', __import__('os').devnull)\n"
+        "print(','.join(m for m in ('cv2', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.splitlines() == ["", "cv2,numpy"]
+
+
+def test_core_and_rtc_load_no_imaging_library() -> None:
     code = (
         "import sys, pkgutil, importlib\n"
-        f"for name in {sorted(DEV_ONLY)!r}:\n"
+        "for layer in ('core', 'rtc'):\n"
+        "    package = importlib.import_module('qrlink_desktop.' + layer)\n"
+        "    for m in pkgutil.iter_modules(package.__path__):\n"
+        "        importlib.import_module(f'qrlink_desktop.{layer}.{m.name}')\n"
+        f"print(','.join(sorted(m for m in {sorted(IMAGING)!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_every_app_module_loads_without_the_test_only_libraries() -> None:
+    # None in sys.modules makes `import PIL` fail, as in the bundle; the test tools
+    # (tests/support) are not in the package at all.
+    code = (
+        "import sys, pkgutil, importlib\n"
+        f"for name in {sorted(TEST_ONLY)!r}:\n"
         "    sys.modules[name] = None\n"
         "import qrlink_desktop as q\n"
         "loaded = []\n"
         "for m in pkgutil.walk_packages(q.__path__, 'qrlink_desktop.'):\n"
-        "    if m.name.endswith(('.synthetic', '.__main__')):\n"
+        "    if m.name.endswith('.__main__'):\n"
         "        continue\n"
         "    importlib.import_module(m.name)\n"
         "    loaded.append(m.name)\n"
@@ -123,22 +233,4 @@ def test_every_app_module_loads_with_the_dev_only_libraries_blocked() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 40
-
-
-def test_the_dev_only_rule_catches_an_import() -> None:
-    probe = ROOT / "gui" / "_dev_only_probe.py"
-    probe.write_text("import numpy as np\n")
-    try:
-        assert "gui/_dev_only_probe.py imports numpy" in _dev_only_violations()
-    finally:
-        probe.unlink()
-
-
-def _dev_only_violations() -> list[str]:
-    return [
-        f"{p.relative_to(ROOT)} imports {n}"
-        for p in sorted(ROOT.rglob("*.py"))
-        if p not in DEV_MODULES
-        for n in _imports(p)
-        if n.split(".")[0] in DEV_ONLY
-    ]
+    assert not list(ROOT.rglob("synthetic.py")) and not list(ROOT.rglob("faults.py"))

@@ -18,10 +18,21 @@ USER, PASSWORD = "qrlink", "relay-pass"
 SECRET = "qrlink-test-secret"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port() -> int:
+    """A loopback port free for UDP and TCP alike: coturn listens on both, and a port
+    free only for UDP (another process's TCP connection on it) kept it from starting."""
+    while True:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        ):
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def stun_answers(host: str, port: int) -> bool:
@@ -54,7 +65,7 @@ class Coturn:
             raise RuntimeError("coturn is not installed: apt-get install coturn (make sysdeps)")
         self.binary = binary
         self.listen = listen
-        self.port = port or free_udp_port()
+        self.port = port or free_port()
         self.rest = rest
         self.relay_ports = relay_ports
         self.netns = netns
@@ -95,16 +106,20 @@ class Coturn:
         self.proc = subprocess.Popen(
             cmd, stdout=(self.dir / "log").open("wb"), stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"turnserver exited: {(self.dir / 'log').read_text()[-2000:]}")
+                log = (self.dir / "log").read_text()[-2000:]
+                self.stop()
+                raise RuntimeError(f"turnserver exited: {log}")
             if self.netns or stun_answers(self.listen[0], self.port):
                 if self.netns:
                     time.sleep(1.0)  # no probe from outside the namespace
                 return self
             time.sleep(0.1)
-        raise RuntimeError("turnserver did not answer STUN within 15 s")
+        log = (self.dir / "log").read_text()[-2000:]
+        self.stop()  # never leave a relay running that the test will not stop
+        raise RuntimeError(f"turnserver did not answer STUN within 30 s: {log}")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -4,7 +4,7 @@ PyInstaller's own PySide6 hooks collect every plugin of a category a module may 
 platform plugins (Wayland, EGLFS, VNC, ...), the GTK 3 and portal themes (which drag in
 GTK, cairo, pango and GLib), every image format, SVG icons, TLS backends, network
 information backends, and Qt's translations. qrlink draws its QR codes itself, decodes
-images through FFmpeg (PyAV) and uses QtNetwork only to list interfaces, so it keeps:
+images through OpenCV and uses QtNetwork only to list interfaces, so it keeps:
 
 - platforms: offscreen, xcb (Linux; X11 and XWayland), windows, cocoa
 - platforminputcontexts: compose (dead keys and compose sequences on X11)

@@ -8,7 +8,12 @@
 Pure: `receive` takes a parsed envelope and returns actions (messages to send, events to
 report); no I/O. It outlives a single data channel so that after a lost connection a new
 pairing replays what is unanswered under the original messageIds, and the other side's
-dedup window turns a replay into the identical earlier reply instead of a second payment.
+reply log turns a replay into the identical earlier reply instead of a second payment.
+
+A decision is never forgotten while the conversation lives (core/dedup.py); what bounds
+memory is the number of payment requests one conversation admits, MAX_PAYMENT_REQUESTS.
+Past it a new request is refused with RATE_LIMITED, and replays of the admitted ones are
+still answered.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .dedup import DedupWindow
+from .dedup import ReplyLog
 from .errors import ErrorCode, QrlinkError
 from .handshake import Role
 from .messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
@@ -31,6 +36,10 @@ class OutStatus(StrEnum):
     ANSWERED = "answered"  # the reply came (or no reply is expected)
     FAILED = "failed"  # retries used up; kept for replay on the next pairing
 
+
+# Payment requests one conversation admits (a customer's worth; a benchmark's thousand
+# round trips fit). Every one is remembered with its decision until the conversation ends.
+MAX_PAYMENT_REQUESTS = 1000
 
 # Which reply settles a message of each type.
 _REPLY_TO = {
@@ -92,12 +101,19 @@ def _message_event(direction: str, env: Envelope, **extra: Any) -> EventAction:
 
 
 class Conversation:
-    def __init__(self, role: Role, *, merchant: str | None = None) -> None:
+    def __init__(
+        self,
+        role: Role,
+        *,
+        merchant: str | None = None,
+        max_requests: int = MAX_PAYMENT_REQUESTS,
+    ) -> None:
         self.role = role
         self.merchant = merchant
+        self.max_requests = max_requests
         self.verified = False
         self.outbox: OrderedDict[str, OutEntry] = OrderedDict()
-        self.dedup = DedupWindow()
+        self.replies = ReplyLog()
         self.payments: OrderedDict[str, Payment] = OrderedDict()
         self.processed: list[str] = []  # messageIds acted upon, in order (tests count these)
 
@@ -121,6 +137,12 @@ class Conversation:
         if not self.verified:
             raise QrlinkError(
                 ErrorCode.NOT_VERIFIED, "the verification code has not been confirmed yet"
+            )
+        if len(self.payments) >= self.max_requests:
+            raise QrlinkError(
+                ErrorCode.RATE_LIMITED,
+                f"this conversation has reached its {self.max_requests} payment requests; "
+                "start with a new customer",
             )
         payload: dict[str, Any] = {"amount": amount, "currency": currency}
         for key, value in (
@@ -152,7 +174,7 @@ class Conversation:
         env = make(MessageType.PAYMENT_RESPONSE, payload, now=now)
         payment.response = env
         payment.status = payload["status"]
-        self.dedup.record_reply(request_id, env.to_json())
+        self.replies.set_reply(request_id, env.to_json())
         return [self._queue(env), _message_event("out", env)]
 
     def unanswered(self) -> list[Envelope]:
@@ -176,17 +198,9 @@ class Conversation:
                     now,
                 )
             ]
-        if env.type in PAYMENT_TYPES:
-            seen, reply = self.dedup.check(env.message_id, now)
-            if seen:
-                out: list[Action] = [
-                    EventAction(
-                        {"event": "duplicate", "messageId": env.message_id, "type": str(env.type)}
-                    )
-                ]
-                if reply is not None:
-                    out.append(SendAction(parse(reply)))
-                return out
+        if env.type in PAYMENT_TYPES and env.message_id in self.replies:
+            reply = self.replies.reply(env.message_id)
+            return self._duplicate(env, None if reply is None else parse(reply))
         handler = {
             MessageType.PAYMENT_REQUEST: self._on_request,
             MessageType.PAYMENT_RESPONSE: self._on_response,
@@ -196,6 +210,15 @@ class Conversation:
         if handler is None:
             return []  # handshake, ping and pong belong to the channel
         return handler(env, now)
+
+    @staticmethod
+    def _duplicate(env: Envelope, reply: Envelope | None) -> list[Action]:
+        out: list[Action] = [
+            EventAction({"event": "duplicate", "messageId": env.message_id, "type": str(env.type)})
+        ]
+        if reply is not None:
+            out.append(SendAction(reply))
+        return out
 
     def _error(self, code: ErrorCode, message: str, ref: Envelope | None, now: float) -> SendAction:
         payload: dict[str, Any] = {"code": str(code), "message": message}
@@ -216,6 +239,18 @@ class Conversation:
     def _on_request(self, env: Envelope, now: float) -> list[Action]:
         if self.role != Role.ANSWERER:
             return self._wrong_role(env, now)
+        if len(self.payments) >= self.max_requests:
+            # Nothing about it is kept: memory stays bounded, and a copy is refused again.
+            return [
+                self._error(
+                    ErrorCode.RATE_LIMITED,
+                    f"this conversation has reached its {self.max_requests} payment "
+                    "requests; start a new one",
+                    env,
+                    now,
+                )
+            ]
+        self.replies.record(env.message_id)
         self.processed.append(env.message_id)
         self.payments[env.message_id] = Payment(env)
         return [_message_event("in", env)]
@@ -225,6 +260,11 @@ class Conversation:
         payment = self.payments.get(request_id)
         if self.role != Role.OFFERER or payment is None:
             return self._wrong_role(env, now)
+        if payment.acknowledgment is not None:
+            # Decided already, by another response: the first decision stands and the
+            # peer hears it again.
+            return self._duplicate(env, payment.acknowledgment)
+        self.replies.record(env.message_id)
         self.processed.append(env.message_id)
         self._settle(request_id)
         payment.response = env
@@ -235,7 +275,7 @@ class Conversation:
             now=now,
         )
         payment.acknowledgment = ack
-        self.dedup.record_reply(env.message_id, ack.to_json())
+        self.replies.set_reply(env.message_id, ack.to_json())
         self.outbox[ack.message_id] = OutEntry(ack, OutStatus.ANSWERED)  # no reply expected
         return [_message_event("in", env), SendAction(ack), _message_event("out", ack)]
 
@@ -244,6 +284,9 @@ class Conversation:
         payment = self.payments.get(request_id)
         if self.role != Role.ANSWERER or payment is None or payment.response is None:
             return self._wrong_role(env, now)
+        if payment.acknowledgment is not None:
+            return self._duplicate(env, None)  # the first acknowledgment stands
+        self.replies.record(env.message_id)
         self.processed.append(env.message_id)
         self._settle(payment.response.message_id)
         payment.acknowledgment = env

@@ -46,3 +46,18 @@ def sas_code(
 def format_code(code: str) -> str:
     """'123456' -> '123 456', easier to read aloud and compare."""
     return f"{code[:3]} {code[3:]}"
+
+
+def typed_code(text: str) -> str | None:
+    """The code as a person types what the other screen shows: digits, spaces anywhere,
+    leading zeros possibly dropped (read out as a number). None when it is not a code."""
+    digits = "".join(text.split())
+    if not digits.isascii() or not digits.isdigit() or not 1 <= len(digits) <= 6:
+        return None
+    return digits.zfill(6)
+
+
+def codes_match(typed: str, code: str) -> bool:
+    """Whether `typed` (as `typed_code` reads it) is `code`."""
+    wanted = typed_code(typed)
+    return wanted is not None and hmac.compare_digest(wanted, code)

@@ -7,7 +7,6 @@ Everything it leaves out is either fixed for a data channel or negotiated in-ban
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from .bootstrap import (
@@ -166,14 +165,3 @@ def rebuild(record: BootstrapRecord) -> str:
     if record.candidates and not any(c.is_mdns for c in record.candidates):
         lines.append("a=end-of-candidates")
     return "\r\n".join(lines) + "\r\n"
-
-
-def is_private_address(address: str) -> bool:
-    """True for addresses that reveal a local network (used by privacy checks)."""
-    if address.endswith(".local"):
-        return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local

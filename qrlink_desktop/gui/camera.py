@@ -1,10 +1,15 @@
 """The bridge from the scanner's worker threads to Qt signals.
 
 The scanner captures and decodes on its own threads and calls back there. Each callback
-here only converts and emits a signal; Qt queues it to the GUI thread. The frame is
-turned into a QImage on the capture thread (QImage, unlike QPixmap, is safe off the GUI
-thread), and a new frame is dropped while the previous one is still waiting to be drawn,
-so a busy GUI thread shows fewer frames instead of falling behind the camera.
+here only wraps and emits a signal; Qt queues it to the GUI thread. The frame, a numpy
+array from OpenCV, becomes a QImage over the array's own pixels, not a copy (QImage,
+unlike QPixmap, is safe off the GUI thread), and a new frame is dropped while the previous
+one is still waiting to be drawn, so a busy GUI thread shows fewer frames instead of
+falling behind the camera. Mirroring is left to the viewfinder, which draws the picture
+and the outlines through one transform.
+
+This module and the scan layer are the only places that touch numpy (tests/test_layering.py),
+loaded on first use (scan/imaging.py) so that the window shows before it is.
 """
 
 from __future__ import annotations
@@ -15,25 +20,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QImage, QPolygonF
 
 from ..core.errors import QrlinkError
-from ..scan.decoders import Detection
-from ..scan.frames import Frame, rgb
+from ..scan.decoders import DEFAULT_DECODER, Detection
+from ..scan.frames import Frame, check_frame
+from ..scan.imaging import np
 from ..scan.scanner import PreviewFrame, Scanner, ScanStats, SourceArg
 
 log = logging.getLogger(__name__)
 
 
-def frame_to_qimage(frame: Frame, *, mirror: bool = False) -> QImage:
-    """A QImage that owns its pixels, left-right mirrored when asked (a selfie view)."""
-    pixels = rgb(frame)
-    image = QImage(
-        pixels.data, pixels.width, pixels.height, pixels.stride, QImage.Format.Format_RGB888
-    )
-    # flipped() and copy() both give an image that owns its pixels, not `pixels.data`'s.
-    return image.flipped(Qt.Orientation.Horizontal) if mirror else image.copy()
+_FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_BGR888}
+
+
+def frame_to_qimage(frame: Frame) -> QImage:
+    """A QImage over the frame's own pixels (BGR or grey), without copying them.
+
+    PySide6 keeps the buffer it was given, and so the array, alive until the last copy
+    of the image is gone; the scanner never writes to a frame after capture, so sharing
+    it with the GUI thread is safe.
+    """
+    frame = check_frame(frame)
+    channels = 1 if frame.ndim == 2 else frame.shape[2]
+    if channels == 4:
+        frame = frame[:, :, :3]
+        channels = 3
+    if frame.strides[-1] != 1 or (frame.ndim == 3 and frame.strides[1] != channels):
+        frame = np.ascontiguousarray(frame)  # a view with gaps between pixels: pack it
+    height, width = frame.shape[:2]
+    return QImage(frame.data, width, height, frame.strides[0], _FORMATS[channels])
+
+
+def qimage_to_frame(image: QImage) -> Frame:
+    """The BGR pixels of a QImage, as a frame the decoders read (a pasted picture)."""
+    converted = image.convertToFormat(QImage.Format.Format_BGR888)
+    height, width, stride = converted.height(), converted.width(), converted.bytesPerLine()
+    data = np.frombuffer(converted.constBits(), np.uint8, count=stride * height)
+    return data.reshape(height, stride)[:, : width * 3].reshape(height, width, 3).copy()
 
 
 def outline(detection: Detection) -> QPolygonF:
@@ -45,16 +70,18 @@ class CameraRequest:
     """What to open and how; the window asks, the bridge builds the scanner."""
 
     source: SourceArg
-    decoder: str = "zxing"
+    decoder: str = DEFAULT_DECODER
     mirror: bool = True
     size: tuple[int, int] | None = None
     label: str = ""
 
 
 class CameraBridge(QObject):
-    frame = Signal(QImage, list)  # image, outlines as QPolygonF in image coordinates
+    # image as captured, outlines as QPolygonF in its pixels, mirrored (draw both flipped)
+    frame = Signal(QImage, list, bool)
     code = Signal(str)  # a code confirmed over several frames
     error = Signal(str, str)  # error code, sentence
+    notice = Signal(str)  # how scanning runs here, e.g. libzbar missing (not an error)
     stats = Signal(object)  # ScanStats
     finished = Signal()  # the source ended by itself (end of a file, or after an error)
     started = Signal(str)  # label of the source being opened
@@ -106,6 +133,8 @@ class CameraBridge(QObject):
             self.error.emit(str(exc.code), exc.message)
             return
         self.started.emit(request.label or str(request.source))
+        if self.scanner.notice:
+            self.notice.emit(self.scanner.notice)
         self.scanner.start()
 
     def stop(self) -> None:
@@ -144,8 +173,8 @@ class CameraBridge(QObject):
             self.frames_skipped += 1
             return
         self._frame_pending.set()
-        image = frame_to_qimage(preview.image, mirror=preview.mirrored)
-        self.frame.emit(image, [outline(d) for d in preview.detections])
+        image = frame_to_qimage(preview.image)
+        self.frame.emit(image, [outline(d) for d in preview.detections], preview.mirrored)
 
     def _frame_taken(self) -> None:
         # Connected first, so it runs (on the GUI thread) before the viewfinder's slot

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
 from ..core.errors import ErrorCode, QrlinkError
 from ..core.session import State
 from ..scan.decoders import decoder_names
-from ..scan.scanner import ScanStats, decode_image_file
+from ..scan.scanner import ScanStats, decode_image, decode_image_file
 from ..scan.sources import CameraInfo, list_cameras, parse_source
-from .camera import CameraBridge, CameraRequest
+from .camera import CameraBridge, CameraRequest, qimage_to_frame
 from .diagnostics import DiagnosticsPanel, PairingLog
 from .notices import Action, NoticeBar, notice_for
 from .offer_panel import OfferPanel
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.stored_settings = settings  # what the settings dialog edits and saves
         self.pairings = PairingLog()
         self.cameras: list[CameraInfo] = []
+        self.camera_notice = ""  # how scanning runs here when not as chosen (libzbar missing)
         self._request_amounts: dict[str, tuple[str, str]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         self.setWindowTitle("qrlink — cashier")
@@ -245,6 +246,10 @@ class MainWindow(QMainWindow):
         self.open_action = QAction("&Open answer image…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         menu.addAction(self.open_action)
+        self.paste_image_action = QAction("&Paste answer image", self)
+        self.paste_image_action.setShortcut(QKeySequence("Ctrl+Shift+V"))
+        self.paste_image_action.setToolTip("A screenshot of the answer code, or a copied file")
+        menu.addAction(self.paste_image_action)
         self.remote_action = QAction("&Remote customer", self)
         self.remote_action.setShortcut(QKeySequence("Ctrl+R"))
         self.remote_action.setToolTip("Publish a fresh offer under the handle in Settings")
@@ -280,6 +285,7 @@ class MainWindow(QMainWindow):
         cam.finished.connect(self.on_camera_finished)
         cam.stats.connect(self.on_scan_stats)
         cam.started.connect(self.on_camera_started)
+        cam.notice.connect(self.on_camera_notice)
 
         self.offer.refreshDue.connect(c.refresh_offer)
         self.status.confirmClicked.connect(c.confirm)
@@ -291,6 +297,7 @@ class MainWindow(QMainWindow):
         self.remote_action.triggered.connect(self.publish_remote)
         self.offer.remote_button.clicked.connect(self.publish_remote)
         self.open_action.triggered.connect(lambda: self.open_image())
+        self.paste_image_action.triggered.connect(lambda: self.paste_image())
         self.export_action.triggered.connect(lambda: self.diagnostics.export())
         self.settings_action.triggered.connect(lambda: self.open_settings())
         self.paste_field.returnPressed.connect(self.use_pasted)
@@ -501,6 +508,29 @@ class MainWindow(QMainWindow):
         future.add_done_callback(self._tasks.discard)
         return future
 
+    def paste_image(self) -> asyncio.Future[Any] | None:
+        """The answer code from the clipboard: a picture (a screenshot), or a copied file."""
+        mime = QGuiApplication.clipboard().mimeData()
+        files = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime else []
+        if files:
+            return self.open_image(files[0])
+        if mime is None or not mime.hasImage():
+            self.on_failed(
+                {
+                    "where": "image",
+                    "code": str(ErrorCode.INVALID_ARGUMENT),
+                    "message": "the clipboard holds no picture: copy a screenshot of the "
+                    "answer code, or its text (then paste it in the answer field)",
+                }
+            )
+            return None
+        frame = qimage_to_frame(QGuiApplication.clipboard().image())
+        future = asyncio.get_running_loop().run_in_executor(None, decode_image, frame)
+        future.add_done_callback(lambda f: self._image_decoded("the pasted picture", f))
+        self._tasks.add(future)
+        future.add_done_callback(self._tasks.discard)
+        return future
+
     def _image_decoded(self, path: str, future: asyncio.Future[Any]) -> None:
         try:
             found = future.result()
@@ -540,7 +570,13 @@ class MainWindow(QMainWindow):
 
     def on_camera_started(self, label: str) -> None:
         self.retry_camera.hide()
+        self.camera_notice = ""
         self._set_camera_picker(self.settings.camera)
+
+    def on_camera_notice(self, sentence: str) -> None:
+        # Not a failure: scanning goes on (e.g. with zxing-cpp alone); said under the picture.
+        self.camera_notice = sentence
+        self.scan_stats.setText(sentence)
 
     def on_camera_error(self, code: str, message: str) -> None:
         if "paste" not in message.lower():
@@ -563,7 +599,7 @@ class MainWindow(QMainWindow):
             return  # the last report of a source that failed or ended says nothing useful
         self.scan_stats.setText(
             f"{stats.capture_fps:.0f} fps · {self.settings.decoder} "
-            f"{stats.decode_ms:.1f} ms per frame"
+            f"{stats.decode_ms:.1f} ms per frame" + (f" — {n}" if (n := self.camera_notice) else "")
         )
 
     def set_cameras(self, cameras: list[CameraInfo]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -88,8 +87,6 @@ class SessionController(QObject):
         self._pending_factory: EngineFactory | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._submitting = False
-        self.answer_scanned_at: float | None = None  # monotonic; for the diagnostics
-        self.offer_shown_at: float | None = None
 
     # -- engine events -------------------------------------------------------------------
 
@@ -107,7 +104,6 @@ class SessionController(QObject):
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "offer":
-            self.offer_shown_at = time.monotonic()
             self.offerReady.emit(event)
         elif kind == "state":
             self.stateChanged.emit(event)
@@ -134,7 +130,6 @@ class SessionController(QObject):
                 RemoteStatus.PUBLISHED, expiresAt=float(event.get("expiresAt", 0)) / 1000
             )
         elif kind == "answer_found" and self.remote_active:
-            self.answer_scanned_at = time.monotonic()
             self._set_remote(RemoteStatus.ANSWERED)
             # For the diagnostics, an answer from the service is one more source.
             self.engineEvent.emit({"event": "answer_scanned", "source": "remote"})
@@ -209,10 +204,6 @@ class SessionController(QObject):
             return False
         return self._remote_status not in (RemoteStatus.FAILED, RemoteStatus.ENDED)
 
-    @property
-    def remote_status(self) -> str:
-        return self._remote_status
-
     def _set_remote(self, status: str, **extra: Any) -> None:
         self._remote_status = status
         handle = self.remote.handle if self.remote is not None else ""
@@ -236,7 +227,6 @@ class SessionController(QObject):
         async def run() -> None:
             if self._pending_factory is not None:
                 await self._swap_engine()
-            self.answer_scanned_at = None
             client = RendezvousClient(remote.url, retry=remote.retry, timeout=remote.timeout)
             try:
                 await publish_and_wait(self.engine, client, remote.handle, ttl_ms=remote.ttl_ms)
@@ -281,7 +271,6 @@ class SessionController(QObject):
             await self.cancel_remote()
             if self._pending_factory is not None:
                 await self._swap_engine()
-            self.answer_scanned_at = None
             await self.engine.new_customer(keep_conversation=keep_conversation)
 
         return self._spawn(run(), "offer")
@@ -322,7 +311,6 @@ class SessionController(QObject):
             assert self._remote_task is not None
             self._remote_task.cancel()
         self._submitting = True
-        self.answer_scanned_at = time.monotonic()
         self.engineEvent.emit({"event": "answer_scanned", "source": source})
 
         async def run() -> None:

@@ -18,6 +18,7 @@ from ..core.messages import currencies
 from ..rtc.channel import ChannelTimers
 from ..rtc.engine import EngineConfig
 from ..rtc.peer import IceConfig, IceServerConfig
+from ..rtc.tokens import TextFormat
 from ..scan.decoders import DEFAULT_DECODER, decoder_names
 from .netinfo import default_page_url
 
@@ -53,6 +54,12 @@ class Settings:
     inactivity: int = 120
     rendezvous_url: str = ""  # "" means remote mode is off
     handle: str = ""  # the name the offer is published under in remote mode
+    # Shown to the rendezvous service for TURN credentials (--turn-from); "" means
+    # $QRLINK_API_TOKEN, if set.
+    api_token: str = ""
+    # How the offer is written: "compact" (the smallest QR) or "spec", the specification's
+    # base64 JSON, for a customer's app that knows only that form.
+    text_format: str = str(TextFormat.COMPACT)
 
     # -- derived values ----------------------------------------------------------------
 
@@ -99,6 +106,7 @@ class Settings:
             offer_lifetime=lifetime,
             timers=ChannelTimers(inactivity=float(self.inactivity)),
             merchant=self.merchant or None,
+            text_format=TextFormat(self.text_format),
             # The offer panel refreshes at a quarter of the lifetime left; the prepared
             # offer (made when the shown one was taken) must still count as fresh then,
             # or the engine would gather a new one while the cashier waits.
@@ -147,6 +155,11 @@ class Settings:
             )
         if self.currency and self.currency not in currencies():
             out.append(f"Currency {self.currency!r} is not an ISO 4217 code (EUR, USD, GBP, …).")
+        if self.text_format not in set(TextFormat):
+            out.append(
+                f"Code format {self.text_format!r}: choose "
+                f"{' or '.join(str(f) for f in TextFormat)}."
+            )
         if len(self.merchant) > 80:
             out.append("Merchant name: keep it under 80 characters.")
         lo, hi = LIFETIME_RANGE

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.messages import currencies
+from ..rtc.tokens import TextFormat
 from ..scan.decoders import decoder_names
 from ..scan.sources import CameraInfo
 from .netinfo import default_page_url
@@ -80,6 +81,17 @@ class SettingsDialog(QDialog):
         self.handle = QLineEdit(settings.handle)
         self.handle.setPlaceholderText("e.g. corner-shop")
         self.handle.setToolTip("The name the customer types on the page to find this offer")
+        self.api_token = QLineEdit(settings.api_token)
+        self.api_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_token.setPlaceholderText("for TURN credentials from the service (--turn-from)")
+        self.text_format = QComboBox()
+        self.text_format.addItem("Compact (smallest QR code)", str(TextFormat.COMPACT))
+        self.text_format.addItem("Specification's base64 JSON", str(TextFormat.SPEC))
+        self.text_format.setToolTip(
+            "The specification's own form makes a larger QR code; choose it only for a "
+            "customer's app that does not read the compact form"
+        )
+        self._set_combo(self.text_format, settings.text_format)
 
         form = QFormLayout()
         form.addRow("Camera:", self.camera)
@@ -95,6 +107,8 @@ class SettingsDialog(QDialog):
         form.addRow("Currency:", self.currency)
         form.addRow("Rendezvous service:", self.rendezvous_url)
         form.addRow("Remote handle:", self.handle)
+        form.addRow("Service API token:", self.api_token)
+        form.addRow("Code format:", self.text_format)
         lo, hi = LIFETIME_RANGE
         form.addRow(f"Offer lifetime ({lo}–{hi}):", self.offer_lifetime)
         lo, hi = INACTIVITY_RANGE
@@ -149,6 +163,8 @@ class SettingsDialog(QDialog):
             inactivity=self.inactivity.value(),
             rendezvous_url=self.rendezvous_url.text().strip(),
             handle=self.handle.text().strip(),
+            api_token=self.api_token.text().strip(),
+            text_format=self._combo_value(self.text_format),
         )
 
     def accept(self) -> None:

@@ -1,11 +1,15 @@
 """The live camera picture with the detected code outlined, or a sentence when there is
 no picture. `paintEvent` only draws the latest frame it was given; decoding happened on
 the scanner's threads. Image files of the answer QR can be dropped onto it.
+
+The picture and the outlines arrive in the frame's own pixels and are drawn through one
+transform (`view_transform`: letterbox, scale, and the mirror when it is on), so an
+outline cannot land anywhere but on its code.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -29,6 +33,7 @@ class Viewfinder(QWidget):
         super().__init__(parent)
         self.image: QImage | None = None
         self.outlines: list[QPolygonF] = []
+        self.mirrored = False
         self.message = "Starting the camera…"
         self.frames_painted = 0
         self.setAcceptDrops(True)
@@ -39,9 +44,12 @@ class Viewfinder(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(480, 270)
 
-    def show_frame(self, image: QImage, outlines: list[QPolygonF]) -> None:
+    def show_frame(self, image: QImage, outlines: list[QPolygonF], mirrored: bool = False) -> None:
+        """A frame as captured, its codes' outlines in its pixels, and whether to show
+        both mirrored (a camera facing the cashier reads like a mirror)."""
         self.image = image
         self.outlines = outlines
+        self.mirrored = mirrored
         self.message = ""
         self.update()
 
@@ -61,22 +69,40 @@ class Viewfinder(QWidget):
         w, h = iw * scale, ih * scale
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
+    def view_transform(self) -> QTransform:
+        """Frame pixels -> widget pixels: scaled to fit, centred (letterbox), and flipped
+        left-right within the frame when mirrored. Picture and outlines both use it."""
+        target = self.image_rect()
+        if self.image is None or target.isEmpty():
+            return QTransform()
+        scale = target.width() / self.image.width()
+        transform = QTransform().translate(target.x(), target.y()).scale(scale, scale)
+        if self.mirrored:
+            transform.translate(self.image.width(), 0).scale(-1.0, 1.0)
+        return transform
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        """Where the frame pixel (x, y) is shown."""
+        return self.view_transform().map(QPointF(x, y))
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(24, 24, 24))
-        target = self.image_rect()
-        if self.image is not None and not target.isEmpty():
+        if self.image is not None and not self.image_rect().isEmpty():
+            painter.save()
+            painter.setTransform(self.view_transform())
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            painter.drawImage(target, self.image)
+            painter.drawImage(QPointF(0, 0), self.image)
             self.frames_painted += 1
             if self.outlines:
-                scale = target.width() / self.image.width()
-                transform = QTransform().translate(target.x(), target.y()).scale(scale, scale)
                 painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-                painter.setPen(QPen(OUTLINE, 4))
+                pen = QPen(OUTLINE, 4)
+                pen.setCosmetic(True)  # 4 screen pixels wide at any scale
+                painter.setPen(pen)
                 painter.setBrush(QColor(40, 220, 90, 50))
                 for polygon in self.outlines:
-                    painter.drawPolygon(transform.map(polygon))
+                    painter.drawPolygon(polygon)
+            painter.restore()
         if self.message:
             painter.setPen(QColor(235, 235, 235))
             font = painter.font()

@@ -117,7 +117,7 @@ class RendezvousClient:
             "POST",
             "/publish",
             body={"username": username, "token": token, "ttl": ttl_ms},
-            owner_key=owner_key,
+            bearer=owner_key,
         )
         return PublishResult(
             token_id=_field(data, "tokenId", str),
@@ -127,13 +127,13 @@ class RendezvousClient:
 
     async def refresh(self, username: str, owner_key: str, ttl_ms: int) -> None:
         data = await self._call(
-            "PATCH", "/publish", body={"username": username, "ttl": ttl_ms}, owner_key=owner_key
+            "PATCH", "/publish", body={"username": username, "ttl": ttl_ms}, bearer=owner_key
         )
         _field(data, "success", bool)
 
     async def delete(self, username: str, owner_key: str) -> None:
         data = await self._call(
-            "DELETE", "/publish", params={"username": username}, owner_key=owner_key
+            "DELETE", "/publish", params={"username": username}, bearer=owner_key
         )
         _field(data, "success", bool)
 
@@ -157,10 +157,17 @@ class RendezvousClient:
             published_at=_field(data, "publishedAt", int),
         )
 
-    async def turn_credentials(self) -> TurnCredentials | None:
-        """Short-lived TURN credentials, or None when the service holds no TURN secret."""
+    async def turn_credentials(
+        self, *, api_token: str | None = None, handle: str | None = None
+    ) -> TurnCredentials | None:
+        """Short-lived TURN credentials, or None when the service holds no TURN secret.
+
+        The service hands them out only against a capability: the merchant's `api_token`
+        (the cashier's side) or a `handle` published now (the customer's side, which has
+        just looked it up). Without one, or with a wrong one, it refuses (401/403)."""
+        params = {"handle": handle} if handle and not api_token else None
         try:
-            data = await self._call("GET", "/turn")
+            data = await self._call("GET", "/turn", params=params, bearer=api_token)
         except RendezvousRefused as exc:
             if exc.status == 404:
                 return None
@@ -190,10 +197,10 @@ class RendezvousClient:
         *,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
-        owner_key: str | None = None,
+        bearer: str | None = None,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {owner_key}"} if owner_key else {}
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         last = "no attempt was made"
         for attempt in range(1, self.retry.attempts + 1):
             try:

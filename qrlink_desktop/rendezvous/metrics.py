@@ -32,6 +32,9 @@ class Metrics:
     rate_limited: int = 0
     store_errors: int = 0
     refused: Counter[str] = field(default_factory=Counter)
+    # GET /turn: credentials handed out by capability, and requests refused by reason.
+    turn_issued: Counter[str] = field(default_factory=Counter)
+    turn_refused: Counter[str] = field(default_factory=Counter)
     requests: Counter[tuple[str, str, int]] = field(default_factory=Counter)
 
     def render(self, live_tokens: int | None) -> str:
@@ -63,6 +66,18 @@ class Metrics:
             "counter",
             "Requests refused with a 4xx other than 429, by error code.",
             [(_labels((("code", c),)), n) for c, n in sorted(self.refused.items())],
+        )
+        family(
+            "turn_credentials_total",
+            "counter",
+            "TURN credentials handed out, by the capability shown.",
+            [(_labels((("capability", c),)), n) for c, n in sorted(self.turn_issued.items())],
+        )
+        family(
+            "turn_refused_total",
+            "counter",
+            "TURN credential requests refused, by reason (rate-limited ones included).",
+            [(_labels((("reason", r),)), n) for r, n in sorted(self.turn_refused.items())],
         )
         family(
             "rate_limited_total",

@@ -269,8 +269,37 @@ def document(max_wait: float = v.MAX_WAIT_SECONDS) -> dict[str, Any]:
                 "get": {
                     "operationId": "turn",
                     "summary": "Short-lived TURN REST credentials for the merchant's relay.",
+                    "description": "Only against a capability: the merchant's API token "
+                    "(the cashier's side), or a handle under which a token is published now "
+                    "(the customer's side; the credential then ends with the handle). "
+                    "Refused requests count against a per-client budget; past it, 429.",
+                    "security": [{"apiToken": []}, {}],
+                    "parameters": [
+                        {
+                            "name": "handle",
+                            "in": "query",
+                            "required": False,
+                            "description": "A handle published now (without an API token).",
+                            "schema": _USERNAME_SCHEMA,
+                        }
+                    ],
                     "responses": {
                         "200": _ok("Credentials and the TURN URLs to use them on.", "Turn"),
+                        "400": _INVALID,
+                        "401": _error(
+                            "No capability: neither an API token nor a handle.",
+                            {
+                                "WWW-Authenticate": {
+                                    "description": "The scheme to authenticate with.",
+                                    "required": True,
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        ),
+                        "403": _error(
+                            "The API token is not the merchant's, or nothing is published "
+                            "under the handle now."
+                        ),
                         "404": _error("This service holds no TURN secret."),
                         "429": _RATE_LIMITED,
                         "503": _UNAVAILABLE,
@@ -319,7 +348,13 @@ def document(max_wait: float = v.MAX_WAIT_SECONDS) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The ownerKey returned by POST /publish.",
-                }
+                },
+                "apiToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "One of the merchant's API tokens (QRLINK_API_TOKEN on "
+                    "the service).",
+                },
             },
         },
     }

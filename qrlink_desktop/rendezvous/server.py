@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -29,6 +31,7 @@ from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid
 from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
 from qrlink_desktop.rendezvous.openapi import document
 from qrlink_desktop.rendezvous.ratelimit import (
+    Decision,
     MemoryRateLimiter,
     RateLimit,
     RateLimiter,
@@ -63,6 +66,10 @@ CORS_PREFLIGHT = {
 }
 KNOWN_PATHS = frozenset({"/publish", "/lookup", "/turn", *UNLIMITED_PATHS})
 DEFAULT_RATE_LIMIT = RateLimit(rate=20.0, burst=60)
+# Refused GET /turn requests, per client: a few mistakes pass, guessing handles does not.
+DEFAULT_TURN_REFUSAL_LIMIT = RateLimit(rate=0.2, burst=10)
+DEFAULT_TURN_TTL = 300  # seconds: a credential outlives one pairing, not a working day
+MAX_TURN_TTL = 1800
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,20 @@ class ServiceConfig:
     # (`use-auth-secret`), the URLs to hand out and how long a credential lives.
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
-    turn_ttl: int = 3600
+    turn_ttl: int = DEFAULT_TURN_TTL
+    # Who may have them: the cashier's side shows one of the merchant's API tokens (only
+    # their SHA-256 is kept here); the customer's side names a handle published now.
+    api_token_hashes: tuple[str, ...] = ()
+    turn_refusal_limit: RateLimit | None = DEFAULT_TURN_REFUSAL_LIMIT
+
+
+def hash_api_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_tokens_from(text: str | None) -> tuple[str, ...]:
+    """QRLINK_API_TOKEN: one token, or several separated by commas (to rotate them)."""
+    return tuple(hash_api_token(t.strip()) for t in (text or "").split(",") if t.strip())
 
 
 @dataclass
@@ -87,6 +107,7 @@ class Service:
     clock: Clock = SYSTEM_CLOCK
     config: ServiceConfig = field(default_factory=ServiceConfig)
     metrics: Metrics = field(default_factory=Metrics)
+    turn_refusals: RateLimiter | None = None
 
     def __post_init__(self) -> None:
         self._document = document(max_wait=self.config.max_wait)
@@ -187,6 +208,8 @@ class Service:
         )
 
     async def turn(self, request: web.Request) -> web.Response:
+        """Short-lived TURN credentials, only against a capability, so the merchant's relay
+        is not a free relay for whoever finds the service."""
         cfg = self.config
         if not cfg.turn_secret or not cfg.turn_urls:
             raise ApiError(
@@ -194,17 +217,76 @@ class Service:
                 ApiErrorCode.NOT_FOUND,
                 "This service does not hand out TURN credentials.",
             )
+        now = self.clock.now()
+        try:
+            capability, ttl = await self._turn_capability(request, now)
+        except ApiError as refusal:
+            raise await self._turn_refused(request, refusal, now) from None
+        self.metrics.turn_issued[capability] += 1
         username, credential = rest_credentials(
-            cfg.turn_secret, "qrlink-" + secrets.token_hex(4), cfg.turn_ttl, self.clock.now()
+            cfg.turn_secret, "qrlink-" + secrets.token_hex(4), ttl, now
         )
         return web.json_response(
             {
                 "username": username,
                 "credential": credential,
-                "ttl": cfg.turn_ttl,
+                "ttl": ttl,
                 "uris": list(cfg.turn_urls),
             },
             headers={"Cache-Control": "no-store"},
+        )
+
+    async def _turn_capability(self, request: web.Request, now: float) -> tuple[str, int]:
+        """(which capability, credential lifetime) or the refusal."""
+        cfg = self.config
+        header = request.headers.get("Authorization")
+        if header is not None:
+            token = v.bearer_key(header)
+            wanted = hash_api_token(token) if token is not None else ""
+            if not any(hmac.compare_digest(wanted, known) for known in cfg.api_token_hashes):
+                raise ApiError(
+                    403, ApiErrorCode.FORBIDDEN, "This API token is not one this service accepts."
+                )
+            return "api_token", cfg.turn_ttl
+        handle = request.query.get("handle")
+        if handle is None:
+            raise ApiError(
+                401,
+                ApiErrorCode.UNAUTHORIZED,
+                "TURN credentials need a capability: the merchant's API token as "
+                "'Authorization: Bearer <token>', or ?handle= naming an offer published now.",
+                {"WWW-Authenticate": 'Bearer realm="qrlink"'},
+            )
+        record = await self.store.lookup(v.username(handle), now)
+        if record is None:
+            raise ApiError(
+                403,
+                ApiErrorCode.FORBIDDEN,
+                "Nothing is published under this handle now; TURN credentials are handed "
+                "out only while it is.",
+            )
+        # Valid while the handle lives, and never longer than the service's lifetime.
+        return "handle", max(1, min(cfg.turn_ttl, int(record.expires_at - now)))
+
+    async def _turn_refused(self, request: web.Request, refusal: ApiError, now: float) -> ApiError:
+        """Count a refused request; past the client's budget of refusals it becomes 429."""
+        reason = {401: "anonymous", 403: "forbidden"}.get(refusal.status, "invalid")
+        self.metrics.turn_refused[reason] += 1
+        if self.turn_refusals is None:
+            return refusal
+        decision = await self.turn_refusals.check(self.client_of(request), now)
+        if decision.allowed:
+            return refusal
+        self.metrics.turn_refused["rate_limited"] += 1
+        return self._too_many(
+            decision,
+            "Too many refused TURN credential requests from this client; wait and try again.",
+        )
+
+    def _too_many(self, decision: Decision, message: str) -> ApiError:
+        self.metrics.rate_limited += 1
+        return ApiError(
+            429, ApiErrorCode.RATE_LIMITED, message, {"Retry-After": decision.retry_after_header}
         )
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -261,8 +343,9 @@ class Service:
 
     async def prune_once(self) -> None:
         now = self.clock.now()
-        if self.limiter is not None:
-            self.limiter.prune(now)
+        for limiter in (self.limiter, self.turn_refusals):
+            if limiter is not None:
+                limiter.prune(now)
         try:
             self.metrics.expired += await self.store.prune(now)
         except StoreUnavailable as exc:
@@ -295,12 +378,8 @@ class Service:
             if self.limiter is not None and request.path not in UNLIMITED_PATHS:
                 decision = await self.limiter.check(self.client_of(request), self.clock.now())
                 if not decision.allowed:
-                    self.metrics.rate_limited += 1
-                    raise ApiError(
-                        429,
-                        ApiErrorCode.RATE_LIMITED,
-                        "Too many requests from this client; wait and try again.",
-                        {"Retry-After": decision.retry_after_header},
+                    raise self._too_many(
+                        decision, "Too many requests from this client; wait and try again."
                     )
             response = await handler(request)
         except ApiError as exc:
@@ -380,12 +459,15 @@ def create_app(
     limiter: RateLimiter | None = None,
     clock: Clock = SYSTEM_CLOCK,
     config: ServiceConfig | None = None,
+    turn_refusals: RateLimiter | None = None,
 ) -> web.Application:
-    """The service as an aiohttp app. Without a limiter one is made from `config`."""
+    """The service as an aiohttp app. Without limiters they are made from `config`."""
     config = config or ServiceConfig()
     if limiter is None and config.rate_limit is not None:
         limiter = MemoryRateLimiter(config.rate_limit)
-    service = Service(store or MemoryStore(), limiter, clock, config)
+    if turn_refusals is None and config.turn_refusal_limit is not None:
+        turn_refusals = MemoryRateLimiter(config.turn_refusal_limit)
+    service = Service(store or MemoryStore(), limiter, clock, config, turn_refusals=turn_refusals)
 
     @web.middleware
     async def middleware(
@@ -424,7 +506,12 @@ def app_for_redis(url: str, config: ServiceConfig | None = None) -> web.Applicat
     config = config or ServiceConfig()
     client = connect(url)
     limiter = RedisRateLimiter(client, config.rate_limit) if config.rate_limit else None
-    return create_app(RedisStore(client), limiter, config=config)
+    refusals = (
+        RedisRateLimiter(client, config.turn_refusal_limit, prefix="qrlink:rv:turn-refused:")
+        if config.turn_refusal_limit
+        else None
+    )
+    return create_app(RedisStore(client), limiter, config=config, turn_refusals=refusals)
 
 
 async def serve(
@@ -508,9 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--turn-ttl",
         type=int,
-        default=3600,
+        default=DEFAULT_TURN_TTL,
         metavar="SECONDS",
-        help="lifetime of the TURN credentials GET /turn mints (default 3600)",
+        help=f"lifetime of the TURN credentials GET /turn mints, 60-{MAX_TURN_TTL} "
+        f"(default {DEFAULT_TURN_TTL}); a customer's credential also ends with its handle",
     )
     parser.add_argument(
         "--log-level",
@@ -522,15 +610,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ServiceConfig:
-    rate_limit = RateLimit(args.rate, args.burst) if args.rate > 0 else None
+    limited = args.rate > 0
     return ServiceConfig(
-        rate_limit=rate_limit,
+        rate_limit=RateLimit(args.rate, args.burst) if limited else None,
         trust_forwarded_for=args.trust_forwarded_for,
         max_wait=args.max_wait,
-        # The secret comes from the environment so it never shows in a process list.
+        # The secrets come from the environment so they never show in a process list.
         turn_secret=os.environ.get("QRLINK_TURN_SECRET") or None,
         turn_urls=tuple(args.turn_url),
         turn_ttl=args.turn_ttl,
+        api_token_hashes=api_tokens_from(os.environ.get("QRLINK_API_TOKEN")),
+        turn_refusal_limit=DEFAULT_TURN_REFUSAL_LIMIT if limited else None,
     )
 
 
@@ -541,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rate must be >= 0 and --burst >= 1")
     if not 0 < args.max_wait <= v.MAX_WAIT_SECONDS:
         parser.error(f"--max-wait must be above 0 and at most {v.MAX_WAIT_SECONDS:g}")
+    if not 60 <= args.turn_ttl <= MAX_TURN_TTL:
+        parser.error(f"--turn-ttl must be between 60 and {MAX_TURN_TTL} seconds")
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
 
+# An `error` from the other side with one of these codes ends the pairing on this side too:
+# the other side refused it (its handshake failed, or its person saw different codes).
+PAIRING_REFUSED = frozenset({ErrorCode.VERIFICATION_FAILED, ErrorCode.PROTOCOL_VERSION_UNSUPPORTED})
+
 
 @dataclass(frozen=True)
 class ChannelTimers:
@@ -44,6 +48,13 @@ class ChannelTimers:
     # benchmark's back-to-back requests a few thousand a second.
     max_rate: float = 5000.0
     max_burst: float = 500.0
+
+
+def _all_acknowledged(channel: RTCDataChannel) -> bool:
+    """Whether everything sent on the channel's association has been acknowledged by the
+    other side's SCTP (aiortc keeps these queues private; it has no graceful shutdown)."""
+    sctp: Any = channel.transport
+    return not (sctp._data_channel_queue or sctp._outbound_queue or sctp._sent_queue)
 
 
 class _RateGate:
@@ -138,6 +149,32 @@ class Link:
             return
         self.failure = QrlinkError(code, message)
         self._emit({"event": "error", "code": str(code), "message": message})
+        self._finish(message)
+
+    async def refuse(self, code: ErrorCode, message: str, grace: float) -> None:
+        """End the pairing as failed, telling the other side first: the `error` goes out,
+        and this side closes once the other side's SCTP has acknowledged it (or the other
+        side hung up on it, or `grace` seconds passed: it is gone). Closing at once would
+        abort the association with the message possibly still queued behind unacknowledged
+        data (seen on a busy machine: the other side then saw a bare close)."""
+        if self.closed.done():
+            return
+        self.failure = QrlinkError(code, message)
+        self._emit({"event": "error", "code": str(code), "message": message})
+        self._send_now(
+            make(
+                MessageType.ERROR,
+                {"code": str(code), "message": message[:500]},
+                now=self.clock.now(),
+            )
+        )
+
+        async def delivered() -> None:
+            while not self.closed.done() and not _all_acknowledged(self.channel):
+                await asyncio.sleep(0.01)
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(delivered(), grace)
         self._finish(message)
 
     # --- sending -------------------------------------------------------------------------
@@ -270,6 +307,11 @@ class Link:
             return
         self.liveness.activity(now)
         self._run(self.conversation.receive(env, now=wall))
+        if env.type == MessageType.ERROR and env.payload["code"] in PAIRING_REFUSED:
+            self.fail(
+                ErrorCode(env.payload["code"]),
+                f"the other device ended the pairing: {env.payload['message']}",
+            )
 
     def _run(self, actions: list[Action]) -> None:
         for action in actions:

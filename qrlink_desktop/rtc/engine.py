@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +22,10 @@ from ..core.conversation import Conversation
 from ..core.errors import ErrorCode, QrlinkError
 from ..core.handshake import Handshake, Role, Verified
 from ..core.session import Event, SessionMachine, State
+from . import tokens
 from .channel import ChannelTimers, Emit, Link
 from .peer import IceConfig, Peer
-from .tokens import decode_any
+from .tokens import TextFormat, decode_any
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,43 @@ class EngineConfig:
     merchant: str | None = None
     # A prepared offer with less life left than this is replaced before it is shown.
     min_offer_life: float = 60.0
+    # How offers and answers are written (read in either form).
+    text_format: TextFormat = TextFormat.COMPACT
+
+
+async def _rotating_turn(ice: IceConfig, gather: Callable[[IceConfig], Awaitable[Peer]]) -> Peer:
+    """A gathered peer, trying the configured TURN servers in turn (aiortc uses only the
+    first it is given): the first that yields a relay address wins, a failure moves on,
+    and the last is taken as it comes. `gather` closes its peer when it raises."""
+    rotations = ice.turn_rotations()
+    for i, option in enumerate(rotations):
+        last = i == len(rotations) - 1
+        try:
+            peer = await gather(option)
+        except QrlinkError:
+            if last:
+                raise
+            continue
+        record = peer.local
+        assert record is not None
+        if (
+            last
+            or not option.has_turn
+            or any(c.type == CandidateType.RELAY for c in record.candidates)
+        ):
+            return peer
+        log.warning("TURN server %s gave no relay address; trying the next", option.servers[0].urls)
+        await peer.close()
+    raise AssertionError("unreachable")
+
+
+async def _closed_on_failure(peer: Peer, gathering: Awaitable[Any]) -> Peer:
+    try:
+        await gathering
+    except BaseException:
+        await peer.close()
+        raise
+    return peer
 
 
 class OfferPreparer:
@@ -55,31 +93,12 @@ class OfferPreparer:
         self._closing: set[asyncio.Future[None]] = set()
 
     async def _make(self, reply_handle: bytes | None) -> Peer:
-        rotations = self._cfg.ice.turn_rotations()
-        for i, ice in enumerate(rotations):
+        def gather(ice: IceConfig) -> Awaitable[Peer]:
             peer = Peer(Kind.OFFER, ice, self._clock)
-            last = i == len(rotations) - 1
-            try:
-                record = await peer.make_offer(self._cfg.offer_lifetime, reply_handle=reply_handle)
-            except QrlinkError:
-                await peer.close()
-                if last:
-                    raise
-                continue
-            except BaseException:
-                await peer.close()
-                raise
-            if (
-                last
-                or not ice.has_turn
-                or any(c.type == CandidateType.RELAY for c in record.candidates)
-            ):
-                return peer
-            log.warning(
-                "TURN server %s gave no relay address; trying the next", ice.servers[0].urls
-            )
-            await peer.close()
-        raise AssertionError("unreachable")
+            lifetime = self._cfg.offer_lifetime
+            return _closed_on_failure(peer, peer.make_offer(lifetime, reply_handle=reply_handle))
+
+        return await _rotating_turn(self._cfg.ice, gather)
 
     def prepare(self) -> None:
         if self._next is None:
@@ -234,7 +253,9 @@ class Engine:
         assert self.peer is not None
         record = self.peer.local
         assert record is not None
-        text = bootstrap.offer_text(record, self.cfg.page_url)
+        text = tokens.offer_text(
+            record, self.cfg.page_url, self.cfg.text_format, now=self.clock.now()
+        )
         self.timings = {"offer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.OFFER_CREATED)
         self.emit(
@@ -244,6 +265,7 @@ class Engine:
                 "offerId": record.offer_id_hex,
                 "expiresAt": record.expires_at,
                 "payloadBytes": len(bootstrap.pack(record)),
+                "format": str(self.cfg.text_format),
                 "readyMs": round(self.timings["offer_ready_ms"], 3),
                 "candidates": [c.type_name for c in record.candidates],
             }
@@ -293,6 +315,19 @@ class Engine:
         self.confirmed = True
         self.emit({"event": "confirmed"})
 
+    async def reject_code(self, message: str, grace: float = 10.0) -> None:
+        """The codes differ (or none was given): someone may be in the middle. Nothing is
+        confirmed; the other side is told (`error` VERIFICATION_FAILED) and the session
+        ends failed, with `message` as the reason."""
+        link = self.link
+        if link is None or link.closed.done():  # ended already; nobody left to tell
+            self.error = QrlinkError(ErrorCode.VERIFICATION_FAILED, message)
+            self.emit({"event": "error", **self.error.to_dict()})
+            return
+        await link.refuse(ErrorCode.VERIFICATION_FAILED, message, grace)
+        if self._watch is not None:
+            await self._watch  # the session is FAILED and closed when this returns
+
     def request_payment(self, amount: str, currency: str, reference: str | None = None) -> str:
         link = self._live_link()
         if not self.confirmed:
@@ -318,13 +353,20 @@ class Engine:
         await self._teardown()
         self._back_to_idle()
         self.verified, self.error = None, None
-        self.peer = Peer(Kind.ANSWER, self.cfg.ice, self.clock)
+
+        def gather(ice: IceConfig) -> Awaitable[Peer]:
+            peer = Peer(Kind.ANSWER, ice, self.clock)
+            return _closed_on_failure(peer, peer.make_answer(record))
+
         try:
-            answer = await self.peer.make_answer(record)
+            # The answering side tries its TURN servers in turn too, as the offering one does.
+            self.peer = await _rotating_turn(self.cfg.ice, gather)
         except QrlinkError as exc:
             self._fail(exc)
             raise
-        text = bootstrap.answer_text(answer)
+        answer = self.peer.local
+        assert answer is not None
+        text = tokens.answer_text(answer, self.cfg.text_format, now=self.clock.now())
         self.timings = {"answer_ready_ms": (time.perf_counter() - t0) * 1000}
         self.machine.handle(Event.ANSWER_SENT)
         self.emit(
@@ -333,6 +375,7 @@ class Engine:
                 "text": text,
                 "offerId": answer.offer_id_hex,
                 "payloadBytes": len(bootstrap.pack(answer)),
+                "format": str(self.cfg.text_format),
                 "replyTo": record.reply_name,
                 "candidates": [c.type_name for c in answer.candidates],
             }

@@ -1,9 +1,14 @@
-"""Reading any bootstrap text: the compact QR forms or the specification's base64 form.
+"""Bootstrap texts in either form: read any, write the chosen one.
 
-Wires zstandard into the standard-library-only core.
+The compact form (base-41 record in QR alphanumeric mode) is the default: the smallest QR.
+The specification's own form (§5.1: base64 of zstd-compressed JSON with the SDP, the
+candidates and metadata) is for implementations that know only that. Wires zstandard
+into the standard-library-only core.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 import zstandard
 
@@ -45,3 +50,22 @@ def decode_any(
 
 def encode_compat(record: BootstrapRecord, *, now: float) -> str:
     return compat.encode(record, ZSTD, created_at=now)
+
+
+class TextFormat(StrEnum):
+    COMPACT = "compact"  # the base-41 record: the smallest QR (the default)
+    SPEC = "spec"  # the specification's base64 JSON (zstd-compressed)
+
+
+def offer_text(record: BootstrapRecord, page_url: str, fmt: TextFormat, *, now: float) -> str:
+    """The offer as the QR carries it: the page URL with the offer in its fragment."""
+    if fmt == TextFormat.SPEC:
+        bootstrap.qr_url_base(page_url)  # the same checks on the URL
+        return f"{page_url}#{encode_compat(record, now=now)}"
+    return bootstrap.offer_text(record, page_url)
+
+
+def answer_text(record: BootstrapRecord, fmt: TextFormat, *, now: float) -> str:
+    if fmt == TextFormat.SPEC:
+        return encode_compat(record, now=now)
+    return bootstrap.answer_text(record)

@@ -12,7 +12,7 @@ from .decoders import (
     decoder_names,
     get_decoder,
 )
-from .scanner import PreviewFrame, Scanner, ScanStats, decode_image_file
+from .scanner import PreviewFrame, Scanner, ScanStats, decode_image, decode_image_file
 from .sources import (
     CameraInfo,
     FrameSource,
@@ -37,6 +37,7 @@ __all__ = [
     "SourceSpec",
     "VideoSource",
     "available_decoders",
+    "decode_image",
     "decode_image_file",
     "decoder_names",
     "get_decoder",

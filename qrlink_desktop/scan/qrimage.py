@@ -12,7 +12,8 @@ import qrcode
 import qrcode.util
 
 from ..core.qrsize import Mode, smallest_version
-from .frames import Frame, Grey, png_bytes
+from .frames import Frame, png_bytes
+from .imaging import np
 
 QUIET_ZONE = 4
 _QR_MODE = {
@@ -46,18 +47,11 @@ def version(text: str) -> int:
     return smallest_version(text)[0]
 
 
-def render_grey(text: str, *, scale: int = 8, border: int = QUIET_ZONE) -> Grey:
-    """Black modules on white, each `scale` pixels square."""
-    rows = []
-    for row in modules(text, border=border):
-        line = b"".join(b"\x00" * scale if dark else b"\xff" * scale for dark in row)
-        rows.append(line * scale)
-    side = len(rows) * scale
-    return Grey(side, side, b"".join(rows))
-
-
-def render_frame(text: str, *, scale: int = 8, border: int = QUIET_ZONE) -> Frame:
-    return render_grey(text, scale=scale, border=border).frame()
+def render_grey(text: str, *, scale: int = 8, border: int = QUIET_ZONE) -> Frame:
+    """Black modules on white, each `scale` pixels square: a grey frame."""
+    dark = np.array(modules(text, border=border), dtype=bool)
+    image = np.where(dark, np.uint8(0), np.uint8(255)).astype(np.uint8)
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
 def write_png(text: str, path: str | Path, *, scale: int = 8) -> Path:

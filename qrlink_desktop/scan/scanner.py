@@ -26,10 +26,10 @@ from typing import Any
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 
 from .confirm import Confirmer
-from .decoders import DEFAULT_DECODER, Decoder, Detection, decoder_names, get_decoder
-from .frames import Frame, read_image
+from .decoders import DEFAULT_DECODER, Decoder, Detection, get_decoder
+from .frames import Frame, check_frame, read_image
 from .rates import DurationMeter, RateMeter
-from .sources import FrameSource, open_source
+from .sources import CAMERA_FPS, FrameSource, open_source
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,12 @@ OUTLINE_MAX_AGE = 0.5
 
 @dataclass(frozen=True)
 class PreviewFrame:
-    image: Frame  # as captured: whoever shows it mirrors it when `mirrored` is set
-    detections: tuple[Detection, ...]  # latest decoded codes, in the shown (mirrored) view
+    """A frame for the viewfinder. Picture and outlines are both as captured: whoever
+    shows them mirrors both with one transform when `mirrored` is set, so the outline
+    lands on the code whatever the view does to the picture."""
+
+    image: Frame  # BGR as captured; never written to, shared with the decode thread
+    detections: tuple[Detection, ...]  # latest decoded codes, in the frame's pixels
     index: int  # frame number from the source, counting from 0
     timestamp: float  # monotonic seconds when it was captured
     mirrored: bool
@@ -80,6 +84,7 @@ class Scanner:
         mirror: bool = False,
         width: int | None = None,
         height: int | None = None,
+        fps: float | None = CAMERA_FPS,
         realtime: bool = True,
         loop: bool = False,
         on_preview: Callable[[PreviewFrame], None] | None = None,
@@ -99,6 +104,7 @@ class Scanner:
         self._open_args: dict[str, Any] = {
             "width": width,
             "height": height,
+            "fps": fps,
             "realtime": realtime,
             "loop": loop,
         }
@@ -138,6 +144,12 @@ class Scanner:
     @property
     def decoder_name(self) -> str:
         return self._decoder.name
+
+    @property
+    def notice(self) -> str | None:
+        """A sentence about how the decoder runs here (libzbar missing), or None."""
+        notice = getattr(self._decoder, "notice", None)
+        return notice if isinstance(notice, str) else None
 
     @property
     def running(self) -> bool:
@@ -266,15 +278,10 @@ class Scanner:
     def _preview(self, index: int, now: float, frame: Frame) -> None:
         if self._on_preview is None:
             return
-        mirror = self.mirror
         seen_at, detections = self._latest
         if now - seen_at > OUTLINE_MAX_AGE:
             detections = ()
-        if mirror:
-            # Only the outlines are flipped here; the picture is flipped where it is drawn,
-            # in the same pass that converts it for display.
-            detections = tuple(d.mirrored(frame.width) for d in detections)
-        self._emit(self._on_preview, PreviewFrame(frame, detections, index, now, mirror))
+        self._emit(self._on_preview, PreviewFrame(frame, detections, index, now, self.mirror))
 
     # -- decode thread -------------------------------------------------------------------
 
@@ -356,11 +363,31 @@ class Scanner:
             log.exception("scanner callback %r failed", callback)
 
 
+def decode_image(image: Frame, decoders: Sequence[str] | None = None) -> list[Detection]:
+    """The QR codes in a picture (an image file's, or one pasted from the clipboard).
+
+    Tries each decoder alone in turn (zxing-cpp, then zbar, with no time budget: there
+    is no camera to keep up with) until one finds a code; an empty list when none does.
+    """
+    check_frame(image)
+    for name in decoders if decoders is not None else ("zxing", "pyzbar"):
+        try:
+            decoder = get_decoder(name)
+        except QrlinkError:
+            if decoders is not None:
+                raise
+            continue  # zbar missing here is no reason to fail
+        found = decoder.decode(image)
+        if found:
+            return found
+    return []
+
+
 def decode_image_file(path: str | Path, decoders: Sequence[str] | None = None) -> list[Detection]:
     """The QR codes in an image file (a screenshot or photo of the answer QR).
 
-    Tries each decoder in turn (zxing first) until one finds a code; an empty list means
-    the image was read but holds no readable code. A QrlinkError if it is not an image.
+    An empty list means the image was read but holds no readable code; a QrlinkError if
+    it is not an image.
     """
     path = Path(path)
     if not path.is_file():
@@ -373,14 +400,4 @@ def decode_image_file(path: str | Path, decoders: Sequence[str] | None = None) -
             ErrorCode.INVALID_ARGUMENT,
             f"Cannot read image file {path}: not an image format we know.",
         )
-    for name in decoders if decoders is not None else decoder_names():
-        try:
-            decoder = get_decoder(name)
-        except QrlinkError:
-            if decoders is not None:
-                raise
-            continue  # an optional decoder missing here is no reason to fail
-        found = decoder.decode(image)
-        if found:
-            return found
-    return []
+    return decode_image(image, decoders)

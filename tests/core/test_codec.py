@@ -43,6 +43,48 @@ def test_invalid_vector_is_refused_with_parse_failed(vector: dict[str, Any]) -> 
     assert info.value.message and not info.value.message.startswith("Traceback")
 
 
+@pytest.mark.parametrize("vector", VECTORS["browserAnswers"], ids=lambda v: v["name"])
+def test_browser_answer_reduces_to_its_vector(vector: dict[str, Any]) -> None:
+    """A browser's own answer SDP (the page's codec reduces the same text)."""
+    r = sdp.reduce(vector["sdp"])
+    assert (r.ufrag, r.pwd, r.setup, r.fingerprint.hex()) == (
+        vector["ufrag"],
+        vector["pwd"],
+        vector["setup"],
+        vector["fingerprint"],
+    )
+    assert [
+        {"type": c.type_name, "address": c.address, "port": c.port} for c in r.candidates
+    ] == vector["candidates"]
+    assert len(r.dropped) == vector["dropped"]
+    assert all(" tcp " in d.lower() for d in r.dropped)
+    decoded = bootstrap.decode_compact(vector["text"], now=NOW, allow_loopback=True)
+    assert decoded.candidates == r.candidates
+    if vector["loopback"]:
+        with pytest.raises(QrlinkError, match="loopback"):
+            bootstrap.decode_compact(vector["text"], now=NOW)
+    else:
+        assert bootstrap.decode_compact(vector["text"], now=NOW) == decoded
+
+
+def test_firefox_loopback_answer_keeps_both_loopback_addresses() -> None:
+    """Firefox with its loopback prefs answers with 127.0.0.1 and ::1 (UDP, and TCP that
+    aiortc cannot use): both UDP candidates survive; only an explicit allowance accepts
+    them (the page tests run the cashier on 127.0.0.1, which allows loopback)."""
+    vector = next(v for v in VECTORS["browserAnswers"] if "loopback" in v["name"])
+    r = sdp.reduce(vector["sdp"])
+    assert r.candidates == (
+        Candidate(CandidateType.HOST, "127.0.0.1", 48245),
+        Candidate(CandidateType.HOST, "::1", 60882),
+    )
+    assert (r.ufrag, len(r.pwd)) == ("00bf4393", 32)
+    ipv6_only = next(v for v in VECTORS["invalid"] if v["name"] == "IPv6 loopback candidate")
+    with pytest.raises(QrlinkError, match="::1 is a loopback address"):
+        bootstrap.decode_compact(ipv6_only["text"], now=NOW)
+    allowed = bootstrap.decode_compact(ipv6_only["text"], now=NOW, allow_loopback=True)
+    assert [c.address for c in allowed.candidates] == ["::1"]
+
+
 @pytest.mark.parametrize("vector", VECTORS["alnum"], ids=lambda v: v["hex"] or "empty")
 def test_alnum_vectors(vector: dict[str, str]) -> None:
     assert alnum.encode(bytes.fromhex(vector["hex"])) == vector["text"]

@@ -122,3 +122,110 @@ def test_peer_error_is_reported() -> None:
     err = make(MessageType.ERROR, {"code": "TIMEOUT", "message": "gone"}, now=NOW)
     [event] = _verified(Role.OFFERER).receive(err, now=NOW)
     assert isinstance(event, EventAction) and event.event["event"] == "peer_error"
+
+
+ELEVEN_MINUTES = 11 * 60
+
+
+def test_a_request_replayed_after_eleven_minutes_gets_the_identical_reply() -> None:
+    """A decided payment stays decided for the whole conversation: a copy arriving late
+    (a new pairing, a delayed replay) meets the recorded reply, never a second decision."""
+    cashier, customer = _verified(Role.OFFERER), _verified(Role.ANSWERER)
+    [req] = _sends(cashier.request_payment("12.50", "EUR", now=NOW))
+    customer.receive(_wire(req), now=NOW)
+    [res] = _sends(customer.respond(req.message_id, True, now=NOW + 1))
+    [ack] = _sends(cashier.receive(_wire(res), now=NOW + 2))
+    customer.receive(_wire(ack), now=NOW + 3)
+    # Many other payments in between do not push the old decision out.
+    for i in range(1100):
+        other = make(
+            MessageType.PAYMENT_ACKNOWLEDGMENT,
+            {"requestId": f"unknown-{i:05d}", "status": "approved"},
+            now=NOW,
+        )
+        customer.receive(other, now=NOW + 4)
+    late = customer.receive(_wire(req), now=NOW + ELEVEN_MINUTES)
+    assert _sends(late) == [res]
+    assert [a.event for a in late if isinstance(a, EventAction)] == [
+        {"event": "duplicate", "messageId": req.message_id, "type": "payment_request"}
+    ]
+    assert customer.processed.count(req.message_id) == 1
+    assert customer.payments[req.message_id].status == "approved"
+    assert customer.payments[req.message_id].response == res
+    # The cashier's side too: a response replayed late gets the identical acknowledgment.
+    assert _sends(cashier.receive(_wire(res), now=NOW + ELEVEN_MINUTES)) == [ack]
+    assert cashier.processed == [res.message_id]
+
+
+def test_past_the_cap_new_requests_are_refused_and_replays_still_answered() -> None:
+    customer = Conversation(Role.ANSWERER, max_requests=3)
+    customer.verified = True
+    requests = [
+        make(MessageType.PAYMENT_REQUEST, {"amount": f"{i}.00", "currency": "EUR"}, now=NOW)
+        for i in range(1, 5)
+    ]
+    replies = []
+    for req in requests[:3]:
+        customer.receive(_wire(req), now=NOW)
+        replies.append(_sends(customer.respond(req.message_id, True, now=NOW))[0])
+    [refusal] = _sends(customer.receive(_wire(requests[3]), now=NOW + 1))
+    assert refusal.type == MessageType.ERROR
+    assert refusal.payload["code"] == "RATE_LIMITED"
+    assert refusal.payload["refMessageId"] == requests[3].message_id
+    assert requests[3].message_id not in customer.payments
+    # Refused again when it comes back: nothing about it was kept.
+    [again] = _sends(customer.receive(_wire(requests[3]), now=NOW + ELEVEN_MINUTES))
+    assert again.payload["code"] == "RATE_LIMITED"
+    for req, reply in zip(requests[:3], replies, strict=True):
+        assert _sends(customer.receive(_wire(req), now=NOW + ELEVEN_MINUTES)) == [reply]
+    assert customer.processed == [r.message_id for r in requests[:3]]
+    # The cashier's side stops at the same cap, before anything is sent.
+    cashier = Conversation(Role.OFFERER, max_requests=3)
+    cashier.verified = True
+    for _ in range(3):
+        cashier.request_payment("1.00", "EUR", now=NOW)
+    with pytest.raises(QrlinkError) as info:
+        cashier.request_payment("1.00", "EUR", now=NOW)
+    assert info.value.code == ErrorCode.RATE_LIMITED
+    assert len(cashier.outbox) == 3
+
+
+def test_the_default_cap_is_a_thousand_requests() -> None:
+    customer = _verified(Role.ANSWERER)
+    for i in range(1000):
+        req = make(
+            MessageType.PAYMENT_REQUEST,
+            {"amount": "1.00", "currency": "EUR"},
+            now=NOW,
+            message_id=f"req-{i:08d}",
+        )
+        assert not _sends(customer.receive(req, now=NOW))
+    extra = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=NOW)
+    assert _sends(customer.receive(extra, now=NOW))[0].payload["code"] == "RATE_LIMITED"
+
+
+def test_a_second_response_or_acknowledgment_changes_no_decision() -> None:
+    """A different message claiming to decide an already decided payment (a confused or
+    hostile peer) changes nothing: the cashier repeats its acknowledgment of the first
+    decision; the customer keeps the first acknowledgment."""
+    cashier, customer = _verified(Role.OFFERER), _verified(Role.ANSWERER)
+    [req] = _sends(cashier.request_payment("8.00", "EUR", now=NOW))
+    customer.receive(_wire(req), now=NOW)
+    [res] = _sends(customer.respond(req.message_id, False, now=NOW))
+    [ack] = _sends(cashier.receive(_wire(res), now=NOW))
+    flip = make(
+        MessageType.PAYMENT_RESPONSE, {"requestId": req.message_id, "status": "approved"}, now=NOW
+    )
+    assert _sends(cashier.receive(flip, now=NOW + ELEVEN_MINUTES)) == [ack]
+    assert cashier.payments[req.message_id].status == "declined"
+    assert cashier.payments[req.message_id].response == res
+    assert cashier.processed == [res.message_id]
+    customer.receive(_wire(ack), now=NOW)
+    other_ack = make(
+        MessageType.PAYMENT_ACKNOWLEDGMENT,
+        {"requestId": req.message_id, "status": "approved"},
+        now=NOW,
+    )
+    assert _sends(customer.receive(other_ack, now=NOW)) == []
+    assert customer.payments[req.message_id].acknowledgment == ack
+    assert customer.processed == [req.message_id, ack.message_id]

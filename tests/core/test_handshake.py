@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import pytest
@@ -102,6 +103,54 @@ PAYLOADS = {
     "reveal": {"step": "reveal", "nonce": N_A.hex()},
 }
 
+# What each input does in each state, written out by hand from the protocol
+# (resources/protocol/protocol.md), not read from the module's tables: next state, then
+# what is put out ("-" nothing, "hello"/"accept"/"reveal" a step sent, "verified", "FAIL").
+# Columns: open, resend, hello, accept, reveal.
+EXPECTED_ANSWERER = """
+start       hello_sent:hello start:-          failed:FAIL failed:FAIL              failed:FAIL
+hello_sent  hello_sent:-     hello_sent:hello failed:FAIL verified:reveal+verified failed:FAIL
+wait_hello  wait_hello:-     wait_hello:-     failed:FAIL failed:FAIL              failed:FAIL
+wait_reveal wait_reveal:-    wait_reveal:-    failed:FAIL failed:FAIL              failed:FAIL
+verified    verified:-       verified:-       verified:-  verified:-               verified:-
+failed      failed:-         failed:-         failed:-    failed:-                 failed:-
+"""
+# The offerer never is in hello_sent; a "resend" there is unexpected like any other input.
+EXPECTED_OFFERER = """
+start       wait_hello:-     start:-          failed:FAIL        failed:FAIL failed:FAIL
+hello_sent  hello_sent:-     failed:FAIL      failed:FAIL        failed:FAIL failed:FAIL
+wait_hello  wait_hello:-     wait_hello:-     wait_reveal:accept failed:FAIL failed:FAIL
+wait_reveal wait_reveal:-    wait_reveal:-    wait_reveal:accept failed:FAIL verified:verified
+verified    verified:-       verified:-       verified:-         verified:-  verified:-
+failed      failed:-         failed:-         failed:-           failed:-    failed:-
+"""
+
+
+def _table(text: str) -> dict[tuple[HState, str], tuple[HState, str]]:
+    out = {}
+    for line in text.strip().splitlines():
+        state, *cells = line.split()
+        for step, cell in zip(STEPS, cells, strict=True):
+            nxt, _, outputs = cell.partition(":")
+            out[(HState(state), step)] = (HState(nxt), outputs)
+    return out
+
+
+EXPECTED = {Role.ANSWERER: _table(EXPECTED_ANSWERER), Role.OFFERER: _table(EXPECTED_OFFERER)}
+
+
+def _describe(outputs: list[object]) -> str:
+    names = []
+    for o in outputs:
+        if isinstance(o, Send):
+            names.append(o.payload["step"])
+        elif isinstance(o, Verified):
+            names.append("verified")
+        else:
+            assert isinstance(o, Failed)
+            names.append("FAIL")
+    return "+".join(names) or "-"
+
 
 @pytest.mark.parametrize(("role", "state", "step"), list(itertools.product(Role, HState, STEPS)))
 def test_every_transition(role: Role, state: HState, step: str) -> None:
@@ -109,16 +158,45 @@ def test_every_transition(role: Role, state: HState, step: str) -> None:
     h.state = state
     h._peer_commit = sas.commitment(N_A)  # as if a hello had been received
     h._peer_hello = dict(PAYLOADS["hello"] or {})
+    h._accept = dict(PAYLOADS["accept"] or {})  # as if it had been sent
     h._version = 1
     h.handle(step, PAYLOADS[step])
-    if (role, state, step) in TRANSITIONS:
-        assert h.state == TRANSITIONS[(role, state, step)][0]
-        assert not any(isinstance(o, Failed) for o in h.outputs)
-    elif (state, step) in IGNORED:
-        assert h.state == state and h.outputs == []
-    else:
-        assert h.state == HState.FAILED
-        assert [type(o) for o in h.outputs] == [Failed]
+    assert (h.state, _describe(h.outputs)) == EXPECTED[role][(state, step)]
+
+
+def test_the_module_tables_say_the_same_as_the_written_out_ones() -> None:
+    """TRANSITIONS and IGNORED, read independently against the tables above."""
+    for role, table in EXPECTED.items():
+        for (state, step), (nxt, outputs) in table.items():
+            if (role, state, step) in TRANSITIONS:
+                assert TRANSITIONS[(role, state, step)][0] == nxt
+            elif (state, step) in IGNORED:
+                assert (nxt, outputs) == (state, "-")
+            else:
+                assert (nxt, outputs) == (HState.FAILED, "FAIL")
+
+
+def test_the_code_and_commitment_match_a_hand_computed_transcript() -> None:
+    """SHA-256 written out here from protocol.md, not through the sas module."""
+    commit = hashlib.sha256(b"qrlink-commit-v1" + N_A).hexdigest()
+    digest = hashlib.sha256(b"qrlink-sas-v1" + FP_O + FP_A + N_O + N_A).digest()
+    code = f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+    off, ans = _pair()
+    off.handle("open")
+    ans.handle("open")
+    transcript = []
+    for sender, receiver in ((ans, off), (off, ans), (ans, off)):
+        out = [o for o in sender.outputs if isinstance(o, Send)][-1]
+        transcript.append(out.payload)
+        receiver.handle(out.payload["step"], out.payload)
+    assert transcript == [
+        {"step": "hello", "versions": [1], "commit": commit},
+        {"step": "accept", "version": 1, "nonce": "03" * 32, "merchant": "Shop"},
+        {"step": "reveal", "nonce": "04" * 32},
+    ]
+    assert off.result == Verified(1, code, {}) and ans.result == Verified(
+        1, code, {"merchant": "Shop"}
+    )
 
 
 def test_a_repeated_hello_gets_the_same_accept_and_the_pairing_completes() -> None:
@@ -173,6 +251,18 @@ def test_sas_vector_shared_with_the_page() -> None:
     assert sas.format_code("012345") == "012 345"
     with pytest.raises(ValueError):
         sas.sas_code(b"short", *args[1:])
+
+
+def test_a_typed_code_tolerates_spaces_and_dropped_leading_zeros() -> None:
+    assert sas.typed_code("056 272") == "056272"
+    assert sas.typed_code(" 0 5 6 2 7 2 \n") == "056272"
+    assert sas.typed_code("56272") == "056272"  # read out as a number
+    assert sas.typed_code("7") == "000007"
+    for bad in ("", "   ", "1234567", "12a456", "12-456", "\u0661\u0662\u0663"):
+        assert sas.typed_code(bad) is None, bad
+    assert sas.codes_match("56 272", "056272")
+    assert not sas.codes_match("056 273", "056272")
+    assert not sas.codes_match("", "000000")
 
 
 def test_codes_differ_when_a_fingerprint_differs() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from qrlink_desktop.core import alnum
 from qrlink_desktop.core.clock import ManualClock, SystemClock
-from qrlink_desktop.core.dedup import DedupWindow
+from qrlink_desktop.core.dedup import ReplyLog
 from qrlink_desktop.core.liveness import Due, Liveness
 from qrlink_desktop.core.qrsize import (
     DATA_CODEWORDS_M,
@@ -31,15 +31,16 @@ def test_retry_policy_is_the_specification() -> None:
         RetryPolicy(factor=0.5)
 
 
-def test_dedup_window_bounds_and_replies() -> None:
-    w = DedupWindow(max_entries=3, max_age=10)
-    assert w.check("a", 0) == (False, None)
-    w.record_reply("a", "reply-a")
-    assert w.check("a", 5) == (True, "reply-a")
-    for k in "bcd":
-        w.check(k, 6)
-    assert "a" not in w and len(w) == 3  # pushed out by count
-    assert w.check("b", 17) == (False, None)  # expired by age, seen afresh
+def test_reply_log_keeps_what_was_acted_on_and_its_reply() -> None:
+    log = ReplyLog()
+    assert "a" not in log and log.reply("a") is None
+    log.set_reply("a", "ignored")  # never acted on: nothing to attach a reply to
+    assert "a" not in log and len(log) == 0
+    log.record("a")
+    assert "a" in log and log.reply("a") is None
+    log.set_reply("a", "reply-a")
+    log.record("a")  # recording again keeps the reply
+    assert log.reply("a") == "reply-a" and len(log) == 1
 
 
 def test_liveness_ping_dead_idle() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -19,14 +20,20 @@ def _events(lines: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines.splitlines() if line.strip()]
 
 
-def _read_event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
+def _read_until(proc: subprocess.Popen[str], name: str) -> list[dict[str, Any]]:
+    """Events up to and including the first named `name`."""
     assert proc.stdout is not None
+    read = []
     for line in proc.stdout:
-        event = json.loads(line)
-        if event["event"] == name:
-            return event
+        read.append(json.loads(line))
+        if read[-1]["event"] == name:
+            return read
     stderr = proc.stderr.read() if proc.stderr else ""
-    raise AssertionError(f"process ended before a {name!r} event; stderr: {stderr}")
+    raise AssertionError(f"process ended before a {name!r} event; {read}; stderr: {stderr}")
+
+
+def _read_event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
+    return _read_until(proc, name)[-1]
 
 
 def _pair(
@@ -39,14 +46,15 @@ def _pair(
         stderr=subprocess.PIPE,
         text=True,
     )
+    answer: subprocess.Popen[str] | None = None
     try:
-        offer_event = _read_event(offer, "offer")
+        offer_events = _read_until(offer, "offer")
         answer = subprocess.Popen(
             [
                 *QRLINK,
                 "peer",
                 "answer",
-                offer_event["text"],
+                offer_events[-1]["text"],
                 "--json",
                 *LOOPBACK,
                 "--timeout",
@@ -57,21 +65,25 @@ def _pair(
             stderr=subprocess.PIPE,
             text=True,
         )
-        answer_event = _read_event(answer, "answer")
+        answer_events = _read_until(answer, "answer")
         assert offer.stdin is not None
-        offer.stdin.write(answer_event["text"] + "\n")
+        offer.stdin.write(answer_events[-1]["text"] + "\n")
+        offer.stdin.flush()
+        # The cashier types the code the customer's side shows, as read out to them.
+        answer_events += _read_until(answer, "sas")
+        offer.stdin.write(answer_events[-1]["code"] + "\n")
         offer.stdin.flush()
         offer_out, _ = offer.communicate(timeout=40)
         answer_out, _ = answer.communicate(timeout=40)
     finally:
-        for proc in (offer,):
-            if proc.poll() is None:
+        for proc in (offer, answer):
+            if proc is not None and proc.poll() is None:
                 proc.kill()
     return (
         offer.returncode,
-        [offer_event, *_events(offer_out)],
+        [*offer_events, *_events(offer_out)],
         answer.returncode,
-        [answer_event, *_events(answer_out)],
+        [*answer_events, *_events(answer_out)],
     )
 
 
@@ -103,6 +115,74 @@ def test_two_processes_pair_verify_and_pay(tmp_path: Path) -> None:
     )
     assert request["payload"] == {"amount": "12.50", "currency": "EUR", "reference": "INV-7"}
     assert png.stat().st_size > 200
+
+
+def _spec_document(text: str) -> dict[str, Any]:
+    """The specification's form: base64 of (zstd-compressed) JSON."""
+    import zstandard
+
+    raw = base64.b64decode(text, validate=True)
+    if raw.startswith(b"\x28\xb5\x2f\xfd"):
+        raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 16)
+    doc: dict[str, Any] = json.loads(raw)
+    return doc
+
+
+def test_two_processes_pair_in_the_specifications_format(tmp_path: Path) -> None:
+    """`--format spec` on both sides: the offer URL's fragment and the answer text are the
+    specification's base64 JSON (§5.1), and the pairing and the payment go through."""
+    spec = ["--format", "spec"]
+    o_rc, o_events, a_rc, a_events = _pair([*spec, "--request", "4.40", "EUR"], spec, tmp_path)
+    assert (o_rc, a_rc) == (0, 0)
+    offer = next(e for e in o_events if e["event"] == "offer")
+    answer = next(e for e in a_events if e["event"] == "answer")
+    assert offer["format"] == answer["format"] == "spec"
+    page, _, fragment = offer["text"].partition("#")
+    assert page == "http://127.0.0.1:8765/"
+    offer_doc, answer_doc = _spec_document(fragment), _spec_document(answer["text"])
+    assert (offer_doc["v"], offer_doc["type"], answer_doc["type"]) == (1, "offer", "answer")
+    assert offer_doc["metadata"]["offerId"] == answer_doc["metadata"]["offerId"]
+    assert offer_doc["sdp"].startswith("v=0") and "a=fingerprint:sha-256" in answer_doc["sdp"]
+    assert not answer["text"].startswith("QL:")
+    o_sas = [e["code"] for e in o_events if e["event"] == "sas"]
+    assert o_sas == [e["code"] for e in a_events if e["event"] == "sas"]
+    acks = [
+        e for e in a_events if e["event"] == "message" and e["type"] == "payment_acknowledgment"
+    ]
+    assert [e["payload"]["status"] for e in acks] == ["approved"]
+
+
+PAY = ["--request", "1.00", "EUR", "--timeout", "30"]
+
+
+def test_skip_code_check_confirms_without_a_code_and_says_so() -> None:
+    """A script that truly wants no check: only the answer on standard input, a warning on
+    standard error, and the payment goes through."""
+    offer = subprocess.Popen(
+        [*QRLINK, "peer", "offer", "--json", *LOOPBACK, "--skip-code-check", *PAY],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answer: subprocess.Popen[str] | None = None
+    try:
+        text = _read_event(offer, "offer")["text"]
+        answer = subprocess.Popen(
+            [*QRLINK, "peer", "answer", text, "--json", *LOOPBACK, "--timeout", "30"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = offer.communicate(_read_event(answer, "answer")["text"] + "\n", timeout=40)
+        answer.communicate(timeout=40)
+    finally:
+        for proc in (offer, answer):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert (offer.returncode, answer.returncode) == (0, 0), err
+    assert "warning: --skip-code-check" in err
+    assert [e["event"] for e in _events(out)].count("confirmed") == 1
 
 
 def test_declined_payment_exits_4(tmp_path: Path) -> None:
@@ -158,13 +238,21 @@ def test_relay_only_without_turn_is_refused() -> None:
     assert proc.returncode == 2 and "INVALID_ARGUMENT" in proc.stderr
 
 
-def test_relay_only_with_credentials_from_the_service(tmp_path: Path) -> None:
-    """The service holds coturn's secret and mints TURN REST credentials at GET /turn; both
-    peers fetch them (--turn-from) and pair relay-only. Neither process sees the secret."""
+def test_relay_only_with_credentials_from_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service holds coturn's secret and mints TURN REST credentials at GET /turn for
+    the merchant's API token; both peers show it (--turn-from, $QRLINK_API_TOKEN) and pair
+    relay-only. Neither process sees the secret."""
     from turn_support import SECRET, Coturn
 
     turn = Coturn(rest=True, relay_ports=(49800, 49899)).start()
-    service = ServiceProcess("--turn-url", turn.url(), env={"QRLINK_TURN_SECRET": SECRET})
+    service = ServiceProcess(
+        "--turn-url",
+        turn.url(),
+        env={"QRLINK_TURN_SECRET": SECRET, "QRLINK_API_TOKEN": "merchant-token"},
+    )
+    monkeypatch.setenv("QRLINK_API_TOKEN", "merchant-token")  # the peers' environment
     try:
         url = service.start()
         relay = ["--relay-only", "--turn-from", url, "--allow-loopback"]

@@ -87,6 +87,9 @@ def test_cut_direct_path_falls_back_to_the_relay(topology: tuple[Topology, Cotur
     assert cashier.stdin is not None
     cashier.stdin.write(answer["text"] + "\n")
     cashier.stdin.flush()
+    # The cashier types the code the customer's side shows.
+    cashier.stdin.write(_first(customer, "sas")["code"] + "\n")
+    cashier.stdin.flush()
     connected = _first(cashier, "state")
     while connected["state"] != "CONNECTED":
         connected = _first(cashier, "state")

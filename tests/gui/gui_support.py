@@ -18,7 +18,6 @@ from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.scan.decoders import get_decoder
-from qrlink_desktop.scan.synthetic import to_frame
 
 T = TypeVar("T")
 
@@ -55,7 +54,31 @@ def qimage_to_bgr(image: QImage) -> np.ndarray:
 def decode_widget(widget: Any) -> list[str]:
     """The QR texts readable in a widget's pixels, as a camera would see its screen."""
     image = qimage_to_bgr(widget.grab().toImage())
-    return [d.text for d in get_decoder("zxing").decode(to_frame(image))]
+    return [d.text for d in get_decoder("zxing").decode(image)]
+
+
+def assert_outline_on_code(view: Any, text: str) -> tuple[float, float]:
+    """The viewfinder's green outline frames the code where the picture shows it.
+
+    The code's place is read off the widget's pixels with the outline hidden, as a
+    person sees it; the outline's is where its green pixels are. Returns the code's centre
+    in the widget.
+    """
+    outlines = view.outlines
+    view.outlines = []
+    [seen] = get_decoder("zxing").decode(qimage_to_bgr(view.grab().toImage()))
+    view.outlines = outlines
+    assert seen.text == text
+    pixels = qimage_to_bgr(view.grab().toImage()).astype(int)
+    b, g, r = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    green = np.argwhere((g > 180) & (r < 120) & (b < 160))
+    assert len(green) > 100, "no outline drawn"
+    ys, xs = green[:, 0], green[:, 1]
+    corners = np.array(seen.corners)
+    # Its extent is the code's, to a pen's width.
+    assert abs(xs.min() - corners[:, 0].min()) < 6 and abs(xs.max() - corners[:, 0].max()) < 6
+    assert abs(ys.min() - corners[:, 1].min()) < 6 and abs(ys.max() - corners[:, 1].max()) < 6
+    return seen.center
 
 
 def symbol_pixels(widget: Any) -> np.ndarray:
@@ -69,7 +92,19 @@ class Peer:
 
     def __init__(self, offer_text: str, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [*QRLINK, "peer", "answer", offer_text, "--json", *LOOPBACK, "--timeout", "60", *args],
+            # The phone waits for the cashier's camera as long as a person would: the test
+            # writes and plays a video first, which takes a while on a busy machine.
+            [
+                *QRLINK,
+                "peer",
+                "answer",
+                offer_text,
+                "--json",
+                *LOOPBACK,
+                "--connect-timeout",
+                "120",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

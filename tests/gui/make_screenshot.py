@@ -23,6 +23,7 @@ import qasync
 from gui_support import Peer
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from support import synthetic
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core import answer_home, bootstrap
@@ -30,7 +31,6 @@ from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import CameraRequest
 from qrlink_desktop.rendezvous.answers import AnswerInbox
 from qrlink_desktop.rendezvous.pages import serve_pages
-from qrlink_desktop.scan import synthetic
 from qrlink_desktop.scan.sources import open_source
 
 

@@ -9,17 +9,20 @@ import sys
 import threading
 from pathlib import Path
 
-import av
+import cv2
 import numpy as np
 import pytest
+from gui_support import assert_outline_on_code
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from support import synthetic
 
 import qrlink_desktop
 from qrlink_desktop import app as app_module
 from qrlink_desktop.gui.camera import CameraBridge, CameraRequest
-from qrlink_desktop.scan import decoders, synthetic
+from qrlink_desktop.gui.viewfinder import Viewfinder
+from qrlink_desktop.scan import decoders, qrimage
 
 ANSWER = synthetic.answer_like_text(np.random.default_rng(5))
 
@@ -38,7 +41,7 @@ def test_frames_codes_and_outlines_arrive_as_signals_decoded_off_the_gui_thread(
     decoded_on: set[str] = set()
     original = decoders.ZxingDecoder.decode
 
-    def spy(self: decoders.ZxingDecoder, frame: av.VideoFrame) -> list[decoders.Detection]:
+    def spy(self: decoders.ZxingDecoder, frame: np.ndarray) -> list[decoders.Detection]:
         decoded_on.add(threading.current_thread().name)
         return original(self, frame)
 
@@ -56,6 +59,31 @@ def test_frames_codes_and_outlines_arrive_as_signals_decoded_off_the_gui_thread(
     assert decoded_on and threading.main_thread().name not in decoded_on
     assert all(name.startswith("qrlink-scan") for name in decoded_on)
     assert bridge.frames_shown > 0
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_outline_lands_on_the_code_through_the_camera_path(
+    qtbot: QtBot, tmp_path: Path, mirrored: bool
+) -> None:
+    # A code held still in the left third of the picture, played through OpenCV's capture
+    # as a camera would deliver it; the window's bridge and viewfinder draw it.
+    code = cv2.cvtColor(qrimage.render_grey(ANSWER, scale=4), cv2.COLOR_GRAY2BGR)
+    frame = np.full((720, 1280, 3), 170, np.uint8)
+    frame[200 : 200 + code.shape[0], 100 : 100 + code.shape[1]] = code
+    video = synthetic.write_video(tmp_path / "still.avi", [frame] * 60, fps=30)
+    bridge = CameraBridge()
+    view = Viewfinder()
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    bridge.frame.connect(view.show_frame)
+    try:
+        bridge.start(CameraRequest(str(video), "zxing", mirror=mirrored))
+        qtbot.waitUntil(lambda: bool(view.outlines), timeout=10_000)
+    finally:
+        bridge.stop()
+    assert view.mirrored is mirrored
+    centre = assert_outline_on_code(view, ANSWER)
+    assert (centre[0] > 400) is mirrored
 
 
 def test_a_stopped_scanner_says_nothing_more(qtbot: QtBot, answer_video: Path) -> None:

@@ -4,18 +4,22 @@ command line overriding them for one run."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
-from gui_support import run
+from gui_support import decode_widget, make_app, run
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
+from qrlink_desktop.core import compat
+from qrlink_desktop.core.bootstrap import Kind
 from qrlink_desktop.core.errors import QrlinkError
 from qrlink_desktop.gui import settings as store
 from qrlink_desktop.gui.settings import Settings
 from qrlink_desktop.gui.settings_dialog import SettingsDialog
+from qrlink_desktop.rtc.tokens import TextFormat, decode_any
 from qrlink_desktop.scan.sources import CameraInfo
 
 CUSTOM = Settings(
@@ -32,6 +36,8 @@ CUSTOM = Settings(
     currency="JPY",
     offer_lifetime=120,
     inactivity=45,
+    text_format="spec",
+    api_token="merchant-api-token",
 )
 
 
@@ -80,6 +86,7 @@ def test_damaged_values_fall_back_to_defaults(tmp_path: Path) -> None:
         ({"currency": "EURO"}, "ISO 4217"),
         ({"offer_lifetime": 5}, "Offer lifetime"),
         ({"inactivity": 99999}, "Inactivity timeout"),
+        ({"text_format": "base85"}, "Code format"),
     ],
 )
 def test_invalid_settings_are_named(change: dict[str, object], says: str) -> None:
@@ -93,6 +100,9 @@ def test_engine_config_follows_the_settings() -> None:
     assert cfg.offer_lifetime == 120 and cfg.timers.inactivity == 45
     assert cfg.merchant == "Corner Café" and cfg.ice.relay_only
     assert cfg.ice.addresses == ("127.0.0.1",)
+    assert (
+        cfg.text_format == TextFormat.SPEC and Settings().engine_config().text_format == "compact"
+    )
     stun, turn = cfg.ice.servers
     assert stun.username is None and (turn.username, turn.credential) == ("shop", "s3cret")
     # The prepared offer still counts as fresh when the panel refreshes (at 1/4 left).
@@ -118,6 +128,9 @@ def test_dialog_refuses_invalid_settings_with_a_message(qtbot: QtBot) -> None:
     saved = dialog.result_settings
     assert saved is not None and saved.relay_only and saved.offer_lifetime == 60
     assert saved.camera == "0"  # the picked camera's index, not its label
+    assert saved.text_format == "compact"
+    dialog.text_format.setCurrentIndex(dialog.text_format.findData("spec"))
+    assert dialog.edited().text_format == "spec"
 
 
 def test_dialog_shows_every_field_it_was_given(qtbot: QtBot) -> None:
@@ -169,6 +182,28 @@ def test_command_line_overrides_for_this_run_only(
     qtbot.waitUntil(lambda: app.controller.engine.cfg.merchant == "Kiosk 2")
     assert app.controller.engine.cfg.ice.relay_only
     run(qtbot, app.shutdown())
+
+
+def test_the_window_can_show_its_offer_in_the_specifications_form(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    """Settings → Code format → the specification's base64 JSON: the offer QR on screen
+    carries the page URL with that form in its fragment, and a customer's side reads it."""
+    ini = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    store.save(ini, Settings(text_format="spec"))
+    app = make_app(tmp_path)  # loopback, the page at http://127.0.0.1:8765/
+    qtbot.addWidget(app.window)
+    app.start()
+    try:
+        qtbot.waitUntil(lambda: bool(app.window.offer.text), timeout=10_000)
+        text = app.window.offer.text
+        page, _, fragment = text.partition("#")
+        assert page == "http://127.0.0.1:8765/" and compat.looks_compat(fragment)
+        record = decode_any(text, now=time.time(), allow_loopback=True)
+        assert record.kind == Kind.OFFER
+        assert decode_widget(app.window.offer.qr) == [text]  # as the phone's camera reads it
+    finally:
+        run(qtbot, app.shutdown())
 
 
 def test_invalid_command_line_is_refused(tmp_path: Path) -> None:

@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from gui_support import make_app, run
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, Qt, QUrl
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from support import synthetic
 
 from qrlink_desktop.app import QrlinkApp
 from qrlink_desktop.core.errors import ErrorCode
 from qrlink_desktop.core.session import State
+from qrlink_desktop.gui.camera import frame_to_qimage
 from qrlink_desktop.gui.notices import Action, notice_for
 from qrlink_desktop.gui.status_panel import STATE_TEXT, StatusPanel, describe_path
-from qrlink_desktop.scan import qrimage
+from qrlink_desktop.scan import decoders, qrimage
 
 
 @pytest.fixture
@@ -239,3 +244,68 @@ def test_ctrl_n_starts_a_new_customer_and_refresh_takes_the_prepared_offer(
         assert blocker.args[0]["text"] != second
         assert blocker.args[0]["readyMs"] < 50
         assert app.controller.state == State.AWAITING_ANSWER
+
+
+def test_a_pasted_picture_or_file_of_the_wrong_code_is_read_and_refused(
+    app: QrlinkApp, qtbot: QtBot, tmp_path: Path
+) -> None:
+    # What the clipboard holds is decoded from its pixels: the offer's own QR, pasted as
+    # an answer, is read and refused as one, the way a dropped image is.
+    with started(app, qtbot):
+        window = app.window
+        clipboard = QGuiApplication.clipboard()
+        code = cv2.cvtColor(qrimage.render_grey(window.offer.text, scale=4), cv2.COLOR_GRAY2BGR)
+        clipboard.setImage(frame_to_qimage(code).copy())
+        assert window.paste_image() is not None
+        qtbot.waitUntil(window.notice.isVisible, timeout=5_000)
+        assert window.notice.notice is not None
+        assert window.notice.notice.code == ErrorCode.BOOTSTRAP_PARSE_FAILED
+        window.notice.clear()
+
+        image = tmp_path / "offer.png"
+        qrimage.write_png(window.offer.text, image)
+        copied = QMimeData()
+        copied.setUrls([QUrl.fromLocalFile(str(image))])  # a file copied in a file manager
+        clipboard.setMimeData(copied)
+        assert window.paste_image() is not None
+        qtbot.waitUntil(window.notice.isVisible, timeout=5_000)
+        assert window.notice.notice is not None
+        assert window.notice.notice.code == ErrorCode.BOOTSTRAP_PARSE_FAILED
+        window.notice.clear()
+
+        clipboard.setText("no picture here")
+        assert window.paste_image() is None
+        assert window.notice.isVisible()
+        assert "holds no picture" in window.notice.label.text()
+        assert app.controller.state == State.AWAITING_ANSWER
+
+
+def test_without_libzbar_the_window_says_so_once_and_scans_with_zxing(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.import_module
+
+    def without_zbar(name: str, package: str | None = None) -> object:
+        if name.startswith("pyzbar"):
+            raise ImportError("Unable to find zbar shared library")  # as pyzbar says it
+        return real(name, package)
+
+    monkeypatch.setattr(decoders.importlib, "import_module", without_zbar)
+    text = "QL:" + "NOZBAR" * 12
+    code = cv2.cvtColor(qrimage.render_grey(text, scale=5), cv2.COLOR_GRAY2BGR)
+    frame = np.full((480, 640, 3), 200, np.uint8)
+    frame[60 : 60 + code.shape[0], 80 : 80 + code.shape[1]] = code
+    video = synthetic.write_video(tmp_path / "still.avi", [frame] * 90, fps=30)
+    app = make_app(tmp_path, "--camera", str(video))
+    window = app.window
+    read: list[str] = []
+    app.camera.code.connect(read.append)
+    with started(app, qtbot):
+        qtbot.waitUntil(lambda: read == [text], timeout=10_000)  # zxing-cpp alone reads it
+        assert window.camera_notice.startswith("The zbar library is missing")
+        assert "apt install libzbar0" in window.camera_notice
+        qtbot.waitUntil(lambda: window.camera_notice in window.scan_stats.text(), timeout=5_000)
+        assert window.retry_camera.isHidden()  # not an error: the camera goes on

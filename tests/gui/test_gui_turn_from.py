@@ -1,6 +1,7 @@
 """`qrlink gui --turn-from URL`: TURN REST credentials come from the rendezvous service,
-which holds coturn's secret; the window's engine uses them, and a service without a secret
-is one sentence, not a broken window."""
+which holds coturn's secret and hands them out for the merchant's API token (a setting);
+the window's engine uses them, and a service without a secret, or a missing or wrong
+token, is one sentence, not a broken window."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import pytest
 from gui_support import LOOPBACK, PAGE, run
+from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core.retry import RetryPolicy
 from qrlink_desktop.core.turn import rest_expiry
-from qrlink_desktop.rendezvous.server import ServiceConfig, create_app, serve
+from qrlink_desktop.gui import settings as store
+from qrlink_desktop.gui.settings import Settings
+from qrlink_desktop.rendezvous.server import ServiceConfig, api_tokens_from, create_app, serve
 
 TURN_URL = "turn:127.0.0.1:3478?transport=udp"
 
@@ -36,9 +40,17 @@ def _service(qtbot: QtBot, config: ServiceConfig) -> Iterator[str]:
     run(qtbot, task)
 
 
+API_TOKEN = "merchant-api-token"
+
+
 @pytest.fixture
 def minting(qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop) -> Iterator[str]:
-    config = ServiceConfig(rate_limit=None, turn_secret="s3cret", turn_urls=(TURN_URL,))
+    config = ServiceConfig(
+        rate_limit=None,
+        turn_secret="s3cret",
+        turn_urls=(TURN_URL,),
+        api_token_hashes=api_tokens_from(API_TOKEN),
+    )
     yield from _service(qtbot, config)
 
 
@@ -47,7 +59,8 @@ def secretless(qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop) -> Iterator[str
     yield from _service(qtbot, ServiceConfig(rate_limit=None))
 
 
-def _app(tmp_path: Path, url: str) -> app_module.QrlinkApp:
+def _app(tmp_path: Path, url: str, api_token: str = "") -> app_module.QrlinkApp:
+    store.save(_ini(tmp_path), Settings(api_token=api_token))
     argv = [
         *LOOPBACK,
         *PAGE,
@@ -63,10 +76,15 @@ def _app(tmp_path: Path, url: str) -> app_module.QrlinkApp:
     return app_module.QrlinkApp(args, app_module.open_store(args.settings), remote_retry=quick)
 
 
+def _ini(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+
 def test_the_engine_takes_credentials_from_the_service(
-    qtbot: QtBot, tmp_path: Path, minting: str
+    qtbot: QtBot, tmp_path: Path, minting: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _app(tmp_path, minting)
+    monkeypatch.delenv("QRLINK_API_TOKEN", raising=False)
+    app = _app(tmp_path, minting, api_token=API_TOKEN)
     task = asyncio.ensure_future(app._keep_turn_credentials())
     try:
         qtbot.waitUntil(lambda: bool(app.settings.ice_servers), timeout=5000)
@@ -74,6 +92,25 @@ def test_the_engine_takes_credentials_from_the_service(
         [server] = [s for s in ice.servers if s.urls == (TURN_URL,)]
         assert server.username is not None and rest_expiry(server.username) is not None
         assert server.credential and server.credential != "s3cret"
+    finally:
+        task.cancel()
+        app.window.close()
+
+
+@pytest.mark.parametrize("token", ["", "guessed"], ids=["no-token", "wrong-token"])
+def test_without_the_merchants_token_no_credential_and_a_sentence(
+    qtbot: QtBot, tmp_path: Path, minting: str, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.delenv("QRLINK_API_TOKEN", raising=False)
+    app = _app(tmp_path, minting, api_token=token)
+    seen: list[dict] = []
+    app.controller.failed.connect(seen.append)
+    task = asyncio.ensure_future(app._keep_turn_credentials())
+    try:
+        qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+        assert seen[0]["where"] == "turn" and seen[0]["code"] == "REMOTE_SERVICE_ERROR"
+        assert "API token" in seen[0]["message"]
+        assert app.settings.ice_servers == ()
     finally:
         task.cancel()
         app.window.close()

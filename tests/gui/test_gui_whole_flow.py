@@ -2,38 +2,55 @@
 
 The window's offer QR is grabbed as pixels and decoded; the headless peer (a separate
 process, the phone) answers it; the answer QR is rendered into realistic 1280x720 webcam
-frames and played as a video file through `--camera`; the window connects and shows the
-verification code; the test confirms with Enter, types an amount, presses Enter; the
-peer approves; the log shows the acknowledgment.
+frames and played through `--camera` as a video file, or served as an IP camera's Motion
+JPEG stream over HTTP on 127.0.0.1 (both read by OpenCV, as a webcam is); the window
+connects and shows the verification code; the test confirms with Enter, types an amount,
+presses Enter; the peer approves; the log shows the acknowledgment.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from gui_support import Peer, decode_widget, make_app, run
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from support import synthetic
+from support.mjpeg import MjpegCamera
 
 from qrlink_desktop.core.session import State
-from qrlink_desktop.scan import synthetic
 
 
+@pytest.fixture
+def ip_camera() -> Iterator[MjpegCamera]:
+    with MjpegCamera([], fps=30.0) as camera:  # nothing to show until the phone answers
+        yield camera
+
+
+@pytest.mark.parametrize("source", ["file", "stream"])
 def test_offer_pixels_peer_answer_video_confirm_pay_ack(
-    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, tmp_path: Path
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    ip_camera: MjpegCamera,
+    source: str,
 ) -> None:
     video = tmp_path / "answer.avi"
-    app = make_app(tmp_path, "--camera", str(video))  # the file does not exist yet
+    camera = str(video) if source == "file" else ip_camera.url
+    app = make_app(tmp_path, "--camera", camera)  # no such file yet; no picture yet
     window = app.window
     qtbot.addWidget(window)
     app.start()
     window.activateWindow()
     qtbot.waitUntil(lambda: app.controller.state == State.AWAITING_ANSWER, timeout=10_000)
-    # No such file yet: the viewfinder says so and offers the way forward.
-    qtbot.waitUntil(window.retry_camera.isVisible, timeout=5_000)
-    assert "Cannot open video file" in window.viewfinder.message
+    # Nothing to play yet: the viewfinder says so and offers the way forward.
+    qtbot.waitUntil(window.retry_camera.isVisible, timeout=10_000)
+    expected = "Cannot open video file" if source == "file" else "Cannot open camera stream"
+    assert expected in window.viewfinder.message
 
     # 1. The customer's phone reads the QR from the screen's pixels.
     texts = decode_widget(window.offer.qr)
@@ -46,11 +63,15 @@ def test_offer_pixels_peer_answer_video_confirm_pay_ack(
 
         # 2. The phone shows its answer QR to the laptop's webcam.
         frames = synthetic.phone_sequence(answer["text"], seed=7, difficulty=0.4)
-        synthetic.write_video(video, frames, fps=30)
+        if source == "file":
+            synthetic.write_video(video, frames, fps=30)
+        else:
+            ip_camera.show([f.image for f in frames])
         qtbot.mouseClick(window.retry_camera, Qt.MouseButton.LeftButton)
 
         # 3. Connected, verified: the code is large and the confirm button has the focus.
-        qtbot.waitUntil(window.status.code_box.isVisible, timeout=20_000)
+        # Decoding the video and connecting: seconds on a busy machine; bound generously.
+        qtbot.waitUntil(window.status.code_box.isVisible, timeout=90_000)
         qtbot.waitUntil(lambda: peer.first("sas") is not None, timeout=5_000)
         sas = peer.first("sas")
         assert sas is not None
@@ -103,6 +124,8 @@ def test_offer_pixels_peer_answer_video_confirm_pay_ack(
             pairing.timings
         )
         assert pairing.path == "host"
+        if source == "stream":
+            assert ip_camera.clients == 2  # the failed open, then the one that scanned
     finally:
         if peer.proc.poll() is None:
             peer.proc.kill()

@@ -7,16 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
-from gui_support import decode_widget, qimage_to_bgr, symbol_pixels
+from gui_support import assert_outline_on_code, decode_widget, qimage_to_bgr, symbol_pixels
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage, QPolygonF
 from PySide6.QtWidgets import QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop.core.conversation import OutStatus
-from qrlink_desktop.gui.camera import frame_to_qimage
+from qrlink_desktop.gui.camera import frame_to_qimage, outline, qimage_to_frame
 from qrlink_desktop.gui.diagnostics import DiagnosticsPanel, PairingLog
 from qrlink_desktop.gui.message_log import MessageLog
 from qrlink_desktop.gui.offer_panel import OfferPanel, format_remaining
@@ -24,7 +25,7 @@ from qrlink_desktop.gui.payment_panel import PaymentPanel
 from qrlink_desktop.gui.qrcode_widget import QrCodeWidget
 from qrlink_desktop.gui.viewfinder import Viewfinder
 from qrlink_desktop.scan import qrimage
-from qrlink_desktop.scan.synthetic import to_frame
+from qrlink_desktop.scan.decoders import get_decoder
 
 OFFER = "HTTP://192.0.2.1:8765/#V75R4H::P/93DYUC806UUPTUKDYI90K/X/.I.13RZCX9MFPKC-62I-Y5R"
 
@@ -74,7 +75,7 @@ def test_viewfinder_draws_the_frame_and_outlines_the_code(qtbot: QtBot) -> None:
     view.resize(640, 360)
     frame = np.full((720, 1280, 3), 90, np.uint8)
     square = QPolygonF([QPointF(400, 200), QPointF(800, 200), QPointF(800, 600), QPointF(400, 600)])
-    view.show_frame(frame_to_qimage(to_frame(frame)), [square])
+    view.show_frame(frame_to_qimage(frame), [square])
     image = qimage_to_bgr(view.grab().toImage())
     # Half scale: the outline's top edge runs along y = 100 from x = 200 to 400, green.
     b, g, r = (int(v) for v in image[100, 300])
@@ -82,6 +83,35 @@ def test_viewfinder_draws_the_frame_and_outlines_the_code(qtbot: QtBot) -> None:
     assert view.frames_painted >= 1
     view.show_message("No camera found at index 0.")
     assert view.image is None and view.message.startswith("No camera")
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_outline_lands_on_an_off_centre_code(qtbot: QtBot, mirrored: bool) -> None:
+    # The code sits in the left third of a 720p frame; the view is letterboxed (bars above
+    # and below) and, mirrored, shows the code in its right third. Picture and outline go
+    # through the same transform, so the outline must frame the code wherever it is shown.
+    text = "QL:" + "OFFCENTRE" * 10
+    code = cv2.cvtColor(qrimage.render_grey(text, scale=5), cv2.COLOR_GRAY2BGR)
+    frame = np.full((720, 1280, 3), 170, np.uint8)
+    top, left = 180, 90
+    frame[top : top + code.shape[0], left : left + code.shape[1]] = code
+    [found] = get_decoder("zxing").decode(frame)
+    view = Viewfinder()
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    image = frame_to_qimage(frame)
+
+    view.show_frame(image, [outline(found)], mirrored)
+    centre = assert_outline_on_code(view, text)
+    assert (centre[0] > 400) is mirrored  # shown in the right half when mirrored
+    assert centre[1] > 75 + 180 * 800 / 1280  # below the letterbox bar, where it is
+    # And the view maps each of the decoder's corners onto the code where it is shown.
+    view.outlines = []
+    [seen] = get_decoder("zxing").decode(qimage_to_bgr(view.grab().toImage()))
+    shown = np.array(seen.corners)
+    for fx, fy in found.corners:
+        point = view.to_widget(fx, fy)
+        assert np.hypot(*(shown - (point.x(), point.y())).T).min() < 4, (point, shown)
 
 
 def test_viewfinder_takes_a_dropped_image_file(qtbot: QtBot, tmp_path: Path) -> None:
@@ -101,30 +131,29 @@ def test_viewfinder_takes_a_dropped_image_file(qtbot: QtBot, tmp_path: Path) -> 
     assert blocker.args == [str(tmp_path / "answer.png")]
 
 
-@pytest.mark.parametrize("mirror", [False, True])
-def test_frame_to_qimage_keeps_every_pixel(mirror: bool) -> None:
-    # An odd width: RGB rows are padded in the frame and must not shift in the image.
-    frame = np.random.default_rng(1).integers(0, 255, (31, 47, 3), dtype=np.uint8)
-    image = frame_to_qimage(to_frame(frame), mirror=mirror)
-    assert image.format() == QImage.Format.Format_RGB888
-    assert (qimage_to_bgr(image) == (frame[:, ::-1] if mirror else frame)).all()
-
-
-def test_frame_to_qimage_converts_a_cameras_yuv() -> None:
-    frame = np.zeros((64, 64, 3), np.uint8)
-    frame[:, :32] = (0, 0, 255)  # red left half
-    image = qimage_to_bgr(frame_to_qimage(to_frame(frame).reformat(format="yuvj422p")))
-    b, g, r = (int(v) for v in image[32, 10])
-    assert r > 230 and g < 30 and b < 30
-    assert (image[32, 50] < 30).all()
-
-
-def test_frame_to_qimage_owns_its_pixels() -> None:
-    frame = to_frame(np.full((8, 8, 3), 200, np.uint8))
+@pytest.mark.parametrize("shape", [(31, 47, 3), (31, 47)])
+def test_frame_to_qimage_keeps_every_pixel(shape: tuple[int, ...]) -> None:
+    # An odd width: rows are not a multiple of four bytes and must not shift.
+    frame = np.random.default_rng(1).integers(0, 255, shape, dtype=np.uint8)
     image = frame_to_qimage(frame)
+    expected = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    assert image.format() in (QImage.Format.Format_BGR888, QImage.Format.Format_Grayscale8)
+    assert (qimage_to_bgr(image) == expected).all()
+
+
+def test_frame_to_qimage_shares_the_frames_pixels_and_keeps_them_alive() -> None:
+    frame = np.full((8, 8, 3), 200, np.uint8)
+    image = frame_to_qimage(frame)
+    frame[4, 4] = (1, 2, 3)  # no copy: the image shows the array's own pixels
+    assert image.pixelColor(4, 4).getRgb()[:3] == (3, 2, 1)
     del frame
     gc.collect()
-    assert qimage_to_bgr(image)[4, 4, 0] == 200
+    assert qimage_to_bgr(image)[0, 0, 0] == 200  # the array lives as long as the image
+
+
+def test_qimage_to_frame_gives_bgr_pixels() -> None:
+    frame = np.random.default_rng(3).integers(0, 255, (9, 13, 3), dtype=np.uint8)
+    assert (qimage_to_frame(frame_to_qimage(frame)) == frame).all()
 
 
 # -- the offer panel -------------------------------------------------------------------------

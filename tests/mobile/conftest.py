@@ -1,17 +1,19 @@
-"""A headless Chromium in the phone's namespace, for each topology: one loopback-only
-namespace, and a laptop and a phone namespace joined by a veth pair (real mDNS candidate)."""
+"""A headless browser in the phone's namespace, for each engine (Chromium, Firefox) and
+each topology: one loopback-only namespace, and a laptop and a phone namespace joined by a
+veth pair (real mDNS candidate).
+
+Every browser test takes `phone` (or, for a test that builds its own topology,
+`browser_engine` and `ms.browser_in`), so it runs once per engine: ids `chromium` and
+`firefox`. One browser serves a whole module per engine and topology.
+"""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from pathlib import Path
 
 import mobile_support as ms
 import pytest
 from mobile_support import PhoneBrowser
-from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -20,20 +22,20 @@ def _page_built() -> None:
     ms.ensure_page_built()
 
 
+@pytest.fixture(scope="module", params=ms.ENGINES)
+def browser_engine(request: pytest.FixtureRequest) -> str:
+    """The engine a browser test runs on: "chromium" or "firefox"."""
+    engine: str = request.param
+    return engine
+
+
 @pytest.fixture(scope="module", params=["loopback", "namespaces"])
-def phone(request: pytest.FixtureRequest) -> Iterator[PhoneBrowser]:
-    topo_cm: AbstractContextManager[ms.Topology] = (
-        ms.loopback_namespace() if request.param == "loopback" else ms.two_namespaces()
-    )
-    with topo_cm as topology, tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(ms.chromium_wrapper(topology.phone, Path(tmp))),
-            args=ms.chromium_args(topology),
-        )
-        try:
-            yield PhoneBrowser(topology, browser, request.param)
-        finally:
-            browser.close()
+def phone(request: pytest.FixtureRequest, browser_engine: str) -> Iterator[PhoneBrowser]:
+    with (
+        ms.topology(request.param) as topology,
+        ms.browser_in(browser_engine, topology) as browser,
+    ):
+        yield PhoneBrowser(topology, browser, request.param, browser_engine)
 
 
 @pytest.hookimpl(hookwrapper=True)

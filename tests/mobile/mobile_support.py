@@ -1,10 +1,15 @@
-"""Network namespaces, Chromium inside one, and the cashier's `qrlink peer offer` inside
-another, for whole-flow tests and the page benchmark.
+"""Network namespaces, a browser (Chromium or Firefox) inside one, and the cashier's
+`qrlink peer offer` inside another, for whole-flow tests and the page benchmark.
 
 Nothing here sends traffic outside loopback or the namespaces it creates: the loopback
 scenario runs in a namespace that has only `lo` (the host namespace has a default route
-that Chromium would gather and aiortc would try), and the two-namespace scenario joins a
+that a browser would gather and aiortc would try), and the two-namespace scenario joins a
 laptop and a phone namespace with one veth pair and no other link.
+
+Both engines are driven by Playwright: Chromium over its pipe, Firefox over WebDriver BiDi,
+a WebSocket on 127.0.0.1. That WebSocket only reaches a browser in the same namespace, so
+Playwright's driver (its node process) runs in the phone's namespace and starts the browser
+there: `PLAYWRIGHT_NODEJS_PATH` names a wrapper that runs node under `ip netns exec`.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import itertools
 import json
 import os
 import queue
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,12 +33,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-from playwright.sync_api import Page
+from playwright._impl._driver import compute_driver_executable
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_DIR = REPO / "resources" / "mobile"
 DIST = PAGE_DIR / "dist"
+# The engines every page test runs on; ids of the `browser_engine` fixture (conftest.py).
+ENGINES = ("chromium", "firefox")
 CHROMIUM = Path("/usr/bin/chromium")
+FIREFOX = Path("/usr/bin/firefox-esr")
+BROWSERS = {"chromium": CHROMIUM, "firefox": FIREFOX}
+APT_PACKAGE = {"chromium": "chromium", "firefox": "firefox-esr"}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,6 +59,12 @@ CHROMIUM_LOOPBACK_ARGS = [
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
+# Loopback only, as above: Firefox gathers neither 127.0.0.1 nor ::1 without the first and
+# hides them behind mDNS names (which cannot resolve on lo) without the second.
+FIREFOX_LOOPBACK_PREFS: dict[str, str | int | bool] = {
+    "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False,
+}
 LAPTOP_ADDR, PHONE_ADDR = "10.99.0.1", "10.99.0.2"
 PAGE_PORT = 8765
 
@@ -71,8 +90,9 @@ def ensure_page_built() -> None:
 def check_tools() -> None:
     if os.geteuid() != 0:
         raise RuntimeError("the browser tests create network namespaces and need root")
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium")
+    for engine, path in BROWSERS.items():
+        if not path.exists():
+            raise RuntimeError(f"{path} is missing: apt-get install {APT_PACKAGE[engine]}")
     _run("ip", "netns", "list")
 
 
@@ -106,15 +126,39 @@ def _unique(prefix: str) -> str:
     return f"{prefix}-{os.getpid()}-{next(_counter)}"
 
 
+# `ip netns exec NAME` mounts the files in /etc/netns/NAME over /etc.
+NETNS_ETC = Path("/etc/netns")
+
+
+def _add_namespace(ns: Namespace) -> None:
+    """A namespace with `lo` up and its own resolver: a nameserver on its own loopback.
+
+    The host's nameserver cannot be reached from here; Firefox looks up its settings
+    server at start, and the unanswered query held its shutdown for ~5 s. Refused at once
+    on lo, the lookup costs nothing (and still nothing leaves the namespace)."""
+    _run("ip", "netns", "add", ns.name)
+    etc = NETNS_ETC / ns.name
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    ns.run("ip", "link", "set", "lo", "up")
+
+
+def _del_namespace(name: str) -> None:
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
+    shutil.rmtree(NETNS_ETC / name, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def loopback_namespace() -> Iterator[Topology]:
     ns = Namespace(_unique("qrl-lo"))
-    _run("ip", "netns", "add", ns.name)
     try:
-        ns.run("ip", "link", "set", "lo", "up")
+        _add_namespace(ns)
+        # Firefox gathers no candidate at all without a default route (Chromium gathers
+        # none here either way); the route stays on lo, so nothing can leave.
+        ns.run("ip", "route", "add", "default", "dev", "lo", "src", "127.0.0.1")
         yield Topology(ns, ns, "127.0.0.1", [ns.name])
     finally:
-        subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=20)
+        _del_namespace(ns.name)
 
 
 @contextlib.contextmanager
@@ -127,9 +171,8 @@ def two_namespaces() -> Iterator[Topology]:
     made: list[str] = []
     try:
         for ns in (laptop, phone):
-            _run("ip", "netns", "add", ns.name)
             made.append(ns.name)
-            ns.run("ip", "link", "set", "lo", "up")
+            _add_namespace(ns)
         _run(
             "ip",
             "link",
@@ -149,13 +192,13 @@ def two_namespaces() -> Iterator[Topology]:
         phone.run("ip", "addr", "add", f"{PHONE_ADDR}/24", "dev", veth_p)
         laptop.run("ip", "link", "set", veth_l, "up")
         phone.run("ip", "link", "set", veth_p, "up")
-        # Chromium gathers host candidates only with a default route; it leads to the laptop.
+        # Browsers gather host candidates only with a default route; it leads to the laptop.
         phone.run("ip", "route", "add", "default", "via", LAPTOP_ADDR)
         _wait_operstate_up(laptop, phone)
         yield Topology(laptop, phone, LAPTOP_ADDR, made)
     finally:
         for name in made:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
+            _del_namespace(name)
 
 
 def _wait_operstate_up(*namespaces: Namespace, timeout: float = 10.0) -> None:
@@ -179,16 +222,61 @@ def _wait_operstate_up(*namespaces: Namespace, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def chromium_wrapper(ns: Namespace, directory: Path) -> Path:
-    """An executable that starts Chromium inside `ns`; Playwright's pipe survives the exec."""
-    path = directory / f"chromium-{ns.name}"
-    path.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} {CHROMIUM} "$@"\n')
+def topology(name: str) -> contextlib.AbstractContextManager[Topology]:
+    """The topology named "loopback" or "namespaces"."""
+    return loopback_namespace() if name == "loopback" else two_namespaces()
+
+
+def _driver_wrapper(ns: Namespace, directory: Path) -> Path:
+    """An executable that runs Playwright's node inside `ns`; its pipes survive the exec."""
+    node, _ = compute_driver_executable()
+    path = directory / f"node-{ns.name}"
+    path.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} {node} "$@"\n')
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 
 
 def chromium_args(topology: Topology) -> list[str]:
     return CHROMIUM_ARGS + (CHROMIUM_LOOPBACK_ARGS if topology.loopback else [])
+
+
+def _launch(pw: Playwright, engine: str, topology: Topology) -> Browser:
+    if engine == "chromium":
+        return pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(topology))
+    if engine == "firefox":
+        return pw.firefox.launch(
+            channel="moz-firefox",
+            executable_path=str(FIREFOX),
+            headless=True,
+            firefox_user_prefs=FIREFOX_LOOPBACK_PREFS if topology.loopback else {},
+        )
+    raise ValueError(f"unknown browser engine {engine!r}; known: {', '.join(ENGINES)}")
+
+
+@contextlib.contextmanager
+def browser_in(engine: str, topology: Topology) -> Iterator[Browser]:
+    """A headless `engine` ("chromium" or "firefox") in the topology's phone namespace,
+    with its own Playwright driver there; closed, with the driver, on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wrapper = str(_driver_wrapper(topology.phone, Path(tmp)))
+        # Playwright reads the variable once, when it starts its driver.
+        previous = os.environ.get("PLAYWRIGHT_NODEJS_PATH")
+        os.environ["PLAYWRIGHT_NODEJS_PATH"] = wrapper
+        try:
+            pw = sync_playwright().start()
+        finally:
+            if previous is None:
+                del os.environ["PLAYWRIGHT_NODEJS_PATH"]
+            else:
+                os.environ["PLAYWRIGHT_NODEJS_PATH"] = previous
+        try:
+            browser = _launch(pw, engine, topology)
+            try:
+                yield browser
+            finally:
+                browser.close()
+        finally:
+            pw.stop()
 
 
 # What Chromium did, now and then, on a loaded machine (seen in the cashier's SCTP trace:
@@ -260,6 +348,15 @@ class _JsonProcess:
         assert self.proc.stdin is not None
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
+
+    def type_code_from(self, page: Page, timeout_ms: float = 15_000) -> str:
+        """The cashier types the code the customer's page shows (after the `sas` event,
+        `qrlink peer offer` reads it on standard input and confirms only a match)."""
+        shown = page.wait_for_selector("#code[data-code]", timeout=timeout_ms)
+        code = shown.get_attribute("data-code") if shown is not None else None
+        assert code, "the page shows no verification code"
+        self.send_answer(code)
+        return code
 
     def finish(self, timeout: float = 30.0) -> int:
         rc = self.proc.wait(timeout=timeout)
@@ -340,19 +437,19 @@ class RemoteCashier(_JsonProcess):
 
 def decode_qr_png(png: bytes) -> list[str]:
     from qrlink_desktop.scan.decoders import get_decoder
-    from qrlink_desktop.scan.synthetic import to_frame
 
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    return [d.text for d in get_decoder("zxing").decode(to_frame(image))]
+    return [d.text for d in get_decoder("zxing").decode(image)]
 
 
 @dataclass
 class PhoneBrowser:
-    """A headless Chromium on one side of a topology (loopback or the phone namespace)."""
+    """A headless browser on one side of a topology (loopback or the phone namespace)."""
 
     topology: Topology
-    browser: Any
-    name: str
+    browser: Browser
+    name: str  # the topology's: "loopback" or "namespaces"
+    engine: str  # "chromium" or "firefox"
     # What the pages printed (the page reports its link's errors there); shown with a
     # failed test's report by conftest.py.
     console: list[str] = field(default_factory=list)

@@ -1,8 +1,8 @@
 """The whole flow with a real browser: the cashier's `qrlink peer offer --serve-page` in
-the laptop's namespace, the page in headless Chromium in the phone's. The page sends its
-answer home (one scan); an offer in the specification's form carries no key for that, so
-there the answer QR is read from a screenshot of the page, as the laptop's camera would
-read it. The one-scan attacks and fallbacks are in test_one_scan.py."""
+the laptop's namespace, the page in headless Chromium or Firefox in the phone's. The page
+sends its answer home (one scan); an offer in the specification's form carries no key for
+that, so there the answer QR is read from a screenshot of the page, as the laptop's camera
+would read it. The one-scan attacks and fallbacks are in test_one_scan.py."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mobile_support import PhoneBrowser
 from playwright.sync_api import Page
 
 from qrlink_desktop.core import bootstrap
+from qrlink_desktop.core.errors import QrlinkError
 from qrlink_desktop.rtc.tokens import encode_compat
 
 TIMEOUT_MS = 15_000
@@ -53,6 +54,23 @@ def _scan_answer(page: Page) -> str:
     return text
 
 
+def _answer_candidates(answer: bootstrap.BootstrapRecord) -> list[str]:
+    return ["mDNS" if c.is_mdns else f"{c.type_name} {c.address}" for c in answer.candidates]
+
+
+def _expected_candidates(phone: PhoneBrowser) -> list[str]:
+    """What each engine puts in its answer on each topology (UDP only; the page drops
+    Firefox's TCP candidates, which aiortc cannot use)."""
+    if not phone.topology.loopback:
+        return ["mDNS"]  # both engines hide the veth address behind a `<uuid>.local` name
+    if phone.engine == "chromium":
+        # Without camera permission Chromium does not enumerate lo: no candidate, and
+        # aiortc learns the browser's address from its checks (a prflx candidate).
+        return []
+    # Firefox with the loopback prefs: both loopback addresses, as they are.
+    return ["host 127.0.0.1", "host ::1"]
+
+
 def _pay(
     phone: PhoneBrowser, amount: str, reference: str, approve: bool, compat: bool = False
 ) -> None:
@@ -69,16 +87,20 @@ def _pay(
     try:
         page, _ = _open_offer(phone, offer, compat)
         if compat:
-            offer.send_answer(_scan_answer(page))
+            answer_text = _scan_answer(page)
+            answer = bootstrap.decode_compact(answer_text, now=0, allow_loopback=True)
+            assert _answer_candidates(answer) == _expected_candidates(phone)
+            if phone.topology.loopback and answer.candidates:
+                # Loopback addresses are refused unless the decoder is told they are fine.
+                with pytest.raises(QrlinkError, match="loopback"):
+                    bootstrap.decode_compact(answer_text, now=0)
+            offer.send_answer(answer_text)
         taken = offer.wait_event("answer")
         assert taken["via"] == ("input" if compat else "network")
-        if phone.topology.loopback:
-            # Without camera permission Chromium does not enumerate lo: no candidate, and
-            # aiortc learns the browser's address from its checks (a prflx candidate).
-            assert taken["candidates"] == []
-        else:
-            assert taken["candidates"] == ["host"]  # an mDNS name
+        # Every candidate the engines give is a host one (an address or an mDNS name).
+        assert taken["candidates"] == ["host"] * len(_expected_candidates(phone))
         sas = offer.wait_event("sas")
+        assert offer.type_code_from(page) == sas["code"]
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
         assert page.get_attribute("#code", "data-code") == sas["code"]
         assert page.inner_text("#merchant") == "Corner Shop"
@@ -121,8 +143,8 @@ def test_a_hello_lost_on_the_wire_is_sent_again(phone: PhoneBrowser) -> None:
     try:
         page, _ = _open_offer(phone, offer, script=ms.DROP_FIRST_SEND)
         sas = offer.wait_event("sas")
+        assert offer.type_code_from(page) == sas["code"]
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
-        assert page.get_attribute("#code", "data-code") == sas["code"]
         dropped = page.get_attribute("html", "data-dropped") or ""
         assert '"step":"hello"' in dropped
         opened = float(page.get_attribute("body", "data-t-channel-open") or "nan")
@@ -201,6 +223,7 @@ def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
     try:
         page, _ = _open_offer(phone, offer)
         offer.wait_event("sas")
+        offer.type_code_from(page)
         page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
         offer.kill()
         t0 = time.monotonic()

@@ -23,7 +23,10 @@ def service_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     args = ["--rate", "0", "--max-wait", "0.2"]
     if request.param == "redis":
         args += ["--redis", request.getfixturevalue("redis_url")]
-    service = ServiceProcess(*args)
+    # With a TURN secret, so GET /turn's refusals (401, 403, 400) are exercised too.
+    args += ["--turn-url", "turn:127.0.0.1:3478?transport=udp"]
+    env = {"QRLINK_TURN_SECRET": "schemathesis-secret", "QRLINK_API_TOKEN": "a-token"}
+    service = ServiceProcess(*args, env=env)
     service.start()
     yield service.url
     service.stop()

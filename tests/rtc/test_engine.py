@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from engine_support import FAST, Side, pair
@@ -13,6 +13,7 @@ from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.messages import MessageType, make
 from qrlink_desktop.core.session import State
+from qrlink_desktop.rtc.peer import Peer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,6 +44,27 @@ async def test_request_before_confirmation_is_refused(sides: Callable[..., Side]
     with pytest.raises(QrlinkError) as info:
         cashier.engine.request_payment("1.00", "EUR")
     assert info.value.code == ErrorCode.NOT_VERIFIED
+
+
+async def test_codes_rejected_tell_the_other_side_and_nothing_can_be_paid(
+    sides: Callable[..., Side],
+) -> None:
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    offer = await cashier.engine.new_customer()
+    await asyncio.gather(
+        cashier.engine.submit_answer(await customer.engine.answer(offer)), customer.engine.connect()
+    )
+    await cashier.engine.reject_code("the customer read out another code")
+    assert cashier.engine.machine.state == State.FAILED
+    assert cashier.engine.error is not None
+    assert cashier.engine.error.code == ErrorCode.VERIFICATION_FAILED
+    told = await customer.wait_for("error", code="VERIFICATION_FAILED", timeout=30)
+    assert told["message"].endswith("the customer read out another code")
+    await customer.wait_for("closed", timeout=30)
+    assert customer.engine.machine.state == State.FAILED
+    with pytest.raises(QrlinkError):
+        cashier.engine.request_payment("1.00", "EUR")
+    assert customer.engine.conversation.payments == {}
 
 
 async def test_duplicate_request_on_the_wire_is_processed_once(sides: Callable[..., Side]) -> None:
@@ -155,42 +177,53 @@ async def test_a_lost_first_hello_is_sent_again_and_the_pairing_completes(
     assert len(dropped) == 1 and len(sent_hellos) == 1
     assert sent_hellos[0].payload == dropped[0].payload  # the same commitment
     assert sent_hellos[0].message_id != dropped[0].message_id
-    first_gap = FAST.hello_resend[0]
-    assert first_gap <= took < first_gap + 1.5
+    assert took >= FAST.hello_resend[0]  # it could only complete on the repeat
     assert cashier.of("sas")[0]["code"] == customer.of("sas")[0]["code"]
 
 
+WAITING_FOR_TEXT = {
+    Role.OFFERER: "(waiting for the other side's hello)",
+    Role.ANSWERER: "(waiting for an answer to this side's hello)",
+}
+
+
+@pytest.mark.parametrize("first", [Role.OFFERER, Role.ANSWERER])
 async def test_payment_before_verification_is_refused(
-    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch
+    sides: Callable[..., Side], monkeypatch: pytest.MonkeyPatch, first: Role
 ) -> None:
+    """A payment message before the handshake is refused; the handshake timeout then ends
+    the attempt with TIMEOUT, saying which step never came. `first` is the side whose
+    timeout runs out first: the other's is out of reach, so which one fires is decided
+    here, not by the machine's load."""
+    from dataclasses import replace
+
     from qrlink_desktop.core.handshake import Handshake
 
     # The customer's side never sends its hello, so verification never completes.
     monkeypatch.setattr(Handshake, "_send_hello", lambda self, _: None)
-    cashier = sides(Role.OFFERER)
-    customer = sides(Role.ANSWERER)
+    patient = replace(FAST, handshake_timeout=120.0)
+    cashier = sides(Role.OFFERER, timers=FAST if first == Role.OFFERER else patient)
+    customer = sides(Role.ANSWERER, timers=FAST if first == Role.ANSWERER else patient)
     offer = await cashier.engine.new_customer()
     answer = await customer.engine.answer(offer)
     tasks = [
         asyncio.ensure_future(cashier.engine.submit_answer(answer)),
         asyncio.ensure_future(customer.engine.connect()),
     ]
-    await cashier.wait_for("state", state="CONNECTED")
-    await customer.wait_for("state", state="CONNECTED")
+    await cashier.wait_for("state", state="CONNECTED", timeout=30)
+    await customer.wait_for("state", state="CONNECTED", timeout=30)
     req = make(MessageType.PAYMENT_REQUEST, {"amount": "1.00", "currency": "EUR"}, now=1e9)
-    await asyncio.sleep(0.05)
     assert cashier.engine.link is not None
     cashier.engine.link.channel.send(req.to_json())
-    await cashier.wait_for("peer_error", code="NOT_VERIFIED")
+    await cashier.wait_for("peer_error", code="NOT_VERIFIED", timeout=30)
     assert customer.engine.conversation.payments == {}
-    # And the handshake timeout ends the attempt with TIMEOUT.
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    assert any(isinstance(r, QrlinkError) for r in results)
-    timeout = await cashier.wait_for("error", code="TIMEOUT", timeout=FAST.handshake_timeout + 2)
-    assert timeout["message"].endswith("(waiting for the other side's hello)")
-    customer_timeout = await customer.wait_for("error", code="TIMEOUT", timeout=2)
-    assert customer_timeout["message"].endswith("(waiting for an answer to this side's hello)")
-    assert cashier.engine.machine.state == State.FAILED
+    # And the handshake timeout ends the attempt with TIMEOUT, on both sides' tasks.
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+    assert all(isinstance(r, QrlinkError) for r in results)
+    timed_out = cashier if first == Role.OFFERER else customer
+    timeout = await timed_out.wait_for("error", code="TIMEOUT", timeout=30)
+    assert timeout["message"].endswith(WAITING_FOR_TEXT[first])
+    assert timed_out.engine.machine.state == State.FAILED
 
 
 async def test_dead_peer_is_detected_by_the_heartbeat(
@@ -204,11 +237,10 @@ async def test_dead_peer_is_detected_by_the_heartbeat(
     monkeypatch.setattr(link, "_receive", lambda raw: None)
     for task in link._tasks:
         task.cancel()
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    await cashier.wait_for("error", code="TIMEOUT", timeout=5)
-    detected = loop.time() - t0
-    assert detected <= FAST.dead_after + 1.0
+    # The heartbeat's own limit, not aiortc's consent freshness (~30 s, which the bound
+    # stays under), ends it; how fast is measured by benchmarks/reliability_bench.py.
+    error = await cashier.wait_for("error", code="TIMEOUT", timeout=20)
+    assert error["message"].endswith(f"(nothing heard for {FAST.dead_after:g} seconds)")
     await cashier.wait_for("closed")
     assert cashier.engine.machine.state == State.FAILED
 
@@ -265,34 +297,82 @@ async def test_answer_for_another_offer_keeps_the_offer_waiting(sides: Callable[
 
 
 async def test_flood_is_rate_limited_and_the_link_survives(sides: Callable[..., Side]) -> None:
+    """1000 pings against a gate of 50 at once and 200 a second: the excess is dropped and
+    reported once, and the link carries a payment afterwards. Nothing here is timed: on a
+    busy machine the customer takes seconds to read the flood, so the test waits until it
+    has, and the bounds are generous."""
     from dataclasses import replace
 
     tight = replace(FAST, max_rate=200.0, max_burst=50.0)
     cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER, timers=tight)
     await pair(cashier, customer)
-    link = cashier.engine.link
-    assert link is not None
+    link, customer_link = cashier.engine.link, customer.engine.link
+    assert link is not None and customer_link is not None
+    received = {"n": 0}
+    receive = customer_link._receive
+
+    def counting(raw: str | bytes) -> None:
+        received["n"] += 1
+        receive(raw)
+
+    customer_link._receive = counting  # type: ignore[method-assign]
     ping = make(MessageType.PING, {}, now=1e9).to_json()
     for _ in range(1000):
         link.channel.send(ping)
-    await customer.wait_for("error", code="RATE_LIMITED")
-    await asyncio.sleep(0.3)  # the bucket refills
+    await customer.wait_for("error", code="RATE_LIMITED", timeout=60)
+
+    async def flood_read() -> None:
+        while received["n"] < 1000:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(flood_read(), 60)
+    # A message the gate drops is gone (the flooding side's own loss); the payment is sent
+    # once the bucket has refilled: its burst at its rate.
+    await asyncio.sleep(tight.max_burst / tight.max_rate + 0.05)
     rid = cashier.engine.request_payment("3.00", "EUR")
-    await customer.wait_for("message", type="payment_request", messageId=rid)
+    await customer.wait_for("message", type="payment_request", messageId=rid, timeout=60)
     assert len(customer.of("error", code="RATE_LIMITED")) == 1
+    assert customer.engine.machine.state == State.CONNECTED
 
 
-async def test_prepared_offer_is_ready_without_gathering(sides: Callable[..., Side]) -> None:
+@pytest.fixture
+def gathered(monkeypatch: pytest.MonkeyPatch) -> list[Peer]:
+    """Every peer that gathers an offer, in order."""
+    peers: list[Peer] = []
+    make_offer = Peer.make_offer
+
+    async def counting(self: Peer, *args: Any, **kw: Any) -> Any:
+        peers.append(self)
+        return await make_offer(self, *args, **kw)
+
+    monkeypatch.setattr(Peer, "make_offer", counting)
+    return peers
+
+
+async def test_prepared_offer_is_ready_without_gathering(
+    sides: Callable[..., Side], gathered: list[Peer]
+) -> None:
+    """The offer shown to a customer was gathered before the customer came: taking it
+    gathers nothing, and the next one is prepared meanwhile."""
     cashier = sides(Role.OFFERER)
+    preparer = cashier.engine.preparer
+    assert preparer is not None
+
+    async def spare_ready() -> Peer:
+        while preparer._next is None or not preparer._next.done():
+            await asyncio.sleep(0.005)
+        return preparer._next.result()
+
     cashier.engine.prepare()
-    await asyncio.sleep(0.1)
-    await cashier.engine.new_customer()
-    assert cashier.of("offer")[0]["readyMs"] < 50
-    second = await cashier.engine.new_customer()  # the next one was prepared meanwhile
-    assert (
-        json.dumps(second)
-        and cashier.of("offer")[1]["offerId"] != cashier.of("offer")[0]["offerId"]
-    )
+    for n in (1, 2):
+        spare = await asyncio.wait_for(spare_ready(), 30)
+        assert len(gathered) == n and gathered[-1] is spare
+        await cashier.engine.new_customer()
+        assert cashier.engine.peer is spare  # the prepared one, not a fresh gathering
+        assert len(gathered) == n  # nothing was gathered while the customer waited
+        assert preparer._next is not None  # and the next spare is on its way
+    first, second = cashier.of("offer")
+    assert first["offerId"] != second["offerId"]
 
 
 async def test_refresh_swaps_the_offer_and_keeps_the_session(sides: Callable[..., Side]) -> None:
@@ -311,16 +391,24 @@ async def test_refresh_swaps_the_offer_and_keeps_the_session(sides: Callable[...
         await cashier.engine.refresh_offer()  # answered: nothing to refresh
 
 
-async def test_the_spare_offer_is_renewed_before_it_ages(sides: Callable[..., Side]) -> None:
-    cashier = sides(Role.OFFERER, offer_lifetime=3.0, min_offer_life=1.5)
+async def test_the_spare_offer_is_renewed_before_it_ages(
+    sides: Callable[..., Side], gathered: list[Peer]
+) -> None:
+    cashier = sides(Role.OFFERER, offer_lifetime=4.0, min_offer_life=1.5)
     cashier.engine.prepare()
-    await asyncio.sleep(0.1)
     preparer = cashier.engine.preparer
     assert preparer is not None and preparer._next is not None
-    spare = preparer._next
-    await asyncio.sleep(1.5)  # renewal is due at 3.0 - 1.5 - 1.0 = 0.5 s
-    assert preparer._next is not spare
-    t0 = asyncio.get_running_loop().time()
+    first = preparer._next
+
+    async def renewed() -> asyncio.Task[Peer]:  # due 4.0 - 1.5 - 1.0 = 1.5 s after gathering
+        while preparer._next is first or preparer._next is None or not preparer._next.done():
+            await asyncio.sleep(0.01)
+        return preparer._next
+
+    spare = await asyncio.wait_for(renewed(), 30)
+    assert gathered[0] is first.result() and gathered[-1] is spare.result()
+    before = len(gathered)
     await cashier.engine.new_customer()
-    assert asyncio.get_running_loop().time() - t0 < 0.5
+    assert cashier.engine.peer is spare.result()  # the renewed spare, taken as it was
+    assert len(gathered) == before  # no gathering while the customer waited
     assert cashier.engine.offer is not None and cashier.engine.offer.expires_at is not None

@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 from engine_support import FAST, Side, auto_respond
+from support.faults import FaultPlan, FaultyPath
 
 from qrlink_desktop.core.clock import ManualClock
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.session import State
 from qrlink_desktop.rtc.channel import ChannelTimers
-from qrlink_desktop.rtc.faults import FaultPlan, FaultyPath
 
 pytestmark = pytest.mark.timeout(120)
 

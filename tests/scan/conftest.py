@@ -15,9 +15,8 @@ from scan_support import (
     VIDEO_FPS,
     scanner_threads,
 )
-
-from qrlink_desktop.scan import synthetic
-from qrlink_desktop.scan.synthetic import SyntheticFrame
+from support import synthetic
+from support.synthetic import SyntheticFrame
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import av
 import numpy as np
 
 from qrlink_desktop.scan.scanner import THREAD_PREFIX
@@ -16,10 +15,9 @@ ENTER_FRAMES = 8
 HOLD_FRAMES = 30
 
 
-def frame_number(frame: av.VideoFrame | np.ndarray) -> int:
+def frame_number(frame: np.ndarray | None) -> int | None:
     """The index of a frame of the numbered video (grey level 20 × index)."""
-    pixels = frame.to_ndarray(format="gray") if isinstance(frame, av.VideoFrame) else frame
-    return round(float(pixels.mean()) / 20.0)
+    return None if frame is None else round(float(frame.mean()) / 20.0)
 
 
 def scanner_threads() -> list[str]:

@@ -6,12 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scan_support import EMPTY_FRAMES, ENTER_FRAMES, HOLD_FRAMES
+from support import synthetic
+from support.synthetic import SyntheticFrame
 
-from qrlink_desktop.scan import synthetic
-from qrlink_desktop.scan.synthetic import SyntheticFrame
+from qrlink_desktop.core import alnum, bootstrap
 
 
 def test_answer_like_text_has_the_real_answer_shape() -> None:
+    # The alphabet and prefix are the codec's own, not copies that could drift apart.
+    assert synthetic.ANSWER_ALPHABET is alnum.ALPHABET
+    assert synthetic.ANSWER_PREFIX is bootstrap.ANSWER_PREFIX
     text = synthetic.answer_like_text(np.random.default_rng(1))
     assert len(text) == 111 and text.startswith("QL:")
     assert set(text[3:]) <= set(synthetic.ANSWER_ALPHABET)

@@ -8,39 +8,39 @@
 // Pure: `receive` takes a parsed envelope and returns actions. It outlives one data
 // channel, so a new pairing replays an unacknowledged response under its original
 // messageId, and a duplicate request gets the identical reply, never a second decision.
+// A decision is never forgotten while the conversation lives: memory is bounded by the
+// number of payment requests it admits (MAX_PAYMENT_REQUESTS), not by time; past it a
+// new request is refused with RATE_LIMITED and replays of admitted ones are still answered.
 
 import { QrlinkError, type ErrorCode } from "./errors";
 import { type Envelope, make, PAYMENT_TYPES, type Payload, toJson } from "./messages";
 
-/** Recently seen messageIds and the reply each got; bounded in count and in time. */
-export class DedupWindow {
-  private readonly seen = new Map<string, { at: number; reply: string | null }>();
-  constructor(private readonly maxEntries = 1024, private readonly maxAgeMs = 600_000) {}
+/** Payment requests one conversation admits, each remembered with its decision. */
+export const MAX_PAYMENT_REQUESTS = 1000;
 
-  private prune(nowMs: number): void {
-    for (const [key, entry] of this.seen) {
-      if (this.seen.size > this.maxEntries || nowMs - entry.at > this.maxAgeMs) this.seen.delete(key);
-      else break;
-    }
+/** Every payment message acted on, and the reply it got, for the conversation's life.
+ * Only messages acted on are recorded, so junk ids take no room. */
+export class ReplyLog {
+  private readonly replies = new Map<string, string | null>();
+
+  record(messageId: string): void {
+    if (!this.replies.has(messageId)) this.replies.set(messageId, null);
   }
 
-  /** [seen before, the reply recorded for it]. Records the id when it is new. */
-  check(messageId: string, nowMs: number): [boolean, string | null] {
-    this.prune(nowMs);
-    const entry = this.seen.get(messageId);
-    if (entry !== undefined) return [true, entry.reply];
-    this.seen.set(messageId, { at: nowMs, reply: null });
-    this.prune(nowMs);
-    return [false, null];
+  setReply(messageId: string, reply: string): void {
+    if (this.replies.has(messageId)) this.replies.set(messageId, reply);
   }
 
-  recordReply(messageId: string, reply: string): void {
-    const entry = this.seen.get(messageId);
-    if (entry !== undefined) entry.reply = reply;
+  has(messageId: string): boolean {
+    return this.replies.has(messageId);
+  }
+
+  reply(messageId: string): string | null {
+    return this.replies.get(messageId) ?? null;
   }
 
   get size(): number {
-    return this.seen.size;
+    return this.replies.size;
   }
 }
 
@@ -62,9 +62,11 @@ export type Action =
 
 export class Conversation {
   verified = false;
-  readonly dedup = new DedupWindow();
+  readonly replies = new ReplyLog();
   readonly payments = new Map<string, Payment>();
   readonly processed: string[] = []; // messageIds acted upon, in order
+
+  constructor(readonly maxRequests = MAX_PAYMENT_REQUESTS) {}
 
   private error(code: ErrorCode, message: string, ref: Envelope | null, nowMs: number): Action {
     const payload: Payload = { code, message };
@@ -75,16 +77,16 @@ export class Conversation {
   receive(env: Envelope, nowMs: number): Action[] {
     if (PAYMENT_TYPES.has(env.type)) {
       if (!this.verified) return [this.error("NOT_VERIFIED", "payment messages are refused before verification", env, nowMs)];
-      const [seen, reply] = this.dedup.check(env.messageId, nowMs);
-      if (seen) {
+      if (this.replies.has(env.messageId)) {
         const out: Action[] = [{ kind: "duplicate", messageId: env.messageId }];
+        const reply = this.replies.reply(env.messageId);
         if (reply !== null) out.push({ kind: "send", envelope: JSON.parse(reply) as Envelope, raw: reply });
         return out;
       }
     }
     switch (env.type) {
       case "payment_request":
-        return this.onRequest(env);
+        return this.onRequest(env, nowMs);
       case "payment_acknowledgment":
         return this.onAck(env, nowMs);
       case "payment_response":
@@ -101,7 +103,12 @@ export class Conversation {
     }
   }
 
-  private onRequest(env: Envelope): Action[] {
+  private onRequest(env: Envelope, nowMs: number): Action[] {
+    if (this.payments.size >= this.maxRequests) {
+      // Nothing about it is kept: memory stays bounded, and a copy is refused again.
+      return [this.error("RATE_LIMITED", `this conversation has reached its ${this.maxRequests} payment requests; start a new one`, env, nowMs)];
+    }
+    this.replies.record(env.messageId);
     this.processed.push(env.messageId);
     const payment: Payment = { request: env, status: "requested", response: null, acknowledgment: null };
     this.payments.set(env.messageId, payment);
@@ -113,6 +120,8 @@ export class Conversation {
     if (payment === undefined || payment.response === null) {
       return [this.error("MESSAGE_INVALID", "payment_acknowledgment is not expected by the answerer", env, nowMs)];
     }
+    if (payment.acknowledgment !== null) return [{ kind: "duplicate", messageId: env.messageId }]; // the first stands
+    this.replies.record(env.messageId);
     this.processed.push(env.messageId);
     payment.acknowledgment = env;
     return [{ kind: "acknowledged", payment }];
@@ -129,7 +138,7 @@ export class Conversation {
     payment.response = env;
     payment.status = approve ? "approved" : "declined";
     const raw = toJson(env);
-    this.dedup.recordReply(requestId, raw);
+    this.replies.setReply(requestId, raw);
     return [{ kind: "send", envelope: env, raw }];
   }
 

@@ -6,6 +6,7 @@ import { answerText, type BootstrapRecord, replyName } from "./codec";
 import { decodeAny } from "./compat";
 import { Conversation, type Payment } from "./conversation";
 import { QrlinkError } from "./errors";
+import { applyFallbacks } from "./fallbacks";
 import { Handshake } from "./handshake";
 import { answerRequest, homeUrl, markerOf, sendHome } from "./home";
 import { isLoopbackHost } from "./ip";
@@ -256,6 +257,7 @@ function remoteMode(): void {
 
 function main(): void {
   mark("start");
+  applyFallbacks();
   const fragment = location.hash.slice(1);
   if (fragment) void start(fragment, null);
   else remoteMode();

@@ -149,8 +149,10 @@ test("link: an unanswered hello is sent again, with the same commitment", async 
   const timers = { ...DEFAULT_TIMERS, pingInterval: 40, deadAfter: 60_000, helloResend: [20, 20] };
   const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), timers);
   link.start();
-  await new Promise((resolve) => setTimeout(resolve, 80));
-  const hellos = ch.sent.map((raw) => JSON.parse(raw)).filter((m) => m.type === "handshake");
+  const handshakes = () => ch.sent.map((raw) => JSON.parse(raw)).filter((m) => m.type === "handshake");
+  await until(() => handshakes().length >= 3);
+  await sleep(100); // five times the repeat interval: a third repeat would be here by now
+  const hellos = handshakes();
   assert.equal(hellos.length, 3, "the first and two repeats, then no more");
   assert.ok(hellos.every((h) => h.payload.commit === hellos[0].payload.commit));
   assert.equal(new Set(hellos.map((h) => h.messageId)).size, 3);
@@ -181,6 +183,74 @@ test("conversation: refused before verification, identical reply to a duplicate"
   const ack = make("payment_acknowledgment", { requestId: "req-00000001", status: "approved" }, T, "ack-00000001");
   assert.equal(c.receive(ack, T + 5)[0]?.kind, "acknowledged");
   assert.equal(c.unanswered().length, 0);
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `done()` (timers here are milliseconds; the bound only ends a broken test). */
+async function until(done: () => boolean, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${limitMs} ms`);
+    await sleep(5);
+  }
+}
+
+const ELEVEN_MINUTES_MS = 11 * 60_000;
+
+test("conversation: a request replayed after eleven minutes gets the identical reply", () => {
+  const c = new Conversation();
+  c.verified = true;
+  const req = make("payment_request", { amount: "12.50", currency: "EUR" }, T, "req-00000001");
+  c.receive(req, T);
+  const reply = c.respond("req-00000001", true, T + 1);
+  assert.ok(reply[0]?.kind === "send");
+  const raw = toJson(reply[0].envelope);
+  const ack = make("payment_acknowledgment", { requestId: "req-00000001", status: "approved" }, T, "ack-00000001");
+  c.receive(ack, T + 2);
+  // Many messages in between do not push the decision out.
+  for (let i = 0; i < 1100; i++) {
+    c.receive(make("payment_acknowledgment", { requestId: `unknown-${String(i).padStart(5, "0")}`, status: "approved" }, T), T + 3);
+  }
+  const late = c.receive(req, T + ELEVEN_MINUTES_MS);
+  assert.deepEqual(late[0], { kind: "duplicate", messageId: "req-00000001" });
+  assert.ok(late[1]?.kind === "send");
+  assert.equal(late[1].raw, raw);
+  assert.equal(late.length, 2);
+  assert.deepEqual(c.processed, ["req-00000001", "ack-00000001"]);
+  assert.equal(c.payments.get("req-00000001")?.status, "approved");
+  // Another acknowledgment for the same payment changes nothing.
+  const other = make("payment_acknowledgment", { requestId: "req-00000001", status: "declined" }, T, "ack-00000002");
+  assert.deepEqual(c.receive(other, T + ELEVEN_MINUTES_MS), [{ kind: "duplicate", messageId: "ack-00000002" }]);
+  assert.equal(c.payments.get("req-00000001")?.acknowledgment?.messageId, "ack-00000001");
+});
+
+test("conversation: past the cap new requests are refused, replays still answered", () => {
+  const c = new Conversation(3);
+  c.verified = true;
+  const reqs = [1, 2, 3, 4].map((i) => make("payment_request", { amount: `${i}.00`, currency: "EUR" }, T, `req-0000000${i}`));
+  const raws: string[] = [];
+  for (const req of reqs.slice(0, 3)) {
+    c.receive(req, T);
+    const reply = c.respond(req.messageId, true, T);
+    assert.ok(reply[0]?.kind === "send");
+    raws.push(toJson(reply[0].envelope));
+  }
+  for (const at of [T + 1, T + ELEVEN_MINUTES_MS]) {
+    const refused = c.receive(reqs[3] as (typeof reqs)[number], at);
+    assert.equal(refused.length, 1);
+    assert.ok(refused[0]?.kind === "send" && refused[0].envelope.type === "error");
+    assert.equal(refused[0].envelope.payload["code"], "RATE_LIMITED");
+    assert.equal(refused[0].envelope.payload["refMessageId"], "req-00000004");
+  }
+  assert.equal(c.payments.has("req-00000004"), false);
+  reqs.slice(0, 3).forEach((req, i) => {
+    const again = c.receive(req, T + ELEVEN_MINUTES_MS);
+    assert.ok(again[1]?.kind === "send");
+    assert.equal(again[1].raw, raws[i]);
+  });
+  assert.deepEqual(c.processed, ["req-00000001", "req-00000002", "req-00000003"]);
+  assert.equal(new Conversation().maxRequests, 1000);
 });
 
 class FakeChannel {
@@ -263,7 +333,7 @@ test("link: a handshake step the browser refuses to send is retried; a failed po
   const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), timers);
   link.start();
   assert.equal(ch.sent.length, 0);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(() => ch.sent.length > 0);
   assert.equal(JSON.parse(ch.sent[0] as string).payload.step, "hello", "sent on the retry");
   assert.equal(events.filter((e) => e.kind === "error").length, 0);
   refuse = 1;
@@ -278,7 +348,7 @@ test("link: a handshake that times out says which step never came", async () => 
   const events: LinkEvent[] = [];
   const link = new Link(ch, new Handshake("answerer", fp1, fp2), new Conversation(), (e) => events.push(e), { ...DEFAULT_TIMERS, handshakeTimeout: 1, pingInterval: 40 });
   link.start();
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  await until(() => events.some((e) => e.kind === "closed"));
   const closed = events.find((e) => e.kind === "closed");
   assert.ok(closed?.kind === "closed" && closed.failure?.code === "TIMEOUT");
   assert.match(closed.reason, /\(waiting for an answer to this side's hello\)$/);

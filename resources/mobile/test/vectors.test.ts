@@ -67,7 +67,45 @@ test("expired offers decode with the expiry check off, and loopback when allowed
   const loop = vectors.invalid.find((v) => v.name === "loopback candidate");
   assert.ok(loop);
   assert.equal(decodeCompact(loop.text, { now, allowLoopback: true }).candidates[0]?.address, "127.0.0.1");
+  const loop6 = vectors.invalid.find((v) => v.name === "IPv6 loopback candidate");
+  assert.ok(loop6);
+  assert.equal(decodeCompact(loop6.text, { now, allowLoopback: true }).candidates[0]?.address, "::1");
 });
+
+// Browsers' own answers (Firefox with loopback prefs answers with 127.0.0.1 and ::1, and
+// TCP candidates aiortc cannot use): the same reduction and answer text as in Python.
+for (const v of vectors.browserAnswers) {
+  test(`browser answer: ${v.name}`, () => {
+    const r = reduce(v.sdp);
+    assert.deepEqual([r.ufrag, r.pwd, r.setup, toHex(r.fingerprint)], [v.ufrag, v.pwd, v.setup, v.fingerprint]);
+    assert.deepEqual(r.candidates, v.candidates);
+    assert.equal(r.dropped.length, v.dropped);
+    assert.ok(r.dropped.every((d) => / tcp /i.test(d)));
+    const record: BootstrapRecord = {
+      kind: "answer",
+      offerId: fromHex("c0ffee00"),
+      ufrag: r.ufrag,
+      pwd: r.pwd,
+      fingerprint: r.fingerprint,
+      candidates: r.candidates,
+      expiresAt: null,
+      setup: r.setup,
+      relayOnly: false,
+      replyHandle: null,
+      seed: null,
+    };
+    assert.equal(answerText(record), v.text);
+    assert.deepEqual(decodeCompact(v.text, { now, allowLoopback: true }).candidates, v.candidates);
+    if (v.loopback) {
+      assert.throws(
+        () => decodeCompact(v.text, { now }),
+        (exc: unknown) => exc instanceof QrlinkError && exc.code === "BOOTSTRAP_PARSE_FAILED" && /loopback/.test(exc.message),
+      );
+    } else {
+      assert.deepEqual(decodeCompact(v.text, { now }).candidates, v.candidates);
+    }
+  });
+}
 
 for (const v of vectors.alnum) {
   test(`base-41: ${v.hex || "(empty)"}`, () => {

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.clock import SYSTEM_CLOCK, Clock
-from .peer import Peer, _ice_connection
+from qrlink_desktop.core.clock import SYSTEM_CLOCK, Clock
+from qrlink_desktop.rtc.peer import Peer, _ice_connection
 
 
 @dataclass

@@ -11,9 +11,10 @@ numpy Generator, so a seed names a frame exactly.
 small, shaking, glare, dim and noisy); each frame samples its own parameters within the
 ranges a difficulty allows.
 
-This module is a test and benchmark tool: it draws with numpy and OpenCV, which the app
-itself does without (the bundle leaves all three out). `to_frame` hands its pictures to
-the scanner as the `av.VideoFrame`s a camera delivers.
+A test and benchmark tool, not part of the app (it lives in tests/support, outside the
+shipped package). Its pictures are BGR uint8 arrays, exactly what OpenCV's capture hands
+the scanner, and `write_video` stores them as the Motion JPEG a USB webcam sends, which
+the app plays back through the same `cv2.VideoCapture` path as a camera.
 """
 
 from __future__ import annotations
@@ -24,19 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import qrcode
 import qrcode.constants
 
+from qrlink_desktop.core.alnum import ALPHABET as ANSWER_ALPHABET
+from qrlink_desktop.core.bootstrap import ANSWER_PREFIX
+
 FRAME_SIZE = (1280, 720)
 """(width, height) of a 720p webcam frame."""
-
-ANSWER_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-.:/*"
-"""The 41 characters of the answer QR's payload; all are in QR alphanumeric mode."""
-
-ANSWER_PREFIX = "QL:"
 
 # Focal length in pixels of a 720p webcam with a ~70° horizontal field of view; it turns
 # the phone's tilt into the perspective a real lens produces.
@@ -67,23 +65,6 @@ def _qr_modules(text: str, border: int) -> np.ndarray:
     modules = np.array(qr.get_matrix(), dtype=bool)
     modules.flags.writeable = False
     return modules
-
-
-def to_frame(image: np.ndarray) -> av.VideoFrame:
-    """A frame as a source delivers it, from a grey (H, W) or BGR (H, W, 3) uint8 image."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(f"not a grey or BGR uint8 image: {image.dtype} {image.shape}")
-    fmt = "gray" if image.ndim == 2 else "bgr24"
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
-
-
-CAMERA_FORMAT = "yuvj422p"
-"""The pixel format a USB webcam's Motion JPEG decodes to."""
-
-
-def to_image(frame: av.VideoFrame) -> np.ndarray:
-    """The BGR uint8 pixels of a frame (what a test compares)."""
-    return frame.to_ndarray(format="bgr24")
 
 
 def qr_version(text: str) -> int:
@@ -421,19 +402,10 @@ def _blur_kernel(optics: Optics, extra_motion: tuple[float, float] = (0.0, 0.0))
 
 @dataclass(frozen=True)
 class SyntheticFrame:
-    image: np.ndarray  # uint8 BGR
+    image: np.ndarray  # uint8 BGR, as OpenCV's capture delivers a webcam's frame
     qr_corners: np.ndarray | None  # (4, 2) float: symbol corners in the frame, None if absent
     text: str | None
     params: FrameParams | None
-
-    @property
-    def frame(self) -> av.VideoFrame:
-        return to_frame(self.image)
-
-    @property
-    def camera_frame(self) -> av.VideoFrame:
-        """The frame as a webcam delivers it, in `CAMERA_FORMAT` (benchmarks time this)."""
-        return self.frame.reformat(format=CAMERA_FORMAT)
 
 
 class PhoneScene:
