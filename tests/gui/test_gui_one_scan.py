@@ -1,5 +1,6 @@
-"""The window with a real browser on the customer's side, in both topologies of the page
-tests (a loopback-only namespace; a laptop and a phone namespace joined by a veth pair).
+"""The window with a real browser on the customer's side (Chromium and Firefox), in both
+topologies of the page tests (a loopback-only namespace; a laptop and a phone namespace
+joined by a veth pair).
 
 One scan: the window serves the page, the browser opens the offer it read from the
 window's pixels, and the page's answer comes back over the network: the code on both
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -30,37 +30,56 @@ from gui_support import decode_widget, run
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from support import synthetic
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.status_panel import WAITING_ONE_SCAN
 from qrlink_desktop.rendezvous.answers import AnswerInbox
 from qrlink_desktop.rendezvous.pages import PageServer, serve_pages
-from qrlink_desktop.scan import synthetic
 
 STEP_MS = 15_000  # a browser step's own waits
 WAIT_MS = 25_000  # waiting here for a step, or for the window
 
 
-@pytest.fixture(params=["loopback", "namespaces"])
+@pytest.fixture(scope="module", params=ms.ENGINES)
+def browser_engine(request: pytest.FixtureRequest) -> str:
+    """The customer's browser engine: "chromium" or "firefox"."""
+    engine: str = request.param
+    return engine
+
+
+@pytest.fixture(scope="module", params=["loopback", "namespaces"])
 def topology(request: pytest.FixtureRequest) -> Iterator[ms.Topology]:
     ms.check_tools()
     ms.ensure_page_built()
-    topo_cm: AbstractContextManager[ms.Topology] = (
-        ms.loopback_namespace() if request.param == "loopback" else ms.two_namespaces()
-    )
-    with topo_cm as topo:
+    with ms.topology(request.param) as topo:
         yield topo
 
 
-@pytest.fixture
-def phone(topology: ms.Topology, tmp_path: Path) -> Iterator[oss.BrowserThread]:
-    """The customer's browser, in the phone's namespace, on a thread of its own."""
-    browser = oss.BrowserThread(oss.chromium_launcher(topology, tmp_path))
+@pytest.fixture(scope="module")
+def browser(topology: ms.Topology, browser_engine: str) -> Iterator[oss.BrowserThread]:
+    """The customer's browser, in the phone's namespace, on a thread of its own; one per
+    module, engine and topology (each test opens its own page)."""
+    browser = oss.BrowserThread(browser_engine, topology)
     try:
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture
+def phone(browser: oss.BrowserThread) -> Iterator[oss.BrowserThread]:
+    """The browser for one test: its pages are closed after it."""
+    browser.console.clear()
+    yield browser
+
+    def close_pages(_browser: Any) -> None:
+        for page in browser.pages.values():
+            page.close()
+        browser.pages.clear()
+
+    browser.submit(close_pages).result(timeout=30)
 
 
 class Till:

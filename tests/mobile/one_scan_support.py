@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import mobile_support as ms
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page
 
 from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Kind
@@ -28,6 +28,7 @@ from qrlink_desktop.core.bootstrap import BootstrapRecord, Kind
 OTHER_PORT = 8766  # a page host that is not the laptop's page server
 OTHER_CLIENT = {"loopback": "127.0.0.2", "namespaces": "10.99.0.3"}
 NFT = "/usr/sbin/nft"
+TIMEOUT_MS = 15_000  # a page's own waits
 
 
 class Cashier(ms.OfferProcess):
@@ -46,6 +47,40 @@ class Cashier(ms.OfferProcess):
                 event["_readAt"] = time.time()
                 self._queue.put(event)
         self._queue.put(None)
+
+
+# -- the customer's side of a pairing, on a page of the module's browser
+
+
+def open_page(phone: ms.PhoneBrowser, url: str) -> Page:
+    page = phone.new_page()
+    page.goto(url)
+    return page
+
+
+def pay_on_the_page(page: Page, cashier: Cashier, amount: str) -> dict[str, object]:
+    """Both screens show the same code, which the cashier types in; the customer
+    approves; the cashier's side ends."""
+    sas = cashier.wait_event("sas")
+    assert cashier.type_code_from(page) == sas["code"]
+    page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+    assert page.inner_text("#amount") == amount
+    page.click("#approve")
+    page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)
+    assert cashier.finish() == 0, cashier.diagnostics()
+    return sas
+
+
+def one_scan(phone: ms.PhoneBrowser, cashier: Cashier, url: str, amount: str) -> Page:
+    """The page sends its answer home; the pairing and a payment complete without a scan."""
+    page = open_page(phone, url)
+    taken = cashier.wait_event("answer")
+    assert taken["via"] == "network"
+    pay_on_the_page(page, cashier, amount)
+    assert page.get_attribute("body", "data-home") == "accepted"
+    assert page.get_attribute("body", "data-fallback") is None  # no QR was ever needed
+    assert page.query_selector("#qr") is None
+    return page
 
 
 @contextlib.contextmanager
@@ -224,13 +259,14 @@ T = TypeVar("T")
 
 
 class BrowserThread:
-    """A browser engine driven by Playwright's sync API on a thread of its own, so the
-    test's thread keeps Qt's (and asyncio's) loop turning while the page works: each step
-    is a function of the browser run there, its result a future to wait on."""
+    """A browser (`engine`, in the topology's phone namespace) driven by Playwright's sync
+    API on a thread of its own, so the test's thread keeps Qt's (and asyncio's) loop
+    turning while the page works: each step is a function of the browser run there, its
+    result a future to wait on."""
 
-    def __init__(self, launch: Callable[[Any], Any]) -> None:
+    def __init__(self, engine: str, topology: ms.Topology) -> None:
         self._steps: queue.Queue[tuple[Callable[[Any], Any], Future[Any]] | None] = queue.Queue()
-        self._launch = launch
+        self.engine, self._topology = engine, topology
         self._ready: Future[None] = Future()
         self.console: list[str] = []
         self.pages: dict[str, Any] = {}  # touched only by steps, on the browser's thread
@@ -240,18 +276,15 @@ class BrowserThread:
 
     def _run(self) -> None:
         try:
-            with sync_playwright() as pw:
-                browser = self._launch(pw)
+            # Playwright's sync API belongs to the thread that started it: this one.
+            with ms.browser_in(self.engine, self._topology) as browser:
                 self._ready.set_result(None)
-                try:
-                    while (item := self._steps.get()) is not None:
-                        step, result = item
-                        try:
-                            result.set_result(step(browser))
-                        except BaseException as exc:
-                            result.set_exception(exc)
-                finally:
-                    browser.close()
+                while (item := self._steps.get()) is not None:
+                    step, result = item
+                    try:
+                        result.set_result(step(browser))
+                    except BaseException as exc:
+                        result.set_exception(exc)
         except BaseException as exc:
             if not self._ready.done():
                 self._ready.set_exception(exc)
@@ -270,16 +303,3 @@ class BrowserThread:
     def close(self) -> None:
         self._steps.put(None)
         self._thread.join(timeout=30)
-
-
-def chromium_launcher(topology: ms.Topology, directory: Path) -> Callable[[Any], Any]:
-    """Debian's Chromium in the phone's namespace (the engine a later browser matrix
-    swaps here)."""
-
-    def launch(pw: Any) -> Any:
-        return pw.chromium.launch(
-            executable_path=str(ms.chromium_wrapper(topology.phone, directory)),
-            args=ms.chromium_args(topology),
-        )
-
-    return launch
