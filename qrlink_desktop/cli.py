@@ -381,12 +381,16 @@ class StdinLines:
     def __init__(self, stream: TextIO = sys.stdin) -> None:
         self._stream = stream
         self._queue: asyncio.Queue[str | None] | None = None
+        self.reader: threading.Thread | None = None  # started by the first read
         self._answer_taken = False
 
     def _pump(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
-        for line in iter(self._stream.readline, ""):
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in iter(self._stream.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:  # the loop is closed: the session is over, nobody reads on
+            return
 
     def answer_taken(self) -> None:
         """From now on an answer text on standard input is late: skipped, never returned."""
@@ -397,7 +401,10 @@ class StdinLines:
         if self._queue is None:
             self._queue = asyncio.Queue()
             loop = asyncio.get_running_loop()
-            threading.Thread(target=self._pump, args=(loop, self._queue), daemon=True).start()
+            self.reader = threading.Thread(
+                target=self._pump, args=(loop, self._queue), daemon=True, name="qrlink-stdin"
+            )
+            self.reader.start()
         if not report.as_json:
             report.say(prompt)
         while True:

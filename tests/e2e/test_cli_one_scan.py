@@ -1,6 +1,9 @@
 """`qrlink peer offer --serve-page`: the answer comes back over HTTP (as the page sends it)
-or on standard input, whichever is first; the other is ignored. Loopback only; the page
-itself is in tests/mobile (a real browser), here the request is made as the page makes it."""
+or on standard input, whichever is first; the other is ignored. Then the customer's code
+is read on standard input as ever: an answer text that still arrives there after the
+page's is skipped, so a script that writes the answer and then the code works either way.
+Loopback only; the page itself is in tests/mobile (a real browser), here the request is
+made as the page makes it."""
 
 from __future__ import annotations
 
@@ -79,9 +82,11 @@ def _post(url: str, body: str) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
-def _start() -> tuple[Proc, Proc, str, str]:
+def _start(*extra: str) -> tuple[Proc, Proc, str, str]:
     """The cashier (offer, page served on a free port) and the customer (answer)."""
-    offer = Proc("offer", "--serve-page", "127.0.0.1:0", "--request", "4.20", "EUR", verbose=True)
+    offer = Proc(
+        "offer", "--serve-page", "127.0.0.1:0", "--request", "4.20", "EUR", *extra, verbose=True
+    )
     url = offer.wait("offer")["text"]
     customer = Proc("answer", url)
     answer = customer.wait("answer")["text"]
@@ -95,7 +100,14 @@ def _request(url: str, answer: str) -> tuple[str, str]:
     return endpoint, answer_home.make_request(record.seed, answer).to_json()
 
 
+def _payment_requests(proc: Proc) -> list[dict[str, Any]]:
+    return [e for e in proc.events if e["event"] == "message" and e["type"] == "payment_request"]
+
+
 def test_the_answer_comes_back_over_the_network_and_stdin_is_ignored() -> None:
+    """A cashier's script written for two lines (the answer, then the customer's code)
+    still works when the page's answer came first: its answer line is skipped and the
+    next line is read as the code."""
     offer, customer, url, answer = _start()
     try:
         endpoint, body = _request(url, answer)
@@ -106,9 +118,11 @@ def test_the_answer_comes_back_over_the_network_and_stdin_is_ignored() -> None:
             taken["offerId"]
             == bootstrap.decode_compact(answer, now=0, allow_loopback=True).offer_id_hex
         )
-        offer.wait("sas")
-        # The same answer pasted afterwards: ignored, the session goes on.
+        code = offer.wait("sas")["code"]
+        assert customer.wait("sas")["code"] == code
+        # The same answer pasted afterwards (ignored), then the code the customer reads out.
         offer.write(answer)
+        offer.write(code)
         # The request replayed: refused, counted, the session goes on.
         status, doc = _post(endpoint, body)
         assert (status, doc["error"]["code"]) == (409, "INVALID_ARGUMENT")
@@ -120,8 +134,36 @@ def test_the_answer_comes_back_over_the_network_and_stdin_is_ignored() -> None:
             (409, "INVALID_ARGUMENT", "127.0.0.1")
         ]
         assert [e["via"] for e in offer.events if e["event"] == "answer"] == ["network"]
+        assert [e["event"] for e in offer.events].count("confirmed") == 1
+        assert [e["payload"]["amount"] for e in _payment_requests(offer)] == ["4.20"]
         assert "came after the first one; ignored" in stderr
         assert answer not in stderr  # never logged with its body
+    finally:
+        offer.kill()
+        customer.kill()
+
+
+def test_a_late_answer_line_is_never_taken_for_the_code() -> None:
+    """After the page's answer, an answer line and then the end of input: the answer line
+    is no code, so nothing is confirmed (exit 3), nothing is paid, the customer is told."""
+    offer, customer, url, answer = _start()
+    try:
+        endpoint, body = _request(url, answer)
+        assert _post(endpoint, body)[0] == 202
+        assert offer.wait("answer")["via"] == "network"
+        offer.wait("sas")
+        offer.write(answer)
+        assert offer.proc.stdin is not None
+        offer.proc.stdin.close()
+        rc, stderr = offer.finish()
+        assert rc == 3, stderr
+        assert customer.proc.wait(timeout=30) == 3
+        errors = [e for e in offer.events if e["event"] == "error"]
+        assert errors[-1]["code"] == "VERIFICATION_FAILED"
+        assert "standard input ended before the customer's code" in errors[-1]["message"]
+        assert not any(e["event"] == "confirmed" for e in offer.events)
+        assert _payment_requests(offer) == []
+        assert "came after the first one; ignored" in stderr
     finally:
         offer.kill()
         customer.kill()
@@ -135,6 +177,9 @@ def test_stdin_first_then_the_network_request_is_refused() -> None:
         endpoint, body = _request(url, answer)
         status, doc = _post(endpoint, body)
         assert (status, doc["error"]["code"]) == (409, "INVALID_ARGUMENT")
+        code = offer.wait("sas")["code"]
+        assert customer.wait("sas")["code"] == code
+        offer.write(code)
         rc, stderr = offer.finish()
         assert rc == 0, stderr
         assert customer.proc.wait(timeout=30) == 0
@@ -144,8 +189,9 @@ def test_stdin_first_then_the_network_request_is_refused() -> None:
 
 
 def test_stdin_closed_the_network_answer_still_pairs() -> None:
-    """A script that never writes to standard input: the page's answer is the only way."""
-    offer, customer, url, answer = _start()
+    """A script that never writes to standard input (so it says --skip-code-check): the
+    page's answer is the only way, and the pairing and payment complete."""
+    offer, customer, url, answer = _start("--skip-code-check")
     try:
         assert offer.proc.stdin is not None
         offer.proc.stdin.close()
@@ -156,6 +202,8 @@ def test_stdin_closed_the_network_answer_still_pairs() -> None:
         assert offer.wait("answer")["via"] == "network"
         rc, stderr = offer.finish()
         assert rc == 0, stderr
+        assert "warning: --skip-code-check" in stderr
+        assert [e["payload"]["amount"] for e in _payment_requests(offer)] == ["4.20"]
     finally:
         offer.kill()
         customer.kill()
