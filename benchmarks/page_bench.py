@@ -236,8 +236,10 @@ def main() -> int:
     def cells(table: dict[Column, list[dict[str, Any]]], key: str, how: Any) -> str:
         return " | ".join(how(table[c], key) for c in columns)
 
-    print("One scan against two (ms, median / p90; targets for one scan: ≤ 400 loopback, ")
-    print("≤ 500 across namespaces, median):\n")
+    print(
+        "One scan against two (ms, median / p90; one scan's target: a median ≤ 400 on "
+        "loopback, ≤ 500 across namespaces):\n"
+    )
     print(f"| path | {titles} |")
     print(rule)
     for label, table, key in (
