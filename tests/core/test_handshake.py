@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,21 @@ def test_codes_differ_when_a_fingerprint_differs() -> None:
     """A man in the middle presents other fingerprints on each leg: the codes disagree."""
     codes = {sas.sas_code(bytes([i]) * 32, FP_A, N_O, N_A) for i in range(50)}
     assert len(codes) == 50
+
+
+ENVELOPE = {"timestamp": 1_800_000_000_000, "messageId": "msg-00000001"}
+
+
+def test_the_caller_s_inputs_cannot_come_from_the_wire() -> None:
+    """ "open", "resend" and "timeout" are the caller's: a handshake message naming one is
+    refused by the schema before the handshake sees it, so a peer cannot fail this side
+    with a TIMEOUT or make it repeat itself."""
+    from qrlink_desktop.core.errors import QrlinkError
+    from qrlink_desktop.core.messages import parse
+
+    assert parse(json.dumps({"type": "handshake", **ENVELOPE, "payload": PAYLOADS["reveal"]}))
+    for step in ("open", "resend", "timeout"):
+        raw = {"type": "handshake", **ENVELOPE, "payload": {"step": step, "seconds": 1}}
+        with pytest.raises(QrlinkError) as caught:
+            parse(json.dumps(raw))
+        assert caught.value.code == ErrorCode.MESSAGE_INVALID
