@@ -344,13 +344,8 @@ class Link:
                     self.verified.set_result(out)
             elif isinstance(out, Failed):
                 if out.tell_peer:
-                    self._send_now(
-                        make(
-                            MessageType.ERROR,
-                            {"code": str(out.code), "message": out.message},
-                            now=wall,
-                        )
-                    )
+                    error = {"code": str(out.code), "message": out.message}
+                    self._send_now(make(MessageType.ERROR, error, now=wall))
                 self.fail(out.code, out.message)
 
     async def _resend_hello(self) -> None:
