@@ -156,6 +156,18 @@ def valid_records() -> list[tuple[str, BootstrapRecord]]:
             ),
         ),
         (
+            "answer, hex credentials of an odd length (4 padding bits)",
+            BootstrapRecord(
+                Kind.ANSWER,
+                bytes.fromhex("0badcafe"),
+                "abcde",
+                "0123456789abcdef012345",
+                fp("answer-4"),
+                (host4,),
+                setup="active",
+            ),
+        ),
+        (
             "answer, Firefox-style long credentials",
             BootstrapRecord(
                 Kind.ANSWER,
@@ -207,7 +219,10 @@ def invalid_texts(valid_offer: str) -> list[tuple[str, str]]:
         ("truncated inside fingerprint", "QL:" + alnum.encode(raw[:30])),
         ("truncated inside candidate", "QL:" + alnum.encode(raw[:-3])),
         ("wrong format version", "QL:" + alnum.encode(bytes([0x40]) + raw[1:])),
-        ("reserved header bit", "QL:" + alnum.encode(bytes([raw[0] | 1]) + raw[1:])),
+        (
+            "hex-credentials bit on a seed offer",
+            "QL:" + alnum.encode(bytes([raw[0] | 1]) + raw[1:]),
+        ),
         (
             "reserved candidate bits",
             "QL:" + alnum.encode(raw[:-7] + bytes([raw[-7] | 1]) + raw[-6:]),

@@ -37,10 +37,13 @@ _ICE_INDEX = {c: i for i, c in enumerate(ICE_CHARS)}
 UFRAG_MIN, PWD_MIN = 4, 22  # RFC 8839 minimums; a nibble each stores the excess (0..15)
 _MDNS_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.local$")
 
-# Header byte: vvv k r p s 0 — version, kind, relay-only, reply slot, and a kind-specific
-# bit: for an offer "credentials derived from a seed", for an answer "setup:passive".
-_KIND_BIT, _RELAY_BIT, _REPLY_BIT, _SPECIAL_BIT = 0x10, 0x08, 0x04, 0x02
-_RESERVED_HEADER_BITS = 0x01
+# Header byte: vvv k r p s x — version, kind, relay-only, reply slot, a kind-specific bit
+# (for an offer "credentials derived from a seed", for an answer "setup:passive"), and
+# "credentials are lower-case hex, 4 bits a character": Firefox's ufrag and pwd are hex
+# (8 + 32 characters), which packs into 20 bytes instead of 30 and keeps its answer QR at
+# version 5.
+_KIND_BIT, _RELAY_BIT, _REPLY_BIT, _SPECIAL_BIT, _HEX_BIT = 0x10, 0x08, 0x04, 0x02, 0x01
+_HEX_CHARS = "0123456789abcdef"
 
 
 class Kind(IntEnum):
@@ -153,38 +156,50 @@ def new_seed() -> bytes:
     return secrets.token_bytes(SEED_BYTES)
 
 
+def _is_hex(ufrag: str, pwd: str) -> bool:
+    return all(c in _HEX_CHARS for c in ufrag + pwd)
+
+
 def _pack_creds(ufrag: str, pwd: str) -> bytes:
+    """Lengths byte, then the characters: 4 bits each when all are lower-case hex (the
+    header says so), else 6-bit ice-char indices."""
     if not (UFRAG_MIN <= len(ufrag) <= UFRAG_MIN + 15 and PWD_MIN <= len(pwd) <= PWD_MIN + 15):
         raise _gen_fail(
             f"ICE credentials of {len(ufrag)}/{len(pwd)} characters do not fit the compact record"
         )
     chars = ufrag + pwd
+    hexed = _is_hex(ufrag, pwd)
+    width, index = (4, {c: i for i, c in enumerate(_HEX_CHARS)}) if hexed else (6, _ICE_INDEX)
     try:
         value = 0
         for c in chars:
-            value = (value << 6) | _ICE_INDEX[c]
+            value = (value << width) | index[c]
     except KeyError:
         raise _gen_fail("ICE credentials contain a character outside ice-char") from None
-    nbytes = (len(chars) * 6 + 7) // 8
-    value <<= nbytes * 8 - len(chars) * 6
+    nbytes = (len(chars) * width + 7) // 8
+    value <<= nbytes * 8 - len(chars) * width
     lengths = ((len(ufrag) - UFRAG_MIN) << 4) | (len(pwd) - PWD_MIN)
     return bytes([lengths]) + value.to_bytes(nbytes, "big")
 
 
-def _unpack_creds(buf: bytes, pos: int) -> tuple[str, str, int]:
+def _unpack_creds(buf: bytes, pos: int, hexed: bool) -> tuple[str, str, int]:
     if pos >= len(buf):
         raise _fail("the record ends before the ICE credentials")
     ulen, plen = (buf[pos] >> 4) + UFRAG_MIN, (buf[pos] & 0x0F) + PWD_MIN
     count = ulen + plen
-    nbytes = (count * 6 + 7) // 8
+    width = 4 if hexed else 6
+    nbytes = (count * width + 7) // 8
     chunk = buf[pos + 1 : pos + 1 + nbytes]
     if len(chunk) != nbytes:
         raise _fail("the record ends inside the ICE credentials")
     value = int.from_bytes(chunk, "big")
-    pad = nbytes * 8 - count * 6
+    pad = nbytes * 8 - count * width
     if value & ((1 << pad) - 1):
         raise _fail("the ICE credentials have non-zero padding")
-    chars = _bits_to_ice_chars(chunk, count)
+    if hexed:
+        chars = f"{value >> pad:0{count}x}"
+    else:
+        chars = _bits_to_ice_chars(chunk, count)
     return chars[:ulen], chars[ulen:], pos + 1 + nbytes
 
 
@@ -295,6 +310,7 @@ def pack(record: BootstrapRecord) -> bytes:
         | (_RELAY_BIT if record.relay_only else 0)
         | (_REPLY_BIT if record.reply_handle is not None else 0)
         | (_SPECIAL_BIT if special else 0)
+        | (_HEX_BIT if not derived and _is_hex(record.ufrag, record.pwd) else 0)
     )
     out = bytearray([header])
     if derived:
@@ -322,13 +338,13 @@ def unpack(
     header = buf[0]
     if header >> 5 != FORMAT_VERSION:
         raise _fail(f"format version {header >> 5} is not supported (this app reads version 1)")
-    if header & _RESERVED_HEADER_BITS:
-        raise _fail("the record header has reserved bits set")
     kind = Kind.ANSWER if header & _KIND_BIT else Kind.OFFER
     special = bool(header & _SPECIAL_BIT)
     pos = 1
     seed = None
     if kind == Kind.OFFER and special:
+        if header & _HEX_BIT:
+            raise _fail("an offer with a credential seed carries no credentials to be hex")
         seed = buf[pos : pos + SEED_BYTES]
         if len(seed) != SEED_BYTES:
             raise _fail("the record ends inside the credential seed")
@@ -338,7 +354,7 @@ def unpack(
         offer_id = buf[pos : pos + OFFER_ID_BYTES]
         if len(offer_id) != OFFER_ID_BYTES:
             raise _fail("the record ends inside the offer id")
-        ufrag, pwd, pos = _unpack_creds(buf, pos + OFFER_ID_BYTES)
+        ufrag, pwd, pos = _unpack_creds(buf, pos + OFFER_ID_BYTES, bool(header & _HEX_BIT))
     expires_at = None
     if kind == Kind.OFFER:
         raw = buf[pos : pos + 4]

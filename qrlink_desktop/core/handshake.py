@@ -3,11 +3,16 @@
     answerer                         offerer
       | -- hello {versions, commit} -->  |   commit = H(N_a)
       | <-- accept {version, nonce} ---  |   nonce = N_o, version = highest common
-      | -- reveal {nonce} ------------>  |   nonce = N_a, checked against commit
+      | -- reveal {nonce} ------------>  |   nonce = N_a, checked against the commitment
     both: code = SAS(fp_offer, fp_answer, N_o, N_a)
 
-Pure: `handle` takes inputs and appends outputs to `self.outputs`; no I/O, no clock
-(the caller owns the handshake timeout).
+The table (transitions, ignored inputs, what each state waits for, the failures and their
+codes) is resources/protocol/handshake.json, which the page's handshake.ts reads too; this
+module interprets it and does the arithmetic of each action. Both replay the transcripts
+in resources/protocol/handshake-transcripts.json.
+
+Pure: `handle` takes inputs and appends outputs to `self.outputs`; no I/O, no clock (the
+caller owns the timers and says "resend" or "timeout" when one fires).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from . import sas
+from . import facts, sas
 from .errors import ErrorCode
 
-SUPPORTED_VERSIONS = (1,)
+_TABLE = facts.handshake()
+
+SUPPORTED_VERSIONS: tuple[int, ...] = _TABLE.versions
 
 
 class Role(StrEnum):
@@ -28,50 +35,27 @@ class Role(StrEnum):
 
 
 class HState(StrEnum):
-    START = "start"  # the data channel is not open yet; nothing sent
-    HELLO_SENT = "hello_sent"  # answerer: committed to N_a, waiting for the offerer's nonce
-    WAIT_HELLO = "wait_hello"  # offerer: channel open, waiting for the answerer's commitment
-    WAIT_REVEAL = "wait_reveal"  # offerer: N_o sent, waiting for N_a to check the commitment
-    VERIFIED = "verified"  # both nonces known: the code can be shown, payments may flow
-    FAILED = "failed"  # wrong step, no common version, or a broken commitment: terminal
+    """The states of handshake.json, where each one's `why` says what it stands for."""
+
+    START = "start"
+    HELLO_SENT = "hello_sent"
+    WAIT_HELLO = "wait_hello"
+    WAIT_REVEAL = "wait_reveal"
+    VERIFIED = "verified"
+    FAILED = "failed"
 
 
-# (role, state, input) -> (next state, action). Inputs: "open" (channel opened), "resend"
-# (the caller's retransmission timer) and the handshake steps received from the peer.
-#
-# The hello is repeated until an answer comes: a browser can drop a message sent the
-# instant its channel opens without a word (seen on the wire: Chromium sent its DCEP ACK
-# and then nothing until its first heartbeat 3 s later). A repeated hello must carry the
-# same commitment, and is answered with the same accept; anything else fails, or the
-# commit-reveal order would no longer bind the answerer to its nonce.
+# (role, state, input) -> (next state, action): the table's transitions, typed.
 TRANSITIONS: dict[tuple[Role, HState, str], tuple[HState, str | None]] = {
-    (Role.ANSWERER, HState.START, "open"): (HState.HELLO_SENT, "_send_hello"),
-    (Role.ANSWERER, HState.HELLO_SENT, "resend"): (HState.HELLO_SENT, "_send_hello"),
-    (Role.OFFERER, HState.START, "open"): (HState.WAIT_HELLO, None),
-    (Role.OFFERER, HState.WAIT_HELLO, "hello"): (HState.WAIT_REVEAL, "_on_hello"),
-    (Role.OFFERER, HState.WAIT_REVEAL, "hello"): (HState.WAIT_REVEAL, "_on_repeated_hello"),
-    (Role.ANSWERER, HState.HELLO_SENT, "accept"): (HState.VERIFIED, "_on_accept"),
-    (Role.OFFERER, HState.WAIT_REVEAL, "reveal"): (HState.VERIFIED, "_on_reveal"),
+    (Role(t.role), HState(t.state), t.input): (HState(t.next), t.action) for t in _TABLE.transitions
 }
 
-# Inputs that change nothing: a second "open", a "resend" with nothing left to repeat, and
-# anything after the handshake has ended (a late duplicate from the peer must not undo a
-# verification or revive a failure).
-IGNORED: set[tuple[HState, str]] = {
-    *((s, "open") for s in HState if s != HState.START),
-    *((s, "resend") for s in HState if s != HState.HELLO_SENT),
-    *((s, i) for s in (HState.VERIFIED, HState.FAILED) for i in ("hello", "accept", "reveal")),
-}
-
+# (state, input) pairs that change nothing, for either role.
+IGNORED: set[tuple[HState, str]] = {(HState(s), step) for s, step in _TABLE.ignored}
 
 # What a handshake still waits for, by state: said when it times out, so a stalled
 # pairing tells which step never came.
-WAITING_FOR: dict[HState, str] = {
-    HState.START: "the data channel to open",
-    HState.HELLO_SENT: "an answer to this side's hello",
-    HState.WAIT_HELLO: "the other side's hello",
-    HState.WAIT_REVEAL: "the other side's reveal",
-}
+WAITING_FOR: dict[HState, str] = {HState(s): text for s, text in _TABLE.waiting_for.items()}
 
 
 @dataclass(frozen=True)
@@ -85,6 +69,7 @@ class Verified:
 class Failed:
     code: ErrorCode
     message: str
+    tell_peer: bool = True  # whether the other side is sent an `error` with the code
 
 
 @dataclass(frozen=True)
@@ -125,22 +110,38 @@ class Handshake:
         key = (self.role, self.state, step)
         if key in TRANSITIONS:
             nxt, action = TRANSITIONS[key]
-            self.state = nxt
+            before, self.state = self.state, nxt
             if action is not None:
-                getattr(self, action)(payload or {})
-        elif (self.state, step) in IGNORED:
-            return
-        else:
-            self._fail(
-                ErrorCode.VERIFICATION_FAILED,
-                f"unexpected handshake step {step!r} while {self.state}",
-            )
+                self._run(action, payload or {}, before)
+        elif (self.state, step) not in IGNORED:
+            self._fail(_TABLE.otherwise, input=step, state=self.state)
+
+    def _run(self, action: str, payload: dict[str, Any], before: HState) -> None:
+        match action:
+            case "send_hello":
+                self._send_hello(payload)
+            case "on_hello":
+                self._on_hello(payload)
+            case "on_repeated_hello":
+                self._on_repeated_hello(payload)
+            case "on_accept":
+                self._on_accept(payload)
+            case "on_reveal":
+                self._on_reveal(payload)
+            case "time_out":
+                self._fail("timed_out", seconds=payload["seconds"], waitingFor=WAITING_FOR[before])
+            case _:
+                raise facts.FactsError(
+                    f"protocol/handshake.json names an unknown action {action!r}"
+                )
 
     # --- actions -------------------------------------------------------------------------
 
-    def _fail(self, code: ErrorCode, message: str) -> None:
+    def _fail(self, failure: str, **values: object) -> None:
+        """One of the table's failures, its sentence filled in: the handshake ends here."""
+        f = _TABLE.failures[failure]
         self.state = HState.FAILED
-        self.outputs.append(Failed(code, message))
+        self.outputs.append(Failed(ErrorCode(f.code), facts.fill(f.message, values), f.tell_peer))
 
     def _send_hello(self, _: dict[str, Any]) -> None:
         self.outputs.append(
@@ -154,29 +155,15 @@ class Handshake:
             )
         )
 
-    def _on_repeated_hello(self, payload: dict[str, Any]) -> None:
-        if any(payload.get(k) != self._peer_hello.get(k) for k in ("commit", "versions")):
-            self._fail(
-                ErrorCode.VERIFICATION_FAILED,
-                "the other side repeated its hello with a different commitment; someone may "
-                "be interfering with this connection",
-            )
-            return
-        self.outputs.append(Send(dict(self._accept)))
-
     def _on_hello(self, payload: dict[str, Any]) -> None:
         common = set(payload["versions"]) & set(self._versions)
         if not common:
-            self._fail(
-                ErrorCode.PROTOCOL_VERSION_UNSUPPORTED,
-                f"the other side speaks protocol versions {payload['versions']}; "
-                f"this app speaks {list(self._versions)}",
-            )
+            self._fail("no_common_version", theirs=payload["versions"], ours=self._versions)
             return
         self._version = max(common)
         self._peer_commit = bytes.fromhex(payload["commit"])
         self._peer_hello = dict(payload)
-        self._peer_info = {k: v for k, v in payload.items() if k == "agent"}
+        self._peer_info = _kept(payload, "hello")
         self._accept = {
             "step": "accept",
             "version": self._version,
@@ -185,27 +172,25 @@ class Handshake:
         }
         self.outputs.append(Send(dict(self._accept)))
 
+    def _on_repeated_hello(self, payload: dict[str, Any]) -> None:
+        if any(payload.get(k) != self._peer_hello.get(k) for k in _TABLE.repeated_hello_must_keep):
+            self._fail("changed_hello")
+            return
+        self.outputs.append(Send(dict(self._accept)))
+
     def _on_accept(self, payload: dict[str, Any]) -> None:
         if payload["version"] not in self._versions:
-            self._fail(
-                ErrorCode.PROTOCOL_VERSION_UNSUPPORTED,
-                f"the other side chose protocol version {payload['version']}, which this app "
-                "did not offer",
-            )
+            self._fail("version_not_offered", version=payload["version"])
             return
         self._version = payload["version"]
-        self._peer_info = {k: v for k, v in payload.items() if k in ("merchant", "agent")}
+        self._peer_info = _kept(payload, "accept")
         self.outputs.append(Send({"step": "reveal", "nonce": self._nonce.hex()}))
         self._verified(bytes.fromhex(payload["nonce"]), self._nonce)
 
     def _on_reveal(self, payload: dict[str, Any]) -> None:
         nonce_a = bytes.fromhex(payload["nonce"])
         if not sas.commitment_matches(self._peer_commit, nonce_a):
-            self._fail(
-                ErrorCode.VERIFICATION_FAILED,
-                "the other side's nonce does not match its commitment; someone may be "
-                "interfering with this connection",
-            )
+            self._fail("broken_commitment")
             return
         self._verified(self._nonce, nonce_a)
 
@@ -213,3 +198,8 @@ class Handshake:
         code = sas.sas_code(self._fp_offer, self._fp_answer, nonce_o, nonce_a)
         self.result = Verified(self._version, code, self._peer_info)
         self.outputs.append(self.result)
+
+
+def _kept(payload: dict[str, Any], step: str) -> dict[str, Any]:
+    """What the other side said about itself in a step (its agent, its merchant)."""
+    return {k: v for k, v in payload.items() if k in _TABLE.peer_info[step]}

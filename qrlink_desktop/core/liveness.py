@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from . import facts
+
 
 class Due(StrEnum):
     PING = "ping"  # time to send a heartbeat
@@ -18,13 +20,16 @@ class Due(StrEnum):
     IDLE = "idle"  # no conversation for inactivity seconds: close the session
 
 
+_DEFAULT = facts.timers()
+
+
 @dataclass
 class Liveness:
-    # A 10 s blackout must survive (its worst-case silence is 10 s plus one ping
-    # interval) and a dead peer must be noticed within 15 s: 14 s fits both.
-    ping_interval: float = 3.0
-    dead_after: float = 14.0
-    inactivity: float = 120.0
+    # The defaults are resources/protocol/timers.json's, shared with the page: deadAfter
+    # there says why 14 s (a 10 s blackout survives, a dead peer is noticed within 15 s).
+    ping_interval: float = _DEFAULT.ping_interval
+    dead_after: float = _DEFAULT.dead_after
+    inactivity: float = _DEFAULT.inactivity
     started: float = 0.0
 
     def __post_init__(self) -> None:

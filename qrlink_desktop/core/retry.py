@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import facts
+
+_DEFAULT = facts.timers()
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    base_delay: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 10.0
-    retries: int = 3
+    # The defaults are resources/protocol/timers.json's `retry`, shared with the page.
+    base_delay: float = _DEFAULT.retry_first_delay
+    factor: float = _DEFAULT.retry_factor
+    max_delay: float = _DEFAULT.retry_max_delay
+    retries: int = _DEFAULT.retries
 
     def __post_init__(self) -> None:
         if self.base_delay < 0 or self.factor < 1 or self.max_delay < 0 or self.retries < 0:

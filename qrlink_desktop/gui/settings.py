@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from PySide6.QtCore import QLocale, QSettings
 
+from ..core import facts
 from ..core.messages import currencies
 from ..rtc.channel import ChannelTimers
 from ..rtc.engine import EngineConfig
@@ -51,7 +52,7 @@ class Settings:
     merchant: str = ""
     currency: str = ""  # "" means the system locale's currency, else EUR
     offer_lifetime: int = 300
-    inactivity: int = 120
+    inactivity: int = int(facts.timers().inactivity)  # protocol/timers.json
     rendezvous_url: str = ""  # "" means remote mode is off
     handle: str = ""  # the name the offer is published under in remote mode
     # Shown to the rendezvous service for TURN credentials (--turn-from); "" means

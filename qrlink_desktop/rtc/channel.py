@@ -16,10 +16,11 @@ from typing import Any
 
 from aiortc import RTCDataChannel
 
+from ..core import facts
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.conversation import Action, Conversation, EventAction, OutStatus, SendAction
 from ..core.errors import ErrorCode, QrlinkError
-from ..core.handshake import WAITING_FOR, Failed, Handshake, HState, Send, Verified
+from ..core.handshake import Failed, Handshake, HState, Send, Verified
 from ..core.liveness import Due, Liveness
 from ..core.messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
 from ..core.retry import DEFAULT_RETRY, RetryPolicy
@@ -33,15 +34,18 @@ Emit = Callable[[dict[str, Any]], None]
 PAIRING_REFUSED = frozenset({ErrorCode.VERIFICATION_FAILED, ErrorCode.PROTOCOL_VERSION_UNSUPPORTED})
 
 
+_DEFAULT = facts.timers()
+
+
 @dataclass(frozen=True)
 class ChannelTimers:
-    handshake_timeout: float = 10.0
-    # Gaps between repeats of an unanswered hello (answering side; core/handshake.py says
-    # why). The first comes well after a normal answer (~10 ms here, ~30 ms relayed).
-    hello_resend: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-    ping_interval: float = 3.0
-    dead_after: float = 14.0
-    inactivity: float = 120.0
+    # The defaults are resources/protocol/timers.json's, shared with the page, where each
+    # figure says why it is what it is; tests shorten them.
+    handshake_timeout: float = _DEFAULT.handshake_timeout
+    hello_resend: tuple[float, ...] = _DEFAULT.hello_resend  # gaps between hello repeats
+    ping_interval: float = _DEFAULT.ping_interval
+    dead_after: float = _DEFAULT.dead_after
+    inactivity: float = _DEFAULT.inactivity
     retry: RetryPolicy = DEFAULT_RETRY
     # Flood guard over incoming messages (heartbeats included): a burst of `max_burst`
     # and `max_rate` a second sustained. A payment conversation sends a handful; a
@@ -339,11 +343,9 @@ class Link:
                 if not self.verified.done():
                     self.verified.set_result(out)
             elif isinstance(out, Failed):
-                self._send_now(
-                    make(
-                        MessageType.ERROR, {"code": str(out.code), "message": out.message}, now=wall
-                    )
-                )
+                if out.tell_peer:
+                    error = {"code": str(out.code), "message": out.message}
+                    self._send_now(make(MessageType.ERROR, error, now=wall))
                 self.fail(out.code, out.message)
 
     async def _resend_hello(self) -> None:
@@ -356,13 +358,7 @@ class Link:
 
     async def _handshake_deadline(self) -> None:
         await asyncio.sleep(self.timers.handshake_timeout)
-        if self.handshake.state != HState.VERIFIED:
-            self.fail(
-                ErrorCode.TIMEOUT,
-                f"the other device did not complete the verification handshake within "
-                f"{self.timers.handshake_timeout:g} seconds (waiting for "
-                f"{WAITING_FOR.get(self.handshake.state, self.handshake.state)})",
-            )
+        self._apply_handshake("timeout", {"seconds": self.timers.handshake_timeout})
 
     # --- heartbeat -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
-from ..core import bootstrap
+from ..core import bootstrap, facts
 from ..core.bootstrap import BootstrapRecord, CandidateType, Kind
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.conversation import Conversation
@@ -37,7 +37,7 @@ class EngineConfig:
     ice: IceConfig = field(default_factory=IceConfig)
     page_url: str = "http://127.0.0.1:8765/"
     offer_lifetime: float = 300.0
-    connect_timeout: float = 15.0
+    connect_timeout: float = facts.timers().connect_timeout  # protocol/timers.json
     timers: ChannelTimers = field(default_factory=ChannelTimers)
     merchant: str | None = None
     # A prepared offer with less life left than this is replaced before it is shown.

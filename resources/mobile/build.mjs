@@ -9,6 +9,20 @@ import { fileURLToPath } from "node:url";
 import { esbuildTargets, findArrayRest, pageBrowsers, SUPPORTED } from "./browsers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+// The shared protocol files (resources/protocol) explain themselves in "description" and
+// "why" fields; the page needs their facts, not the prose, so the prose stays out of the
+// bundle. Only these two files: messages.schema.json has a property named "description".
+const PROSE = new Set(["description", "why"]);
+const factsWithoutProse = {
+  name: "facts-without-prose",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]protocol[\\/](handshake|timers)\.json$/ }, (args) => ({
+      contents: JSON.stringify(JSON.parse(readFileSync(args.path, "utf8")), (k, v) => (PROSE.has(k) ? undefined : v)),
+      loader: "json",
+    }));
+  },
+};
 // From package.json's "browserslist" (the specification's browsers), oldest of each engine.
 const targets = esbuildTargets(pageBrowsers());
 
@@ -27,6 +41,7 @@ async function buildPage() {
     write: false,
     legalComments: "none",
     metafile: true,
+    plugins: [factsWithoutProse],
     define: { "process.env.NODE_ENV": '"production"' },
   });
   const js = result.outputFiles[0].contents;

@@ -6,13 +6,14 @@ import ipaddress
 import json
 import random
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qrlink_desktop.core import alnum, bootstrap, sdp
+from qrlink_desktop.core import alnum, bootstrap, qrsize, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from qrlink_desktop.core.resources import load_json
@@ -83,6 +84,22 @@ def test_firefox_loopback_answer_keeps_both_loopback_addresses() -> None:
         bootstrap.decode_compact(ipv6_only["text"], now=NOW)
     allowed = bootstrap.decode_compact(ipv6_only["text"], now=NOW, allow_loopback=True)
     assert [c.address for c in allowed.candidates] == ["::1"]
+
+
+def test_hex_credentials_pack_at_four_bits_and_keep_firefoxs_answer_at_version_5() -> None:
+    """Firefox's ufrag and pwd are lower-case hex (8 + 32 characters): 20 bytes at 4 bits
+    a character instead of 30 at 6, which brings its answer across a network (one mDNS
+    candidate) from QR version 6 to 5."""
+    vector = next(v for v in VECTORS["browserAnswers"] if "namespaces" in v["name"])
+    record = bootstrap.decode_compact(vector["text"], now=NOW)
+    packed = bootstrap.pack(record)
+    assert packed[0] & 0x01  # the header says the credentials are hex
+    assert len(packed) == 1 + 4 + 1 + 20 + 32 + 19
+    assert qrsize.smallest_version(vector["text"])[0] == 5
+    six_bit = replace(record, ufrag="G" + record.ufrag[1:])  # one non-hex character
+    assert not bootstrap.pack(six_bit)[0] & 0x01
+    assert len(bootstrap.pack(six_bit)) == len(packed) + 10
+    assert bootstrap.unpack(bootstrap.pack(six_bit), now=NOW) == six_bit
 
 
 @pytest.mark.parametrize("vector", VECTORS["alnum"], ids=lambda v: v["hex"] or "empty")

@@ -1,13 +1,21 @@
-"""Commit–reveal handshake: outputs recorded and compared exactly; no network."""
+"""Commit–reveal handshake: outputs recorded and compared exactly; no network.
+
+The module interprets resources/protocol/handshake.json. Two checks come from elsewhere:
+the transcripts (handshake-transcripts.json, written by scripts/make_transcripts.py and
+replayed by the page's tests too) and the tables below, written out by hand."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import itertools
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from qrlink_desktop.core import sas
+from qrlink_desktop.core import facts, sas
 from qrlink_desktop.core.errors import ErrorCode
 from qrlink_desktop.core.handshake import (
     IGNORED,
@@ -15,6 +23,7 @@ from qrlink_desktop.core.handshake import (
     Failed,
     Handshake,
     HState,
+    Output,
     Role,
     Send,
     Verified,
@@ -78,7 +87,7 @@ def test_no_common_version() -> None:
     off.handle("hello", {"step": "hello", "versions": [2, 3], "commit": "00" * 32})
     assert off.outputs[-1] == Failed(
         ErrorCode.PROTOCOL_VERSION_UNSUPPORTED,
-        "the other side speaks protocol versions [2, 3]; this app speaks [1]",
+        "the other side speaks protocol versions 2, 3; this side speaks 1",
     )
     ans = Handshake(Role.ANSWERER, FP_O, FP_A, versions=(1,))
     ans.handle("open")
@@ -94,35 +103,37 @@ def test_highest_common_version_is_chosen() -> None:
     assert isinstance(off.outputs[0], Send) and off.outputs[0].payload["version"] == 2
 
 
-STEPS = ["open", "resend", "hello", "accept", "reveal"]
+STEPS = ["open", "resend", "hello", "accept", "reveal", "timeout"]
 PAYLOADS = {
     "open": None,
     "resend": None,
     "hello": {"step": "hello", "versions": [1], "commit": sas.commitment(N_A).hex()},
     "accept": {"step": "accept", "version": 1, "nonce": N_O.hex()},
     "reveal": {"step": "reveal", "nonce": N_A.hex()},
+    "timeout": {"seconds": 10},
 }
 
 # What each input does in each state, written out by hand from the protocol
-# (resources/protocol/protocol.md), not read from the module's tables: next state, then
-# what is put out ("-" nothing, "hello"/"accept"/"reveal" a step sent, "verified", "FAIL").
-# Columns: open, resend, hello, accept, reveal.
+# (resources/protocol/protocol.md), not read from the module's tables. A cell is the next
+# state and what is put out ("hello"/"accept"/"reveal" a step sent, "verified"), or "="
+# (the state stays, nothing is put out), or "FAIL" / "TIMEOUT" (failed, with
+# VERIFICATION_FAILED / TIMEOUT). Columns: open, resend, hello, accept, reveal, timeout.
 EXPECTED_ANSWERER = """
-start       hello_sent:hello start:-          failed:FAIL failed:FAIL              failed:FAIL
-hello_sent  hello_sent:-     hello_sent:hello failed:FAIL verified:reveal+verified failed:FAIL
-wait_hello  wait_hello:-     wait_hello:-     failed:FAIL failed:FAIL              failed:FAIL
-wait_reveal wait_reveal:-    wait_reveal:-    failed:FAIL failed:FAIL              failed:FAIL
-verified    verified:-       verified:-       verified:-  verified:-               verified:-
-failed      failed:-         failed:-         failed:-    failed:-                 failed:-
+start       hello_sent:hello =                FAIL FAIL                     FAIL TIMEOUT
+hello_sent  =                hello_sent:hello FAIL verified:reveal+verified FAIL TIMEOUT
+wait_hello  =                =                FAIL FAIL                     FAIL FAIL
+wait_reveal =                =                FAIL FAIL                     FAIL FAIL
+verified    =                =                =    =                        =    =
+failed      =                =                =    =                        =    =
 """
 # The offerer never is in hello_sent; a "resend" there is unexpected like any other input.
 EXPECTED_OFFERER = """
-start       wait_hello:-     start:-          failed:FAIL        failed:FAIL failed:FAIL
-hello_sent  hello_sent:-     failed:FAIL      failed:FAIL        failed:FAIL failed:FAIL
-wait_hello  wait_hello:-     wait_hello:-     wait_reveal:accept failed:FAIL failed:FAIL
-wait_reveal wait_reveal:-    wait_reveal:-    wait_reveal:accept failed:FAIL verified:verified
-verified    verified:-       verified:-       verified:-         verified:-  verified:-
-failed      failed:-         failed:-         failed:-           failed:-    failed:-
+start       wait_hello =    FAIL               FAIL FAIL              TIMEOUT
+hello_sent  =          FAIL FAIL               FAIL FAIL              FAIL
+wait_hello  =          =    wait_reveal:accept FAIL FAIL              TIMEOUT
+wait_reveal =          =    wait_reveal:accept FAIL verified:verified TIMEOUT
+verified    =          =    =                  =    =                 =
+failed      =          =    =                  =    =                 =
 """
 
 
@@ -131,15 +142,20 @@ def _table(text: str) -> dict[tuple[HState, str], tuple[HState, str]]:
     for line in text.strip().splitlines():
         state, *cells = line.split()
         for step, cell in zip(STEPS, cells, strict=True):
-            nxt, _, outputs = cell.partition(":")
-            out[(HState(state), step)] = (HState(nxt), outputs)
+            if cell == "=":
+                out[(HState(state), step)] = (HState(state), "-")
+            elif cell in ("FAIL", "TIMEOUT"):
+                out[(HState(state), step)] = (HState.FAILED, cell)
+            else:
+                nxt, _, outputs = cell.partition(":")
+                out[(HState(state), step)] = (HState(nxt), outputs or "-")
     return out
 
 
 EXPECTED = {Role.ANSWERER: _table(EXPECTED_ANSWERER), Role.OFFERER: _table(EXPECTED_OFFERER)}
 
 
-def _describe(outputs: list[object]) -> str:
+def _describe(outputs: list[Output]) -> str:
     names = []
     for o in outputs:
         if isinstance(o, Send):
@@ -147,21 +163,43 @@ def _describe(outputs: list[object]) -> str:
         elif isinstance(o, Verified):
             names.append("verified")
         else:
-            assert isinstance(o, Failed)
-            names.append("FAIL")
+            names.append("TIMEOUT" if o.code == ErrorCode.TIMEOUT else "FAIL")
     return "+".join(names) or "-"
+
+
+def _at(role: Role, state: HState) -> Handshake:
+    """A handshake brought to `state` through its inputs. A role never enters some states
+    (the offerer never sends a hello); there the state alone is set, as nothing else of
+    the handshake is read on the way to failing or ignoring."""
+    h = Handshake(role, FP_O, FP_A, nonce=N_O if role == Role.OFFERER else N_A)
+    way = {
+        (Role.ANSWERER, HState.HELLO_SENT): ["open"],
+        (Role.ANSWERER, HState.VERIFIED): ["open", "accept"],
+        (Role.OFFERER, HState.WAIT_HELLO): ["open"],
+        (Role.OFFERER, HState.WAIT_REVEAL): ["open", "hello"],
+        (Role.OFFERER, HState.VERIFIED): ["open", "hello", "reveal"],
+    }
+    if state == HState.FAILED:
+        h.handle("reveal", PAYLOADS["reveal"])  # out of order for either role
+    elif (role, state) in way:
+        for step in way[(role, state)]:
+            h.handle(step, PAYLOADS[step])
+    elif state != HState.START:
+        h.state = state
+    assert h.state == state
+    return h
 
 
 @pytest.mark.parametrize(("role", "state", "step"), list(itertools.product(Role, HState, STEPS)))
 def test_every_transition(role: Role, state: HState, step: str) -> None:
-    h = Handshake(role, FP_O, FP_A, nonce=N_O if role == Role.OFFERER else N_A)
-    h.state = state
-    h._peer_commit = sas.commitment(N_A)  # as if a hello had been received
-    h._peer_hello = dict(PAYLOADS["hello"] or {})
-    h._accept = dict(PAYLOADS["accept"] or {})  # as if it had been sent
-    h._version = 1
+    h = _at(role, state)
+    before = len(h.outputs)
     h.handle(step, PAYLOADS[step])
-    assert (h.state, _describe(h.outputs)) == EXPECTED[role][(state, step)]
+    assert (h.state, _describe(h.outputs[before:])) == EXPECTED[role][(state, step)]
+
+
+def test_the_steps_here_are_every_input_of_the_table() -> None:
+    assert sorted(STEPS) == sorted(facts.handshake().inputs)
 
 
 def test_the_module_tables_say_the_same_as_the_written_out_ones() -> None:
@@ -174,6 +212,62 @@ def test_the_module_tables_say_the_same_as_the_written_out_ones() -> None:
                 assert (nxt, outputs) == (state, "-")
             else:
                 assert (nxt, outputs) == (HState.FAILED, "FAIL")
+
+
+# --- the transcripts shared with the page -------------------------------------------------
+
+TRANSCRIPTS: list[dict[str, Any]] = load_json("protocol/handshake-transcripts.json")["transcripts"]
+
+
+def _expected(o: dict[str, Any]) -> Output:
+    if "send" in o:
+        return Send(o["send"])
+    if "verified" in o:
+        v = o["verified"]
+        return Verified(v["version"], v["code"], v["peerInfo"])
+    f = o["failed"]
+    return Failed(ErrorCode(f["code"]), f["message"], f["tellPeer"])
+
+
+def _replay(t: dict[str, Any]) -> list[tuple[Role, HState, str]]:
+    """Replays one transcript, checking every step; returns the (role, state, input) taken."""
+    role = Role(t["role"])
+    h = Handshake(
+        role,
+        bytes.fromhex(t["fingerprintOffer"]),
+        bytes.fromhex(t["fingerprintAnswer"]),
+        nonce=bytes.fromhex(t["nonce"]),
+        versions=tuple(t["versions"]),
+        info=t["info"],
+    )
+    taken = []
+    for i, step in enumerate(t["steps"]):
+        taken.append((role, h.state, step["input"]))
+        before = len(h.outputs)
+        h.handle(step["input"], step.get("payload"))
+        assert h.outputs[before:] == [_expected(o) for o in step["outputs"]], (i, step["input"])
+        assert h.state == HState(step["state"]), (i, step["input"])
+    return taken
+
+
+@pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=[t["name"] for t in TRANSCRIPTS])
+def test_transcript(transcript: dict[str, Any]) -> None:
+    _replay(transcript)
+
+
+def test_the_transcripts_take_every_transition_of_the_table() -> None:
+    taken = {key for t in TRANSCRIPTS for key in _replay(t)}
+    assert set(TRANSITIONS) - taken == set()
+
+
+def test_the_transcript_file_is_what_its_script_writes() -> None:
+    """Edited by hand, or a script changed and not run: either way the two disagree."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_transcripts.py"
+    spec = importlib.util.spec_from_file_location("make_transcripts", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.document() == load_json("protocol/handshake-transcripts.json")
 
 
 def test_the_code_and_commitment_match_a_hand_computed_transcript() -> None:
@@ -269,3 +363,21 @@ def test_codes_differ_when_a_fingerprint_differs() -> None:
     """A man in the middle presents other fingerprints on each leg: the codes disagree."""
     codes = {sas.sas_code(bytes([i]) * 32, FP_A, N_O, N_A) for i in range(50)}
     assert len(codes) == 50
+
+
+ENVELOPE = {"timestamp": 1_800_000_000_000, "messageId": "msg-00000001"}
+
+
+def test_the_caller_s_inputs_cannot_come_from_the_wire() -> None:
+    """ "open", "resend" and "timeout" are the caller's: a handshake message naming one is
+    refused by the schema before the handshake sees it, so a peer cannot fail this side
+    with a TIMEOUT or make it repeat itself."""
+    from qrlink_desktop.core.errors import QrlinkError
+    from qrlink_desktop.core.messages import parse
+
+    assert parse(json.dumps({"type": "handshake", **ENVELOPE, "payload": PAYLOADS["reveal"]}))
+    for step in ("open", "resend", "timeout"):
+        raw = {"type": "handshake", **ENVELOPE, "payload": {"step": step, "seconds": 1}}
+        with pytest.raises(QrlinkError) as caught:
+            parse(json.dumps(raw))
+        assert caught.value.code == ErrorCode.MESSAGE_INVALID

@@ -187,6 +187,9 @@ def test_bundle_is_trimmed_and_carries_opencv_numpy_and_libzbar(bundle: Path) ->
     for resource in (
         "mobile/dist/index.html",
         "protocol/messages.schema.json",
+        "protocol/handshake.json",
+        "protocol/timers.json",
+        "protocol/errors.json",
         "selftest/answer.png",
         "selftest/answer.avi",
     ):

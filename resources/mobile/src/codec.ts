@@ -25,7 +25,8 @@ const KIND_BIT = 0x10;
 const RELAY_BIT = 0x08;
 const REPLY_BIT = 0x04;
 const SPECIAL_BIT = 0x02;
-const RESERVED_BITS = 0x01;
+// Credentials are lower-case hex, 4 bits a character (bootstrap-format.md).
+const HEX_BIT = 0x01;
 
 export type Kind = "offer" | "answer";
 export type CandidateType = "host" | "srflx" | "prflx" | "relay";
@@ -90,37 +91,49 @@ export function deriveCredentials(seed: Uint8Array): { offerId: Uint8Array; ufra
   };
 }
 
+const HEX_CHARS = "0123456789abcdef";
+const isHex = (ufrag: string, pwd: string): boolean => /^[0-9a-f]*$/.test(ufrag + pwd);
+
+/** Lengths byte, then the characters: 4 bits each when all are lower-case hex (the header
+ * says so; Firefox's credentials are), else 6-bit ice-char indices. */
 function packCreds(ufrag: string, pwd: string): Uint8Array {
   if (!(ufrag.length >= UFRAG_MIN && ufrag.length <= UFRAG_MIN + 15 && pwd.length >= PWD_MIN && pwd.length <= PWD_MIN + 15)) {
     throw generationFailed(`ICE credentials of ${ufrag.length}/${pwd.length} characters do not fit the compact record`);
   }
   const chars = ufrag + pwd;
-  const nbytes = Math.ceil((chars.length * 6) / 8);
+  const [width, alphabet] = isHex(ufrag, pwd) ? [4, HEX_CHARS] : [6, ICE_CHARS];
+  const nbytes = Math.ceil((chars.length * width) / 8);
   const out = new Uint8Array(1 + nbytes);
   out[0] = ((ufrag.length - UFRAG_MIN) << 4) | (pwd.length - PWD_MIN);
   let bit = 0;
   for (const c of chars) {
-    const v = ICE_CHARS.indexOf(c);
+    const v = alphabet.indexOf(c);
     if (v < 0) throw generationFailed("ICE credentials contain a character outside ice-char");
-    for (let k = 5; k >= 0; k--, bit++) {
+    for (let k = width - 1; k >= 0; k--, bit++) {
       if ((v >> k) & 1) out[1 + (bit >> 3)] = (out[1 + (bit >> 3)] as number) | (0x80 >> (bit & 7));
     }
   }
   return out;
 }
 
-function unpackCreds(buf: Uint8Array, pos: number): [string, string, number] {
+function unpackCreds(buf: Uint8Array, pos: number, hexed: boolean): [string, string, number] {
   if (pos >= buf.length) throw parseFailed("the record ends before the ICE credentials");
   const ulen = ((buf[pos] as number) >> 4) + UFRAG_MIN;
   const plen = ((buf[pos] as number) & 0x0f) + PWD_MIN;
   const count = ulen + plen;
-  const nbytes = Math.ceil((count * 6) / 8);
+  const width = hexed ? 4 : 6;
+  const nbytes = Math.ceil((count * width) / 8);
   const chunk = buf.slice(pos + 1, pos + 1 + nbytes);
   if (chunk.length !== nbytes) throw parseFailed("the record ends inside the ICE credentials");
-  for (let bit = count * 6; bit < nbytes * 8; bit++) {
+  for (let bit = count * width; bit < nbytes * 8; bit++) {
     if (((chunk[bit >> 3] as number) >> (7 - (bit & 7))) & 1) throw parseFailed("the ICE credentials have non-zero padding");
   }
-  const chars = bitsToIceChars(chunk, count);
+  let chars = "";
+  if (hexed) {
+    for (let i = 0; i < count; i++) chars += HEX_CHARS.charAt(((chunk[i >> 1] as number) >> (i & 1 ? 0 : 4)) & 0x0f);
+  } else {
+    chars = bitsToIceChars(chunk, count);
+  }
   return [chars.slice(0, ulen), chars.slice(ulen), pos + 1 + nbytes];
 }
 
@@ -194,7 +207,8 @@ export function pack(record: BootstrapRecord): Uint8Array {
     (offer ? 0 : KIND_BIT) |
     (record.relayOnly ? RELAY_BIT : 0) |
     (record.replyHandle !== null ? REPLY_BIT : 0) |
-    (special ? SPECIAL_BIT : 0);
+    (special ? SPECIAL_BIT : 0) |
+    (!derived && isHex(record.ufrag, record.pwd) ? HEX_BIT : 0);
   if (offer) {
     const e = record.expiresAt;
     if (e === null || !Number.isInteger(e) || e <= 0 || e >= 2 ** 32) throw generationFailed("an offer needs an expiry time");
@@ -214,7 +228,6 @@ export function unpack(buf: Uint8Array, opts: DecodeOptions): BootstrapRecord {
   if (buf.length === 0) throw parseFailed("the record is empty");
   const header = buf[0] as number;
   if (header >> 5 !== FORMAT_VERSION) throw parseFailed(`format version ${header >> 5} is not supported (this page reads version 1)`);
-  if (header & RESERVED_BITS) throw parseFailed("the record header has reserved bits set");
   const kind: Kind = header & KIND_BIT ? "answer" : "offer";
   const special = (header & SPECIAL_BIT) !== 0;
   let pos = 1;
@@ -223,6 +236,7 @@ export function unpack(buf: Uint8Array, opts: DecodeOptions): BootstrapRecord {
   let ufrag: string;
   let pwd: string;
   if (kind === "offer" && special) {
+    if (header & HEX_BIT) throw parseFailed("an offer with a credential seed carries no credentials to be hex");
     seed = buf.slice(pos, pos + SEED_BYTES);
     if (seed.length !== SEED_BYTES) throw parseFailed("the record ends inside the credential seed");
     pos += SEED_BYTES;
@@ -230,7 +244,7 @@ export function unpack(buf: Uint8Array, opts: DecodeOptions): BootstrapRecord {
   } else {
     offerId = buf.slice(pos, pos + OFFER_ID_BYTES);
     if (offerId.length !== OFFER_ID_BYTES) throw parseFailed("the record ends inside the offer id");
-    [ufrag, pwd, pos] = unpackCreds(buf, pos + OFFER_ID_BYTES);
+    [ufrag, pwd, pos] = unpackCreds(buf, pos + OFFER_ID_BYTES, (header & HEX_BIT) !== 0);
   }
   let expiresAt: number | null = null;
   if (kind === "offer") {

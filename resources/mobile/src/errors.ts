@@ -1,22 +1,10 @@
-// Error codes of the specification's §10.1 plus what the protocol needs (same list as
-// qrlink_desktop/core/errors.py), and the error that carries one with a sentence.
+// Error codes: the specification's §10.1 list plus what the protocol needs, each with its
+// meaning, in resources/protocol/errors.json, which the desktop's core/errors.py is checked
+// against. The type is that file's keys (a type-only import: nothing of it is bundled).
 
-export type ErrorCode =
-  | "BOOTSTRAP_GENERATION_FAILED"
-  | "BOOTSTRAP_PARSE_FAILED"
-  | "CONNECTION_FAILED"
-  | "ICE_FAILED"
-  | "DATA_CHANNEL_FAILED"
-  | "MESSAGE_SEND_FAILED"
-  | "TIMEOUT"
-  | "REMOTE_SERVICE_ERROR"
-  | "MESSAGE_INVALID"
-  | "MESSAGE_TOO_LARGE"
-  | "VERIFICATION_FAILED"
-  | "PROTOCOL_VERSION_UNSUPPORTED"
-  | "NOT_VERIFIED"
-  | "RATE_LIMITED"
-  | "INVALID_ARGUMENT";
+import type errorFacts from "../../protocol/errors.json";
+
+export type ErrorCode = keyof typeof errorFacts.codes;
 
 export class QrlinkError extends Error {
   readonly code: ErrorCode;

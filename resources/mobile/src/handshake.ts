@@ -1,5 +1,5 @@
 // The in-band handshake: version negotiation, then commit–reveal verification
-// (protocol.md; the same table as qrlink_desktop/core/handshake.py).
+// (resources/protocol/protocol.md).
 //
 //   answerer (this page)               offerer (the cashier)
 //     -- hello {versions, commit} -->    commit = H(N_a)
@@ -7,63 +7,62 @@
 //     -- reveal {nonce} ------------>    N_a, checked against the commitment
 //   both: code = SAS(fp_offer, fp_answer, N_o, N_a)
 //
-// Pure: `handle` takes inputs and appends outputs; no I/O, no clock.
+// The table (transitions, ignored inputs, what each state waits for, the failures and
+// their codes) is resources/protocol/handshake.json, which the desktop's
+// core/handshake.py reads too; this module interprets it and does each action's
+// arithmetic. Both replay resources/protocol/handshake-transcripts.json.
+// Pure: `handle` takes inputs and appends outputs; no I/O, no clock (the link owns the
+// timers and says "resend" or "timeout" when one fires).
 
+import table from "../../protocol/handshake.json";
 import { fromHex, toHex } from "./bytes";
 import type { ErrorCode } from "./errors";
 import type { Payload } from "./messages";
 import { commitment, commitmentMatches, newNonce, sasCode } from "./sas";
 
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_VERSIONS: readonly number[] = table.versions;
 
 export type Role = "offerer" | "answerer";
 
-export type HState =
-  | "start" // the data channel is not open yet; nothing sent
-  | "hello_sent" // answerer: committed to N_a, waiting for the offerer's nonce
-  | "wait_hello" // offerer: channel open, waiting for the answerer's commitment
-  | "wait_reveal" // offerer: N_o sent, waiting for N_a to check the commitment
-  | "verified" // both nonces known: the code can be shown, payments may flow
-  | "failed"; // wrong step, no common version, or a broken commitment: terminal
+// The states are the table's (each one's `why` there says what it stands for).
+export type HState = keyof typeof table.states;
+type Failure = keyof typeof table.failures;
 
-type Action = "sendHello" | "onHello" | "onRepeatedHello" | "onAccept" | "onReveal" | null;
+// `${role} ${state} ${input}` -> [next state, action].
+export const TRANSITIONS: ReadonlyMap<string, [HState, string | null]> = new Map(
+  table.transitions.map((t) => [`${t.role} ${t.state} ${t.input}`, [t.next as HState, t.action]]),
+);
 
-// `${role} ${state} ${input}` -> [next state, action]. Inputs: "open", "resend" (the link's
-// retransmission timer) and the peer's steps. The hello is repeated until answered: a
-// browser can drop a message sent the instant its channel opens, without a word. A repeat
-// must carry the same commitment and gets the same accept (as in core/handshake.py).
-export const TRANSITIONS: ReadonlyMap<string, [HState, Action]> = new Map([
-  ["answerer start open", ["hello_sent", "sendHello"]],
-  ["answerer hello_sent resend", ["hello_sent", "sendHello"]],
-  ["offerer start open", ["wait_hello", null]],
-  ["offerer wait_hello hello", ["wait_reveal", "onHello"]],
-  ["offerer wait_reveal hello", ["wait_reveal", "onRepeatedHello"]],
-  ["answerer hello_sent accept", ["verified", "onAccept"]],
-  ["offerer wait_reveal reveal", ["verified", "onReveal"]],
-]);
+// `${state} ${input}` pairs that change nothing, for either role.
+export const IGNORED: ReadonlySet<string> = new Set(
+  table.ignored.flatMap((group) => group.states.flatMap((s) => group.inputs.map((i) => `${s} ${i}`))),
+);
 
 // What a handshake still waits for, by state: said when it times out, so a stalled
-// pairing tells which step never came (the same words as the desktop's).
-export const WAITING_FOR: Readonly<Partial<Record<HState, string>>> = {
-  start: "the data channel to open",
-  hello_sent: "an answer to this side's hello",
-  wait_hello: "the other side's hello",
-  wait_reveal: "the other side's reveal",
-};
-
-// Inputs that change nothing: a second "open", a "resend" with nothing to repeat, and
-// anything after the handshake ended.
-const STATES: HState[] = ["start", "hello_sent", "wait_hello", "wait_reveal", "verified", "failed"];
-export const IGNORED: ReadonlySet<string> = new Set([
-  ...STATES.filter((s) => s !== "start").map((s) => `${s} open`),
-  ...STATES.filter((s) => s !== "hello_sent").map((s) => `${s} resend`),
-  ...["verified", "failed"].flatMap((s) => ["hello", "accept", "reveal"].map((i) => `${s} ${i}`)),
-]);
+// pairing tells which step never came.
+export const WAITING_FOR: Readonly<Partial<Record<HState, string>>> = Object.fromEntries(
+  Object.entries(table.states).flatMap(([s, v]) => ("waitingFor" in v ? [[s, v.waitingFor]] : [])),
+);
 
 export type Output =
   | { kind: "send"; payload: Payload }
   | { kind: "verified"; version: number; code: string; peerInfo: Payload }
-  | { kind: "failed"; code: ErrorCode; message: string };
+  | { kind: "failed"; code: ErrorCode; message: string; tellPeer: boolean };
+
+/** A failure's sentence with its {names} filled in, as the desktop's facts.fill writes it. */
+export function fill(template: string, values: Readonly<Record<string, unknown>>): string {
+  const text = (v: unknown): string => (Array.isArray(v) ? v.map(text).join(", ") : String(v));
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!(name in values)) throw new Error(`no value for {${name}} in "${template}"`);
+    return text(values[name]);
+  });
+}
+
+/** What the other side said about itself in a step (its agent, its merchant). */
+function kept(payload: Payload, step: keyof typeof table.peerInfo): Payload {
+  const keys: readonly string[] = table.peerInfo[step];
+  return Object.fromEntries(Object.entries(payload).filter(([k]) => keys.includes(k)));
+}
 
 export class Handshake {
   state: HState = "start";
@@ -87,16 +86,38 @@ export class Handshake {
     const entry = TRANSITIONS.get(`${this.role} ${this.state} ${step}`);
     if (entry !== undefined) {
       const [next, action] = entry;
+      const before = this.state;
       this.state = next;
-      if (action !== null) this[action](payload);
+      if (action !== null) this.run(action, payload, before);
     } else if (!IGNORED.has(`${this.state} ${step}`)) {
-      this.fail("VERIFICATION_FAILED", `unexpected handshake step ${JSON.stringify(step)} while ${this.state}`);
+      this.fail(table.otherwise as Failure, { input: step, state: this.state });
     }
   }
 
-  private fail(code: ErrorCode, message: string): void {
+  private run(action: string, payload: Payload, before: HState): void {
+    switch (action) {
+      case "send_hello":
+        return this.sendHello();
+      case "on_hello":
+        return this.onHello(payload);
+      case "on_repeated_hello":
+        return this.onRepeatedHello(payload);
+      case "on_accept":
+        return this.onAccept(payload);
+      case "on_reveal":
+        return this.onReveal(payload);
+      case "time_out":
+        return this.fail("timed_out", { seconds: payload["seconds"], waitingFor: WAITING_FOR[before] });
+      default:
+        throw new Error(`protocol/handshake.json names an unknown action ${JSON.stringify(action)}`);
+    }
+  }
+
+  /** One of the table's failures, its sentence filled in: the handshake ends here. */
+  private fail(failure: Failure, values: Readonly<Record<string, unknown>> = {}): void {
+    const f = table.failures[failure];
     this.state = "failed";
-    this.outputs.push({ kind: "failed", code, message });
+    this.outputs.push({ kind: "failed", code: f.code as ErrorCode, message: fill(f.message, values), tellPeer: f.tellPeer });
   }
 
   private sendHello(): void {
@@ -110,21 +131,21 @@ export class Handshake {
     const theirs = payload["versions"] as number[];
     const common = theirs.filter((v) => this.versions.includes(v));
     if (common.length === 0) {
-      this.fail("PROTOCOL_VERSION_UNSUPPORTED", `the other side speaks protocol versions ${JSON.stringify(theirs)}; this page speaks ${JSON.stringify(this.versions)}`);
+      this.fail("no_common_version", { theirs, ours: this.versions });
       return;
     }
     this.version = Math.max(...common);
     this.peerCommit = fromHex(payload["commit"] as string);
     this.peerHello = { ...payload };
-    this.peerInfo = "agent" in payload ? { agent: payload["agent"] } : {};
+    this.peerInfo = kept(payload, "hello");
     this.accept = { step: "accept", version: this.version, nonce: toHex(this.nonce), ...this.info };
     this.outputs.push({ kind: "send", payload: { ...this.accept } });
   }
 
   private onRepeatedHello(payload: Payload): void {
     const same = (k: string): boolean => JSON.stringify(payload[k]) === JSON.stringify(this.peerHello[k]);
-    if (!same("commit") || !same("versions")) {
-      this.fail("VERIFICATION_FAILED", "the other side repeated its hello with a different commitment; someone may be interfering with this connection");
+    if (!table.repeatedHelloMustKeep.every(same)) {
+      this.fail("changed_hello");
       return;
     }
     this.outputs.push({ kind: "send", payload: { ...this.accept } });
@@ -133,11 +154,11 @@ export class Handshake {
   private onAccept(payload: Payload): void {
     const version = payload["version"] as number;
     if (!this.versions.includes(version)) {
-      this.fail("PROTOCOL_VERSION_UNSUPPORTED", `the other side chose protocol version ${version}, which this page did not offer`);
+      this.fail("version_not_offered", { version });
       return;
     }
     this.version = version;
-    this.peerInfo = Object.fromEntries(Object.entries(payload).filter(([k]) => k === "merchant" || k === "agent"));
+    this.peerInfo = kept(payload, "accept");
     this.outputs.push({ kind: "send", payload: { step: "reveal", nonce: toHex(this.nonce) } });
     this.verified(fromHex(payload["nonce"] as string), this.nonce);
   }
@@ -145,7 +166,7 @@ export class Handshake {
   private onReveal(payload: Payload): void {
     const nonceA = fromHex(payload["nonce"] as string);
     if (!commitmentMatches(this.peerCommit, nonceA)) {
-      this.fail("VERIFICATION_FAILED", "the other side's nonce does not match its commitment; someone may be interfering with this connection");
+      this.fail("broken_commitment");
       return;
     }
     this.verified(this.nonce, nonceA);

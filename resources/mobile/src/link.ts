@@ -1,12 +1,13 @@
-// One open data channel: handshake, heartbeat (ping every 3 s, dead after 14 s of
+// One open data channel: handshake, heartbeat (timers.json: a ping every 3 s, dead after 14 s of
 // silence), inactivity close, flood gate, and the conversation's sends with retry
 // (protocol.md, Liveness). Every handler is guarded: nothing thrown reaches the browser's
 // data-channel callback.
 
+import timerFacts from "../../protocol/timers.json";
 import type { Action, Conversation, Payment } from "./conversation";
 import type { ErrorCode } from "./errors";
 import { QrlinkError } from "./errors";
-import { type Handshake, WAITING_FOR } from "./handshake";
+import type { Handshake } from "./handshake";
 import { type Envelope, make, type MessageType, parse, PAYMENT_TYPES, type Payload, toJson } from "./messages";
 
 export interface ChannelLike {
@@ -27,17 +28,22 @@ export interface Timers {
   helloResend: readonly number[]; // ms between repeats of an unanswered hello
 }
 
+/** The waits of a retry policy in ms: first, first × factor, … capped, one per retry. */
+export function backoff(policy: typeof timerFacts.retry): number[] {
+  const { firstDelaySeconds: first, factor, maxDelaySeconds: max, retries } = policy;
+  return Array.from({ length: retries }, (_, i) => Math.min(max, first * factor ** i) * 1000);
+}
+
+// The figures are resources/protocol/timers.json's, shared with the desktop (each says
+// why it is what it is there); tests shorten them.
 export const DEFAULT_TIMERS: Timers = {
-  handshakeTimeout: 10_000,
-  pingInterval: 3_000,
-  // A 10 s blackout survives (10 s plus one ping interval of silence); a dead peer is
-  // noticed within 15 s. The same figure as the desktop's.
-  deadAfter: 14_000,
-  inactivity: 120_000,
+  handshakeTimeout: timerFacts.handshakeTimeout.seconds * 1000,
+  pingInterval: timerFacts.pingInterval.seconds * 1000,
+  deadAfter: timerFacts.deadAfter.seconds * 1000,
+  inactivity: timerFacts.inactivity.seconds * 1000,
   maxRate: 200,
-  retryDelays: [1_000, 2_000, 4_000],
-  // Well after a normal answer (~10 ms, ~30 ms relayed); the same gaps as the desktop's.
-  helloResend: [500, 1_000, 2_000, 4_000],
+  retryDelays: backoff(timerFacts.retry),
+  helloResend: timerFacts.helloResend.seconds.map((s) => s * 1000),
 };
 
 export type LinkEvent =
@@ -245,7 +251,7 @@ export class Link {
         for (const env of this.waiting.splice(0)) this.send(env);
         for (const env of this.conversation.unanswered()) this.send(env); // replay after a new pairing
       } else {
-        this.sendNow("error", { code: out.code, message: out.message });
+        if (out.tellPeer) this.sendNow("error", { code: out.code, message: out.message });
         this.fail(out.code, out.message);
       }
     }
@@ -257,8 +263,7 @@ export class Link {
     if (this.closed) return;
     const t = this.now();
     if (this.handshake.state !== "verified" && t - this.started >= this.timers.handshakeTimeout) {
-      const waiting = WAITING_FOR[this.handshake.state] ?? this.handshake.state;
-      this.fail("TIMEOUT", `the cashier's device did not complete the verification within ${this.timers.handshakeTimeout / 1000} seconds (waiting for ${waiting})`);
+      this.applyHandshake("timeout", { seconds: this.timers.handshakeTimeout / 1000 });
       return;
     }
     if (this.handshake.state === "hello_sent" && t >= this.nextResend) {

@@ -353,6 +353,8 @@ test("link: a handshake that times out says which step never came", async () => 
   assert.ok(closed?.kind === "closed" && closed.failure?.code === "TIMEOUT");
   assert.match(closed.reason, /\(waiting for an answer to this side's hello\)$/);
   assert.equal(ch.readyState, "closed");
+  // The other side is silent and the sentence speaks of it: it is not sent an error.
+  assert.deepEqual(ch.sent.map((raw) => JSON.parse(raw).type).filter((t) => t === "error"), []);
 });
 
 test("addresses print as Python's ipaddress prints them", () => {
