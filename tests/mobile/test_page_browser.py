@@ -149,7 +149,10 @@ def test_a_hello_lost_on_the_wire_is_sent_again(phone: PhoneBrowser) -> None:
         assert '"step":"hello"' in dropped
         opened = float(page.get_attribute("body", "data-t-channel-open") or "nan")
         verified = float(page.get_attribute("body", "data-t-verified") or "nan")
-        assert 400 <= verified - opened < 3000, (opened, verified)
+        # The hello went again after its first gap (0.5 s), not at once; how long after is
+        # the benchmark's figure (a busy machine may need a later repeat, still before the
+        # 10 s handshake timeout, which would have failed the pairing).
+        assert 400 <= verified - opened < 10_000, (opened, verified)
         page.click("#approve")
         page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)
         assert offer.finish() == 0, offer.diagnostics()
