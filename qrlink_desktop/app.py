@@ -33,9 +33,9 @@ from .gui.netinfo import PAGE_PORT, lan_ipv4
 from .gui.session import EngineFactory, RemoteConfig, SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
-from .rendezvous.answers import AnswerInbox, NetworkAnswer, Refusal
+from .pages.answers import AnswerInbox, NetworkAnswer, Refusal
+from .pages.server import PageServer, serve_pages
 from .rendezvous.client import RendezvousClient
-from .rendezvous.pages import PageServer, serve_pages
 from .rtc.engine import Engine
 
 log = logging.getLogger("qrlink.app")

@@ -36,7 +36,7 @@ from .core.sas import codes_match, format_code, typed_code
 from .core.session import State
 from .core.turn import parse_ice_url
 from .options import add_ice_options
-from .rendezvous.answers import AnswerInbox, NetworkAnswer, Refusal
+from .pages.answers import AnswerInbox, NetworkAnswer, Refusal
 from .rtc.channel import ChannelTimers
 from .rtc.engine import Engine, EngineConfig
 from .rtc.peer import IceConfig, IceServerConfig
@@ -564,7 +564,7 @@ async def run_offer(args: argparse.Namespace, report: Reporter) -> int:
     pages = None
     inbox: AnswerInbox | None = None
     if getattr(args, "serve_page", None):
-        from .rendezvous.pages import parse_address, serve_pages
+        from .pages.server import parse_address, serve_pages
 
         try:
             host, port = parse_address(args.serve_page)

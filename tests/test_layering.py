@@ -18,7 +18,10 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "core": (set(), {"core"}),
     "rtc": ({"aiortc", "aioice", "zstandard", "av"}, {"core", "rtc"}),
     "scan": ({"numpy", "cv2", "zxingcpp", "pyzbar", "qrcode"}, {"core", "scan"}),
-    "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "rendezvous"}),
+    # The page server: the built page and the laptop's answer inbox, no service in it.
+    "pages": ({"aiohttp", "yarl", "multidict"}, {"core", "pages"}),
+    # The service serves the same page through pages/ (one origin for page and API).
+    "rendezvous": ({"aiohttp", "redis", "yarl", "multidict"}, {"core", "pages", "rendezvous"}),
 }
 
 
@@ -88,8 +91,21 @@ def test_core_loads_no_third_party_module() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_the_page_server_is_not_part_of_the_service(tmp_path: Path) -> None:
+    root = _copy_of_the_package(tmp_path)
+    assert _violations("pages", root) == []
+    (root / "pages" / "_layering_probe.py").write_text("from ..rendezvous.store import Store\n")
+    assert _violations("pages", root) == [
+        "pages/_layering_probe.py imports qrlink_desktop.rendezvous.store"
+    ]
+    (root / "rendezvous" / "_layering_probe.py").write_text("from ..rtc.peer import Peer\n")
+    assert _violations("rendezvous", root) == [
+        "rendezvous/_layering_probe.py imports qrlink_desktop.rtc.peer"
+    ]
+
+
 def test_gui_is_the_only_layer_with_qt() -> None:
-    for layer in ("core", "rtc", "scan", "rendezvous"):
+    for layer in ("core", "rtc", "scan", "pages", "rendezvous"):
         assert not [v for v in _violations(layer) if "PySide6" in v or "qasync" in v]
         for path in (ROOT / layer).rglob("*.py"):
             assert "PySide6" not in path.read_text(), path

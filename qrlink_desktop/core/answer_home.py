@@ -6,8 +6,8 @@ offer gains no byte; the page proves it read the QR by a MAC over the offer id a
 answer text under that key. The key itself never travels, and the fragment that holds
 the seed never reaches a server. Layout: resources/protocol/bootstrap-format.md.
 
-This module is the arithmetic and the request's shape; rendezvous/answers.py decides
-what a request may do, rendezvous/pages.py carries it over HTTP.
+This module is the arithmetic and the request's shape; pages/answers.py decides
+what a request may do, pages/server.py carries it over HTTP.
 """
 
 from __future__ import annotations

@@ -39,3 +39,9 @@ class QrlinkError(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"code": str(self.code), "message": self.message}
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The JSON body of a refusal over HTTP, the same from the rendezvous service and the
+    laptop's page server: `{"error": {"code", "message"}}`."""
+    return {"error": {"code": str(code), "message": message}}

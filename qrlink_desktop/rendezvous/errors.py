@@ -7,9 +7,8 @@ can hand them to a person unchanged; the rest name what HTTP already says.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from qrlink_desktop.core.errors import ErrorCode
+from qrlink_desktop.core.errors import ErrorCode, error_body
 
 
 class ApiErrorCode(StrEnum):
@@ -42,12 +41,8 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> dict[str, dict[str, str]]:
         return error_body(self.code, self.message)
-
-
-def error_body(code: ApiErrorCode | str, message: str) -> dict[str, Any]:
-    return {"error": {"code": str(code), "message": message}}
 
 
 def invalid(message: str) -> ApiError:

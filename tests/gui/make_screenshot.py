@@ -29,8 +29,8 @@ from qrlink_desktop import app as app_module
 from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import CameraRequest
-from qrlink_desktop.rendezvous.answers import AnswerInbox
-from qrlink_desktop.rendezvous.pages import serve_pages
+from qrlink_desktop.pages.answers import AnswerInbox
+from qrlink_desktop.pages.server import serve_pages
 from qrlink_desktop.scan.sources import open_source
 
 

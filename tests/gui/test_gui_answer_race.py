@@ -19,8 +19,8 @@ from pytestqt.qtbot import QtBot
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.session import State
-from qrlink_desktop.rendezvous.answers import AnswerInbox
-from qrlink_desktop.rendezvous.pages import PageServer, serve_pages
+from qrlink_desktop.pages.answers import AnswerInbox
+from qrlink_desktop.pages.server import PageServer, serve_pages
 
 
 @pytest.fixture

@@ -35,8 +35,8 @@ from support import synthetic
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.status_panel import WAITING_ONE_SCAN
-from qrlink_desktop.rendezvous.answers import AnswerInbox
-from qrlink_desktop.rendezvous.pages import PageServer, serve_pages
+from qrlink_desktop.pages.answers import AnswerInbox
+from qrlink_desktop.pages.server import PageServer, serve_pages
 
 STEP_MS = 15_000  # a browser step's own waits
 WAIT_MS = 25_000  # waiting here for a step, or for the window

@@ -93,7 +93,7 @@ def page_host(topology: ms.Topology) -> Iterator[str]:
             *topology.laptop.exec_prefix(),
             sys.executable,
             "-m",
-            "qrlink_desktop.rendezvous.pages",
+            "qrlink_desktop.pages",
             "--host",
             addr,
             "--port",

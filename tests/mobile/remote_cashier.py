@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.pages.server import add_page_routes
 from qrlink_desktop.rendezvous.client import RendezvousClient
-from qrlink_desktop.rendezvous.pages import add_page_routes
 from qrlink_desktop.rendezvous.server import create_app
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig

@@ -14,8 +14,8 @@ import pytest
 from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Kind
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
-from qrlink_desktop.rendezvous.answers import AnswerInbox, NetworkAnswer
-from qrlink_desktop.rendezvous.pages import MARKER, PageServer, serve_pages
+from qrlink_desktop.pages.answers import AnswerInbox, NetworkAnswer
+from qrlink_desktop.pages.server import MARKER, PageServer, serve_pages
 
 
 def _offer(seed: bytes) -> BootstrapRecord:

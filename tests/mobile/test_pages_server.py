@@ -13,7 +13,7 @@ import mobile_support as ms
 import pytest
 
 from qrlink_desktop import cli
-from qrlink_desktop.rendezvous.pages import (
+from qrlink_desktop.pages.server import (
     PageServer,
     content_security_policy,
     parse_address,

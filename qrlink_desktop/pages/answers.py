@@ -1,6 +1,6 @@
 """The laptop's inbox for answers the page sends home (one scan).
 
-The page server (pages.py) hands every `POST /answer` here with the client's address and
+The page server (server.py) hands every `POST /answer` here with the client's address and
 the time; the inbox decides, and only a genuine answer for the offer on screen reaches the
 engine, through the `AnswerSink` the composition root (app.py, cli.py) plugs in: this
 package never imports the engine. Exactly one answer per offer is taken. Everything else
@@ -33,7 +33,7 @@ from enum import Enum, StrEnum
 from ..core import answer_home
 from ..core.bootstrap import BootstrapRecord
 from ..core.errors import ErrorCode, QrlinkError
-from .ratelimit import Bucket, RateLimit, take
+from ..core.ratelimit import Bucket, RateLimit, take
 
 log = logging.getLogger(__name__)
 

@@ -2,18 +2,23 @@
 
 The desktop app serves the page on the laptop's LAN address so that a shop without
 internet works; `qrlink peer offer --serve-page ADDR:PORT` does the same for the headless
-peer. Files are read once at start and served from memory: correct MIME types, a
-Content-Security-Policy with no external sources, `no-cache` (with an ETag) for
-index.html and a year's `immutable` caching for the content-hashed assets, and the
-precompressed `.br`/`.gz` copies the build writes for clients that accept them.
-No reverse DNS lookups (a server in a namespace without DNS must not stall).
+peer, and `qrlink rendezvous` serves it beside its API (one origin for both). Files are
+read once at start and served from memory: correct MIME types, a Content-Security-Policy
+with no external sources, `no-cache` (with an ETag) for index.html and a year's
+`immutable` caching for the content-hashed assets, and the precompressed `.br`/`.gz`
+copies the build writes for clients that accept them. No reverse DNS lookups (a server in
+a namespace without DNS must not stall).
 
-Given an `AnswerInbox` (answers.py), the server also takes the page's answer back:
-`POST /answer`, and the index.html it serves carries `<meta name="qrlink-answer"
-content="answer">`, which tells the page it may send its answer there. Without an inbox
-(a page host, the rendezvous service) there is no marker and the page shows its QR.
+The index.html served tells the page what its origin offers, by markers in its head:
 
-    python -m qrlink_desktop.rendezvous.pages --host 0.0.0.0 --port 8765
+- `<meta name="qrlink-answer" content="answer">`: given an `AnswerInbox` (answers.py), the
+  laptop takes the page's answer back at `POST /answer` (one scan);
+- `<meta name="qrlink-rendezvous" content=".">`: the rendezvous service's API is on this
+  origin, so the page publishes and looks up reply handles there with no setting.
+
+Without either (a page host) the page shows its answer QR.
+
+    python -m qrlink_desktop.pages --host 0.0.0.0 --port 8765
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ from aiohttp import web
 
 from ..core.answer_home import ANSWER_PATH, MAX_REQUEST_BYTES
 from ..core.clock import SYSTEM_CLOCK, Clock
+from ..core.errors import error_body
 from ..core.resources import resources_dir
 from .answers import AnswerInbox, Outcome
-from .errors import error_body
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +125,15 @@ def _load(root: Path) -> dict[str, _File]:
 
 
 MARKER = f'<meta name="qrlink-answer" content="{ANSWER_PATH}">'
+# The rendezvous API's base, relative to the page: the service serves both.
+SERVICE_MARKER = '<meta name="qrlink-rendezvous" content=".">'
 
 
-def _with_marker(entry: _File) -> _File:
-    """index.html with the marker that tells the page its answer may come back here."""
-    body = entry.body.replace(b"</head>", MARKER.encode() + b"\n</head>", 1)
+def _with_marker(entry: _File, marker: str) -> _File:
+    """index.html with a marker that tells the page what its origin offers."""
+    body = entry.body.replace(b"</head>", marker.encode() + b"\n</head>", 1)
     if body == entry.body:
-        raise ValueError("index.html has no </head> to put the answer marker before")
+        raise ValueError("index.html has no </head> to put the page's marker before")
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
     return _File(body, entry.content_type, entry.cache_control, etag, ())
 
@@ -184,11 +191,17 @@ def add_page_routes(
     connect_src: Sequence[str] = (),
     inbox: AnswerInbox | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    service: bool = False,
 ) -> None:
+    """The page's routes on `app`: `/` and each built file by name (nothing else, so the
+    paths of an API beside it keep their own answers). `service`: the app is a rendezvous
+    service, and the page is told so."""
     files = _load(root or default_root())
     csp = content_security_policy(connect_src)
+    if service:
+        files["index.html"] = _with_marker(files["index.html"], SERVICE_MARKER)
     if inbox is not None:
-        files["index.html"] = _with_marker(files["index.html"])
+        files["index.html"] = _with_marker(files["index.html"], MARKER)
 
         async def answer(request: web.Request) -> web.Response:
             body = await _read_capped(request, MAX_REQUEST_BYTES)
@@ -198,10 +211,7 @@ def add_page_routes(
         app.router.add_post("/" + ANSWER_PATH, answer)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        name = request.match_info.get("name") or "index.html"
-        entry = files.get(name)
-        if entry is None:
-            raise web.HTTPNotFound(text="not found\n", headers={"Cache-Control": REVALIDATE})
+        entry = files[request.path.lstrip("/") or "index.html"]
         headers = {
             "Content-Type": entry.content_type,
             "Cache-Control": entry.cache_control,
@@ -223,7 +233,7 @@ def add_page_routes(
                 break
         return web.Response(body=b"" if request.method == "HEAD" else body, headers=headers)
 
-    for path in ("/", "/{name}"):
+    for path in ("/", *("/" + name for name in files)):
         app.router.add_get(path, handle)  # GET routes answer HEAD too
 
 
@@ -285,7 +295,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m qrlink_desktop.rendezvous.pages",
+        prog="python -m qrlink_desktop.pages",
         description="Serve the built mobile page. Prints the URL once listening.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -320,7 +330,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qrlink: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,15 +12,15 @@ from qrlink_desktop.core import answer_home, bootstrap
 from qrlink_desktop.core.answer_home import MAX_REQUEST_BYTES
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
-from qrlink_desktop.rendezvous import answers
-from qrlink_desktop.rendezvous.answers import (
+from qrlink_desktop.core.ratelimit import RateLimit
+from qrlink_desktop.pages import answers
+from qrlink_desktop.pages.answers import (
     TRANSITIONS,
     AnswerInbox,
     NetworkAnswer,
     OfferState,
     Refusal,
 )
-from qrlink_desktop.rendezvous.ratelimit import RateLimit
 
 NOW = 1_800_000_000.0
 PHONE, OTHER = "10.99.0.2", "10.99.0.3"
@@ -193,7 +193,7 @@ async def test_refusals_are_logged_without_the_body(
     offer = _offer(bytes(16))
     inbox.expect(offer, NOW)
     forged = answer_home.AnswerRequest(offer.offer_id, "QL:SECRETBODY", bytes(32)).to_json()
-    with caplog.at_level(logging.DEBUG, logger="qrlink_desktop.rendezvous.answers"):
+    with caplog.at_level(logging.DEBUG, logger="qrlink_desktop.pages.answers"):
         for _ in range(50):
             await inbox.handle(forged.encode(), OTHER, NOW)
         await inbox.handle(_body(offer), PHONE, NOW)
