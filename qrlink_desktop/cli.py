@@ -770,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return gui_main(argv[1:])
     if argv and argv[0] == "rendezvous":
-        from .rendezvous.server import main as rendezvous_main
+        from .rendezvous.command import main as rendezvous_main
 
         return rendezvous_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -2,6 +2,6 @@
 
 import sys
 
-from qrlink_desktop.rendezvous.server import main
+from qrlink_desktop.rendezvous.command import main
 
 sys.exit(main())

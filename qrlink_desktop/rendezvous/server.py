@@ -1,31 +1,32 @@
-"""The aiohttp application, its runner and the `qrlink rendezvous` command line.
+"""The service as an aiohttp application, and its runner (the command line that starts it
+is command.py).
 
 Handlers only parse, call the store with `now` from the injected clock, and shape JSON;
 the store and the rate limiter decide. One middleware owns rate limiting, error bodies
-and request metrics so every path answers the same way.
+and request metrics so every path answers the same way. With a built page the service
+also serves it at `/` through the page server (pages/server.py), so a phone gets the page
+and the API from one origin and the page uses this service for reply handles unasked.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
-import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from qrlink_desktop.core.clock import SYSTEM_CLOCK, Clock
 from qrlink_desktop.core.turn import rest_credentials
+from qrlink_desktop.pages.server import add_page_routes
 from qrlink_desktop.rendezvous import validation as v
 from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid
 from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
@@ -89,6 +90,8 @@ class ServiceConfig:
     # their SHA-256 is kept here); the customer's side names a handle published now.
     api_token_hashes: tuple[str, ...] = ()
     turn_refusal_limit: RateLimit | None = DEFAULT_TURN_REFUSAL_LIMIT
+    # The built mobile page, served at `/`; None: the API alone.
+    page_root: Path | None = None
 
 
 def hash_api_token(token: str) -> str:
@@ -487,6 +490,8 @@ def create_app(
     app.router.add_get("/health", service.health)
     app.router.add_get("/metrics", service.metrics_text)
     app.router.add_get("/openapi.json", service.openapi)
+    if config.page_root is not None:
+        add_page_routes(app, config.page_root, service=True)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.store.start()
@@ -545,119 +550,3 @@ async def serve(
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="qrlink rendezvous",
-        description="Run the rendezvous service (topic broadcaster + lookup resolver).",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (0: any free port)"
-    )
-    parser.add_argument(
-        "--redis",
-        metavar="URL",
-        help="share tokens and rate limits through this Redis (redis://host:port/db); "
-        "without it tokens live in this process's memory",
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=DEFAULT_RATE_LIMIT.rate,
-        help="requests per second allowed per client (0 disables rate limiting)",
-    )
-    parser.add_argument(
-        "--burst",
-        type=int,
-        default=DEFAULT_RATE_LIMIT.burst,
-        help="requests a client may send at once before the rate applies",
-    )
-    parser.add_argument(
-        "--trust-forwarded-for",
-        action="store_true",
-        help="key rate limits on the last X-Forwarded-For address (only behind a proxy)",
-    )
-    parser.add_argument(
-        "--max-wait",
-        type=float,
-        default=v.MAX_WAIT_SECONDS,
-        help="longest long poll, in seconds, that /lookup?wait= accepts",
-    )
-    parser.add_argument(
-        "--turn-url",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="TURN URL handed out by GET /turn (repeatable); needs the secret",
-    )
-    parser.add_argument(
-        "--turn-ttl",
-        type=int,
-        default=DEFAULT_TURN_TTL,
-        metavar="SECONDS",
-        help=f"lifetime of the TURN credentials GET /turn mints, 60-{MAX_TURN_TTL} "
-        f"(default {DEFAULT_TURN_TTL}); a customer's credential also ends with its handle",
-    )
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="'info' logs one line per request",
-    )
-    return parser
-
-
-def config_from_args(args: argparse.Namespace) -> ServiceConfig:
-    limited = args.rate > 0
-    return ServiceConfig(
-        rate_limit=RateLimit(args.rate, args.burst) if limited else None,
-        trust_forwarded_for=args.trust_forwarded_for,
-        max_wait=args.max_wait,
-        # The secrets come from the environment so they never show in a process list.
-        turn_secret=os.environ.get("QRLINK_TURN_SECRET") or None,
-        turn_urls=tuple(args.turn_url),
-        turn_ttl=args.turn_ttl,
-        api_token_hashes=api_tokens_from(os.environ.get("QRLINK_API_TOKEN")),
-        turn_refusal_limit=DEFAULT_TURN_REFUSAL_LIMIT if limited else None,
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.rate < 0 or args.burst < 1:
-        parser.error("--rate must be >= 0 and --burst >= 1")
-    if not 0 < args.max_wait <= v.MAX_WAIT_SECONDS:
-        parser.error(f"--max-wait must be above 0 and at most {v.MAX_WAIT_SECONDS:g}")
-    if not 60 <= args.turn_ttl <= MAX_TURN_TTL:
-        parser.error(f"--turn-ttl must be between 60 and {MAX_TURN_TTL} seconds")
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    config = config_from_args(args)
-    app = app_for_redis(args.redis, config) if args.redis else create_app(config=config)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(app, args.host, args.port, stop, ready=_announce)
-
-    try:
-        asyncio.run(run())
-    except OSError as exc:
-        print(
-            f"qrlink rendezvous: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
-        )
-        return 1
-    return 0
-
-
-def _announce(url: str) -> None:
-    # Scripts and tests read this line to learn the port when started with --port 0.
-    print(f"listening on {url}", flush=True)

@@ -14,7 +14,7 @@ import pytest
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from qrlink_desktop.core.retry import RetryPolicy
 from qrlink_desktop.rendezvous.client import RendezvousClient
-from qrlink_desktop.rendezvous.server import main
+from qrlink_desktop.rendezvous.command import main
 
 from .helpers import REPO, RedisProcess, ServiceProcess
 

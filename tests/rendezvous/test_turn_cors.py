@@ -11,13 +11,9 @@ from typing import Any
 
 from qrlink_desktop.core.clock import ManualClock
 from qrlink_desktop.core.turn import rest_expiry
+from qrlink_desktop.rendezvous.command import parse_options
 from qrlink_desktop.rendezvous.ratelimit import RateLimit
-from qrlink_desktop.rendezvous.server import (
-    ServiceConfig,
-    api_tokens_from,
-    build_parser,
-    config_from_args,
-)
+from qrlink_desktop.rendezvous.server import ServiceConfig, api_tokens_from
 
 from .conftest import Client, MakeClient
 
@@ -133,8 +129,7 @@ async def test_refused_turn_requests_are_rate_limited_per_client(
 
 def test_the_credential_lifetime_stays_short() -> None:
     assert ServiceConfig().turn_ttl == 300
-    args = build_parser().parse_args([])
-    assert config_from_args(args).turn_ttl == 300
+    assert parse_options([], {}).service.turn_ttl == 300
 
 
 async def test_turn_without_a_secret_is_404(api: Client) -> None:
