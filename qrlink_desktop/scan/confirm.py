@@ -6,7 +6,9 @@ one the customer meant to show. As Electrum's QR reader does, a text is accepted
 appears in at least `needed` of the last `window_frames` decoded frames, all within
 `window_seconds`; then it is emitted once, until `reset()`.
 
-Pure logic: the caller passes `now` (a monotonic reading) with every frame.
+Pure logic: the caller passes `now` (a monotonic reading) with every frame. The page's
+in-page scanner (resources/mobile/src/confirm.ts) follows the same rule with the same
+defaults; both replay resources/protocol/scan-confirmation.json.
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 // The shared protocol files (resources/protocol) explain themselves in "description" and
 // "why" fields; the page needs their facts, not the prose, so the prose stays out of the
-// bundle. Only these two files: messages.schema.json has a property named "description".
+// bundle. Only these files: messages.schema.json has a property named "description".
 const PROSE = new Set(["description", "why"]);
 const factsWithoutProse = {
   name: "facts-without-prose",
   setup(b) {
-    b.onLoad({ filter: /[\\/]protocol[\\/](handshake|timers)\.json$/ }, (args) => ({
+    b.onLoad({ filter: /[\\/]protocol[\\/](handshake|timers|scan-confirmation)\.json$/ }, (args) => ({
       contents: JSON.stringify(JSON.parse(readFileSync(args.path, "utf8")), (k, v) => (PROSE.has(k) ? undefined : v)),
       loader: "json",
     }));

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,9 +240,13 @@ def chromium_args(topology: Topology) -> list[str]:
     return CHROMIUM_ARGS + (CHROMIUM_LOOPBACK_ARGS if topology.loopback else [])
 
 
-def _launch(pw: Playwright, engine: str, topology: Topology) -> Browser:
+def _launch(
+    pw: Playwright, engine: str, topology: Topology, chromium_extra: Sequence[str] = ()
+) -> Browser:
     if engine == "chromium":
-        return pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(topology))
+        return pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*chromium_args(topology), *chromium_extra]
+        )
     if engine == "firefox":
         return pw.firefox.launch(
             channel="moz-firefox",
@@ -254,9 +258,12 @@ def _launch(pw: Playwright, engine: str, topology: Topology) -> Browser:
 
 
 @contextlib.contextmanager
-def browser_in(engine: str, topology: Topology) -> Iterator[Browser]:
+def browser_in(
+    engine: str, topology: Topology, chromium_extra: Sequence[str] = ()
+) -> Iterator[Browser]:
     """A headless `engine` ("chromium" or "firefox") in the topology's phone namespace,
-    with its own Playwright driver there; closed, with the driver, on exit."""
+    with its own Playwright driver there; closed, with the driver, on exit.
+    `chromium_extra`: more Chromium switches (a fake camera)."""
     with tempfile.TemporaryDirectory() as tmp:
         wrapper = str(_driver_wrapper(topology.phone, Path(tmp)))
         # Playwright reads the variable once, when it starts its driver.
@@ -270,7 +277,7 @@ def browser_in(engine: str, topology: Topology) -> Iterator[Browser]:
             else:
                 os.environ["PLAYWRIGHT_NODEJS_PATH"] = previous
         try:
-            browser = _launch(pw, engine, topology)
+            browser = _launch(pw, engine, topology, chromium_extra)
             try:
                 yield browser
             finally:

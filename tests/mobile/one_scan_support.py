@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -264,9 +264,12 @@ class BrowserThread:
     turning while the page works: each step is a function of the browser run there, its
     result a future to wait on."""
 
-    def __init__(self, engine: str, topology: ms.Topology) -> None:
+    def __init__(
+        self, engine: str, topology: ms.Topology, chromium_extra: Sequence[str] = ()
+    ) -> None:
         self._steps: queue.Queue[tuple[Callable[[Any], Any], Future[Any]] | None] = queue.Queue()
         self.engine, self._topology = engine, topology
+        self._extra = tuple(chromium_extra)
         self._ready: Future[None] = Future()
         self.console: list[str] = []
         self.pages: dict[str, Any] = {}  # touched only by steps, on the browser's thread
@@ -277,7 +280,7 @@ class BrowserThread:
     def _run(self) -> None:
         try:
             # Playwright's sync API belongs to the thread that started it: this one.
-            with ms.browser_in(self.engine, self._topology) as browser:
+            with ms.browser_in(self.engine, self._topology, self._extra) as browser:
                 self._ready.set_result(None)
                 while (item := self._steps.get()) is not None:
                     step, result = item

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qrlink_desktop.scan.confirm import Confirmer
+from qrlink_desktop.core.resources import load_json
+from qrlink_desktop.scan.confirm import (
+    DEFAULT_NEEDED,
+    DEFAULT_WINDOW_FRAMES,
+    DEFAULT_WINDOW_SECONDS,
+    Confirmer,
+)
 
 FRAME = 1 / 30
 
@@ -153,3 +160,35 @@ def test_matches_a_direct_reading_of_the_rule(
                 expected.append(text)
                 accepted.add(text)
         assert got == expected
+
+
+def _shared_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = load_json("protocol/scan-confirmation.json")["cases"]
+    return cases
+
+
+def test_the_shared_defaults_are_the_scanners() -> None:
+    defaults = load_json("protocol/scan-confirmation.json")["defaults"]
+    c = Confirmer()
+    assert (c.needed, c.window_frames, c.window_seconds) == (
+        defaults["needed"],
+        defaults["windowFrames"],
+        defaults["windowSeconds"],
+    )
+
+
+@pytest.mark.parametrize("case", _shared_cases(), ids=lambda c: c["name"])
+def test_the_cases_shared_with_the_page(case: dict[str, Any]) -> None:
+    # The page's scanner (resources/mobile/src/confirm.ts) replays the same file.
+    c = Confirmer(
+        case.get("needed", DEFAULT_NEEDED),
+        case.get("windowFrames", DEFAULT_WINDOW_FRAMES),
+        case.get("windowSeconds", DEFAULT_WINDOW_SECONDS),
+    )
+    for i, frame in enumerate(case["frames"]):
+        if frame == ["reset"]:
+            c.reset()
+            assert c.accepted == frozenset()
+            continue
+        now, texts, confirms = frame
+        assert c.observe(texts, now) == confirms, i

@@ -1,13 +1,15 @@
-// The customer's half of the payment conversation (protocol.md, Payments):
+// The payment conversation (protocol.md, Payments), either half of it, as the desktop's
+// qrlink_desktop/core/conversation.py:
 //
-//   cashier (offerer)                       customer (this page)
+//   merchant (offerer)                      customer (answerer)
 //     payment_request  -------------------->  (the customer decides)
 //     (acknowledged automatically) <--------  payment_response
 //     payment_acknowledgment -------------->
 //
-// Pure: `receive` takes a parsed envelope and returns actions. It outlives one data
-// channel, so a new pairing replays an unacknowledged response under its original
-// messageId, and a duplicate request gets the identical reply, never a second decision.
+// The page is the customer when it answers an offer, and the merchant when it offers
+// (phone to phone). Pure: `receive` takes a parsed envelope and returns actions. It
+// outlives one data channel, so a new pairing replays what is unanswered under its
+// original messageId, and a duplicate gets the identical reply, never a second decision.
 // A decision is never forgotten while the conversation lives: memory is bounded by the
 // number of payment requests it admits (MAX_PAYMENT_REQUESTS), not by time; past it a
 // new request is refused with RATE_LIMITED and replays of admitted ones are still answered.
@@ -53,20 +55,60 @@ export interface Payment {
   acknowledgment: Envelope | null;
 }
 
+export type ConversationRole = "offerer" | "answerer";
+
 export type Action =
   | { kind: "send"; envelope: Envelope; raw?: string }
-  | { kind: "request"; payment: Payment } // show it, ask the customer
+  | { kind: "request"; payment: Payment } // customer: show it, ask the customer
+  | { kind: "response"; payment: Payment } // merchant: the customer decided (acknowledged)
   | { kind: "acknowledged"; payment: Payment }
   | { kind: "duplicate"; messageId: string }
   | { kind: "peerError"; code: string; message: string; refMessageId: string | null };
 
+export interface RequestDetails {
+  merchant?: string;
+  reference?: string;
+  description?: string;
+}
+
 export class Conversation {
   verified = false;
+  // Merchant: the person compared the codes and said they match; only then may a payment
+  // be requested (one question, asked in requestPayment).
+  private codeConfirmed = false;
   readonly replies = new ReplyLog();
   readonly payments = new Map<string, Payment>();
   readonly processed: string[] = []; // messageIds acted upon, in order
 
-  constructor(readonly maxRequests = MAX_PAYMENT_REQUESTS) {}
+  constructor(
+    readonly maxRequests = MAX_PAYMENT_REQUESTS,
+    readonly role: ConversationRole = "answerer",
+  ) {}
+
+  get confirmed(): boolean {
+    return this.codeConfirmed;
+  }
+
+  /** Merchant: the codes on both screens match (the person said so). */
+  confirmCode(): void {
+    if (this.role !== "offerer") throw new QrlinkError("INVALID_ARGUMENT", "only the merchant confirms the code");
+    if (!this.verified) throw new QrlinkError("NOT_VERIFIED", "there is no verification code to confirm yet");
+    this.codeConfirmed = true;
+  }
+
+  /** Merchant: ask for a payment (validated: a known currency, its decimals, above zero). */
+  requestPayment(amount: string, currency: string, nowMs: number, details: RequestDetails = {}): Action[] {
+    if (this.role !== "offerer") throw new QrlinkError("INVALID_ARGUMENT", "only the merchant requests payments");
+    if (!this.verified || !this.codeConfirmed) throw new QrlinkError("NOT_VERIFIED", "the verification code has not been confirmed yet");
+    if (this.payments.size >= this.maxRequests) {
+      throw new QrlinkError("RATE_LIMITED", `this conversation has reached its ${this.maxRequests} payment requests; start with a new customer`);
+    }
+    const payload: Payload = { amount, currency };
+    for (const key of ["merchant", "reference", "description"] as const) if (details[key]) payload[key] = details[key];
+    const env = make("payment_request", payload, nowMs);
+    this.payments.set(env.messageId, { request: env, status: "requested", response: null, acknowledgment: null });
+    return [{ kind: "send", envelope: env }];
+  }
 
   private error(code: ErrorCode, message: string, ref: Envelope | null, nowMs: number): Action {
     const payload: Payload = { code, message };
@@ -90,7 +132,7 @@ export class Conversation {
       case "payment_acknowledgment":
         return this.onAck(env, nowMs);
       case "payment_response":
-        return [this.error("MESSAGE_INVALID", "payment_response is not expected by the answerer", env, nowMs)];
+        return this.onResponse(env, nowMs);
       case "error":
         return [{
           kind: "peerError",
@@ -103,7 +145,12 @@ export class Conversation {
     }
   }
 
+  private wrongRole(env: Envelope, nowMs: number): Action[] {
+    return [this.error("MESSAGE_INVALID", `${env.type} is not expected by the ${this.role}`, env, nowMs)];
+  }
+
   private onRequest(env: Envelope, nowMs: number): Action[] {
+    if (this.role !== "answerer") return this.wrongRole(env, nowMs);
     if (this.payments.size >= this.maxRequests) {
       // Nothing about it is kept: memory stays bounded, and a copy is refused again.
       return [this.error("RATE_LIMITED", `this conversation has reached its ${this.maxRequests} payment requests; start a new one`, env, nowMs)];
@@ -115,10 +162,32 @@ export class Conversation {
     return [{ kind: "request", payment }];
   }
 
+  /** Merchant: the customer's decision, acknowledged at once; a second, different
+   * response for a payment decided already gets the first acknowledgment again. */
+  private onResponse(env: Envelope, nowMs: number): Action[] {
+    const requestId = env.payload["requestId"] as string;
+    const payment = this.payments.get(requestId);
+    if (this.role !== "offerer" || payment === undefined) return this.wrongRole(env, nowMs);
+    if (payment.acknowledgment !== null) {
+      const raw = toJson(payment.acknowledgment);
+      return [{ kind: "duplicate", messageId: env.messageId }, { kind: "send", envelope: payment.acknowledgment, raw }];
+    }
+    this.replies.record(env.messageId);
+    this.processed.push(env.messageId);
+    const status = env.payload["status"] as "approved" | "declined";
+    payment.response = env;
+    payment.status = status;
+    const ack = make("payment_acknowledgment", { requestId, status }, nowMs);
+    payment.acknowledgment = ack;
+    const raw = toJson(ack);
+    this.replies.setReply(env.messageId, raw);
+    return [{ kind: "response", payment }, { kind: "send", envelope: ack, raw }];
+  }
+
   private onAck(env: Envelope, nowMs: number): Action[] {
     const payment = this.payments.get(env.payload["requestId"] as string);
-    if (payment === undefined || payment.response === null) {
-      return [this.error("MESSAGE_INVALID", "payment_acknowledgment is not expected by the answerer", env, nowMs)];
+    if (this.role !== "answerer" || payment === undefined || payment.response === null) {
+      return this.wrongRole(env, nowMs);
     }
     if (payment.acknowledgment !== null) return [{ kind: "duplicate", messageId: env.messageId }]; // the first stands
     this.replies.record(env.messageId);
@@ -129,6 +198,7 @@ export class Conversation {
 
   /** The customer's decision; a second tap changes nothing. */
   respond(requestId: string, approve: boolean, nowMs: number, reason?: string): Action[] {
+    if (this.role !== "answerer") throw new QrlinkError("INVALID_ARGUMENT", "only the customer decides a payment");
     const payment = this.payments.get(requestId);
     if (payment === undefined) throw new QrlinkError("INVALID_ARGUMENT", `no payment request ${requestId}`);
     if (payment.response !== null) return [];
@@ -142,8 +212,11 @@ export class Conversation {
     return [{ kind: "send", envelope: env, raw }];
   }
 
-  /** Responses the cashier has not acknowledged: replayed after a new pairing. */
+  /** What a new pairing replays, oldest first, under the original messageIds: the
+   * customer's responses not acknowledged, the merchant's requests not answered. */
   unanswered(): Envelope[] {
-    return [...this.payments.values()].filter((p) => p.response !== null && p.acknowledgment === null).map((p) => p.response as Envelope);
+    const payments = [...this.payments.values()];
+    if (this.role === "offerer") return payments.filter((p) => p.response === null).map((p) => p.request);
+    return payments.filter((p) => p.response !== null && p.acknowledgment === null).map((p) => p.response as Envelope);
   }
 }

@@ -4,7 +4,7 @@
 // data-channel callback.
 
 import timerFacts from "../../protocol/timers.json";
-import type { Action, Conversation, Payment } from "./conversation";
+import type { Action, Conversation, Payment, RequestDetails } from "./conversation";
 import type { ErrorCode } from "./errors";
 import { QrlinkError } from "./errors";
 import type { Handshake } from "./handshake";
@@ -49,12 +49,15 @@ export const DEFAULT_TIMERS: Timers = {
 export type LinkEvent =
   | { kind: "verified"; code: string; merchant: string | null }
   | { kind: "request"; payment: Payment }
+  | { kind: "response"; payment: Payment }
   | { kind: "acknowledged"; payment: Payment }
   | { kind: "duplicate"; messageId: string }
   | { kind: "peerError"; code: string; message: string }
   | { kind: "error"; code: ErrorCode; message: string }
   | { kind: "rtt"; ms: number }
   | { kind: "closed"; reason: string; failure: QrlinkError | null };
+
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 export class Link {
   private lastHeard: number;
@@ -80,6 +83,8 @@ export class Link {
     private readonly timers: Timers = DEFAULT_TIMERS,
     private readonly now: () => number = () => performance.now(),
     private readonly wall: () => number = () => Date.now(),
+    // Who is at the other end, in the sentences a person reads.
+    private readonly peer: string = "the cashier's device",
   ) {
     const t = now();
     this.started = t;
@@ -91,7 +96,7 @@ export class Link {
   /** Attach to the channel; `early` holds what arrived before (handled first, in order). */
   start(early: readonly string[] = []): void {
     this.channel.onmessage = (ev) => this.guard(() => this.receive(String(ev.data)));
-    this.channel.onclose = () => this.finish("The cashier's device closed the connection.", null);
+    this.channel.onclose = () => this.finish(`${capitalized(this.peer)} closed the connection.`, null);
     this.timer = setInterval(() => this.guard(() => this.tick()), Math.min(250, this.timers.pingInterval / 4));
     this.applyHandshake("open", {});
     for (const raw of early) this.guard(() => this.receive(raw));
@@ -166,6 +171,23 @@ export class Link {
     this.run(this.conversation.respond(requestId, approve, this.wall()));
   }
 
+  /** Merchant: ask for a payment; the conversation refuses one before the code is
+   * confirmed (NOT_VERIFIED) and an amount its currency cannot have (MESSAGE_INVALID). */
+  request(amount: string, currency: string, details: RequestDetails = {}): Payment {
+    this.lastActivity = this.now();
+    const actions = this.conversation.requestPayment(amount, currency, this.wall(), details);
+    this.run(actions);
+    const sent = actions.find((a) => a.kind === "send");
+    return this.conversation.payments.get((sent as { envelope: Envelope }).envelope.messageId) as Payment;
+  }
+
+  /** Tell the other side why this side ends the pairing, then end it. */
+  refuse(code: ErrorCode, message: string): void {
+    if (this.closed) return;
+    this.sendNow("error", { code, message });
+    this.fail(code, message);
+  }
+
   // --- receiving --------------------------------------------------------------------------
 
   private allow(t: number): boolean {
@@ -224,7 +246,7 @@ export class Link {
       if (a.kind === "send") {
         if (PAYMENT_TYPES.has(a.envelope.type)) this.send(a.envelope, a.raw ?? toJson(a.envelope));
         else this.sendNow(a.envelope.type, a.envelope.payload);
-      } else if (a.kind === "request" || a.kind === "acknowledged") {
+      } else if (a.kind === "request" || a.kind === "response" || a.kind === "acknowledged") {
         this.emit({ kind: a.kind, payment: a.payment });
       } else if (a.kind === "duplicate") {
         this.emit(a);
@@ -272,7 +294,7 @@ export class Link {
       this.applyHandshake("resend", {});
     }
     if (t - this.lastHeard >= this.timers.deadAfter) {
-      this.fail("TIMEOUT", `the cashier's device stopped answering (nothing heard for ${this.timers.deadAfter / 1000} seconds)`);
+      this.fail("TIMEOUT", `${this.peer} stopped answering (nothing heard for ${this.timers.deadAfter / 1000} seconds)`);
       return;
     }
     if (this.timers.inactivity > 0 && t - this.lastActivity >= this.timers.inactivity) {

@@ -1,7 +1,11 @@
-// The page's flow: read the offer from the URL fragment (or look it up in remote mode),
-// answer, send the answer home to the laptop that served the page (or, when that cannot
-// work, show the answer QR), connect, verify, and run the customer's side of the payment.
+// The page's flow. With an offer in the URL fragment (or looked up in remote mode, or read
+// by the page's own scanner) it is the customer: answer, send the answer home to the laptop
+// that served the page or to the offer's reply handle on the rendezvous service (or, when
+// neither can work, show the answer QR), connect, verify, and decide the payment. Without
+// one it offers the choice: request a payment (merchant.ts: phone to phone, this phone
+// offers), scan a payment code, or pay a shop by its handle.
 
+import * as bridge from "./bridge";
 import { answerText, type BootstrapRecord, replyName } from "./codec";
 import { decodeAny } from "./compat";
 import { Conversation, type Payment } from "./conversation";
@@ -11,9 +15,12 @@ import { Handshake } from "./handshake";
 import { answerRequest, homeUrl, markerOf, sendHome } from "./home";
 import { isLoopbackHost } from "./ip";
 import { Link, type LinkEvent } from "./link";
-import { answerOffer, type IceSettings } from "./peer";
+import { startMerchant } from "./merchant";
+import { answerOffer } from "./peer";
 import { makeQr } from "./qr";
 import * as rendezvous from "./rendezvous";
+import { Scanner } from "./scanner";
+import { iceSettings, serviceBase } from "./settings";
 import * as ui from "./ui";
 
 const AGENT = "qrlink-page/0.1.0";
@@ -30,28 +37,19 @@ const mark = (name: string): void => {
   document.body.dataset[`t${name.charAt(0).toUpperCase()}${name.slice(1)}`] = marks[name]!.toFixed(1);
 };
 
-/** ICE servers from the query string: ?ice=stun:host:port&ice=turn:…&iceUsername=&iceCredential=. */
-export function iceSettings(params: URLSearchParams): IceSettings {
-  const username = params.get("iceUsername") ?? undefined;
-  const credential = params.get("iceCredential") ?? undefined;
-  const iceServers: RTCIceServer[] = params.getAll("ice").filter((u) => /^(stuns?|turns?):/.test(u)).map((url) =>
-    url.startsWith("turn") ? { urls: url, username, credential } : { urls: url },
-  );
-  return { iceServers, gatherTimeoutMs: 3000 };
-}
-
 // One conversation per page: a second pairing replays what the cashier has not acknowledged.
 const conversation = new Conversation();
 interface Session {
   pc: RTCPeerConnection;
   link: Link | null;
   qrShown: boolean;
+  other: string; // the other screen, in the page's sentences
 }
 let current: Session | null = null;
 
 function describeParseError(exc: QrlinkError): [string, string] {
-  if (/expired/.test(exc.message)) return ["This code has expired", "Ask the cashier to show a new code, then scan it again."];
-  return ["This code cannot be used", `It is not a valid payment code (${exc.message}). Ask the cashier to show a new one.`];
+  if (/expired/.test(exc.message)) return ["This code has expired", "Ask for a new code, then scan it again."];
+  return ["This code cannot be used", `It is not a valid payment code (${exc.message}). Ask for a new one.`];
 }
 
 function decodeOffer(text: string): BootstrapRecord | null {
@@ -68,7 +66,8 @@ function decodeOffer(text: string): BootstrapRecord | null {
 }
 
 async function start(offerText: string, remote: { base: string } | null): Promise<void> {
-  ui.showMessage("loading", "Preparing…", "Reading the cashier's code.");
+  bridge.setRole("customer");
+  ui.showMessage("loading", "Preparing…", "Reading the payment code.");
   const offer = decodeOffer(offerText);
   if (offer === null) return;
   if (current !== null) {
@@ -85,7 +84,8 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     return;
   }
   const { pc, record, channel } = result;
-  const session: Session = { pc, link: null, qrShown: false };
+  const other = peerName(offer) === "the other phone" ? "the other phone" : "the cashier's screen";
+  const session: Session = { pc, link: null, qrShown: false, other };
   current = session;
   const text = answerText(record);
   mark("answerReady");
@@ -95,14 +95,29 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     session.qrShown = true;
     document.body.dataset["fallback"] = reason;
     const qr = makeQr(text);
-    ui.showAnswerQr(qr, text);
+    ui.showAnswerQr(qr, text, session.other === "the other phone" ? "Show this to the other phone's camera" : undefined);
     mark("qrShown");
     document.body.dataset["answerVersion"] = String(qr.version);
   };
-  const home = remote === null ? homeUrl(markerOf(document), location.href) : null;
+  // The ways back, best first: the offer's reply handle on the rendezvous service (remote
+  // mode, or phone to phone from a page the service served), the laptop that served the
+  // page (one scan), else the answer QR for the other side's camera.
+  const params = new URLSearchParams(location.search);
+  const service = remote !== null ? remote.base : serviceBase(params, document, location.href);
+  const reply = replyName(offer) !== null && service !== null ? service : null;
+  const home = reply === null && remote === null ? homeUrl(markerOf(document), location.href) : null;
   const body = home === null ? null : answerRequest(offer, text);
   let homeTimer: ReturnType<typeof setTimeout> | undefined;
-  if (home === null || body === null) {
+  if (reply !== null) {
+    ui.showSending(remote !== null ? "Connecting to the shop…" : "Connecting to the other phone…");
+    mark("answerSent");
+    homeTimer = setTimeout(() => showQr("no-channel"), HOME_WAIT_MS);
+    publishAnswer(reply, offer, text, session, (reason) => {
+      clearTimeout(homeTimer);
+      showQr(reason);
+    });
+  } else if (home === null || body === null) {
+    if (remote !== null) publishAnswer(remote.base, offer, text, session, () => undefined);
     showQr(home === null ? "no-way-home" : "no-key");
   } else {
     ui.showSending();
@@ -126,7 +141,7 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     if (session.link === null && current === session) {
       clearTimeout(homeTimer);
       pc.close();
-      ui.showMessage("ended", "Time is up", "The cashier did not connect before the code expired. Ask for a new code.", "TIMEOUT");
+      ui.showMessage("ended", "Time is up", "The other side did not connect before the code expired. Ask for a new code.", "TIMEOUT");
     }
   }, Math.max(1000, expiry));
   pc.addEventListener("connectionstatechange", () => {
@@ -134,14 +149,13 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     if (pc.connectionState === "failed" && session.link === null) {
       clearTimeout(deadline);
       clearTimeout(homeTimer);
-      ui.showMessage("ended", "Could not connect", "No network path to the cashier's device was found. Make sure both are on the same network, then ask for a new code.", "ICE_FAILED");
+      ui.showMessage("ended", "Could not connect", "No network path to the other device was found. Make sure both are on the same network, then ask for a new code.", "ICE_FAILED");
     } else if ((pc.connectionState === "failed" || pc.connectionState === "disconnected") && session.link !== null && !session.link.closed) {
       ui.setNote("The connection is unstable…");
     }
   });
   // The cashier may connect before the service has even answered the publish: the channel
   // is watched first and the publish runs beside it, never in front of it.
-  if (remote !== null) publishAnswer(remote.base, offer, text, session);
   const arrived = await channel;
   const { dc } = arrived;
   const opened = (): void => {
@@ -151,7 +165,7 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     mark("channelOpen");
     ui.showMessage("connecting", "Connected", "Checking the connection with the cashier…");
     const hs = new Handshake("answerer", offer.fingerprint, record.fingerprint, undefined, undefined, { agent: AGENT });
-    const link = new Link(dc, hs, conversation, (ev) => onLinkEvent(session, link, ev));
+    const link = new Link(dc, hs, conversation, (ev) => onLinkEvent(session, link, ev), undefined, undefined, undefined, peerName(offer));
     session.link = link;
     link.start(arrived.takeEarly());
   };
@@ -159,9 +173,13 @@ async function start(offerText: string, remote: { base: string } | null): Promis
   else dc.addEventListener("open", opened, { once: true });
 }
 
-/** Remote mode: the answer goes to the reply handle the offer names. The note only speaks
- * while the page still shows the answer; once connected, the connection speaks for itself. */
-function publishAnswer(base: string, offer: BootstrapRecord, text: string, session: { link: Link | null }): void {
+/** Who made the offer, in the page's sentences: a laptop's offer carries a seed (its
+ * credentials come from one); a phone's offer carries the browser's own (offer.ts). */
+const peerName = (offer: BootstrapRecord): string => (offer.seed === null ? "the other phone" : "the cashier's device");
+
+/** The answer goes to the reply handle the offer names. The note only speaks while the
+ * page still shows the answer; once connected, the connection speaks for itself. */
+function publishAnswer(base: string, offer: BootstrapRecord, text: string, session: { link: Link | null }, failed: (reason: string) => void): void {
   const note = (message: string): void => {
     if (current === session && session.link === null) ui.setNote(message);
   };
@@ -171,21 +189,30 @@ function publishAnswer(base: string, offer: BootstrapRecord, text: string, sessi
     return;
   }
   rendezvous.publish(base, name, text, ANSWER_TTL_MS).then(
-    () => note("Answer sent to the shop. Connecting…"),
-    (exc: Error) => note(exc.message),
+    () => {
+      document.body.dataset["home"] = "published";
+      note("Answer sent. Connecting…");
+    },
+    (exc: QrlinkError) => {
+      document.body.dataset["home"] = `refused:${exc.code}`;
+      if (current !== session || session.link !== null) return;
+      failed(`refused:${exc.code}`);
+      note(exc.message);
+    },
   );
 }
 
 let code = "";
 let merchant: string | null = null;
 
-function onLinkEvent(session: { pc: RTCPeerConnection }, link: Link, ev: LinkEvent): void {
+function onLinkEvent(session: { pc: RTCPeerConnection; other: string }, link: Link, ev: LinkEvent): void {
   switch (ev.kind) {
     case "verified":
       code = ev.code;
       merchant = ev.merchant;
+      bridge.setCode(code);
       mark("verified");
-      ui.showVerify(code, merchant);
+      ui.showVerify(code, merchant, session.other);
       break;
     case "request":
       ui.showRequest(code, ev.payment, merchant, (approve) => {
@@ -222,19 +249,57 @@ function onLinkEvent(session: { pc: RTCPeerConnection }, link: Link, ev: LinkEve
 }
 
 function onClosed(reason: string, failure: QrlinkError | null): void {
-  const state = document.body.dataset["state"];
+  const state = document.body.dataset["screen"];
   const decided = [...conversation.payments.values()].some((p: Payment) => p.response !== null);
   if (failure !== null && failure.code === "TIMEOUT") {
-    if (state === "outcome") ui.setNote("The cashier's device stopped answering.");
-    else ui.showMessage("ended", "The cashier's device stopped answering", `${failure.message}. Ask the cashier to start again.`, "TIMEOUT");
+    const who = failure.message.startsWith("the other phone") ? "The other phone" : "The cashier's device";
+    if (state === "outcome") ui.setNote(`${who} stopped answering.`);
+    else ui.showMessage("ended", `${who} stopped answering`, `${failure.message}. Ask for a new code to start again.`, "TIMEOUT");
   } else if (failure !== null) {
     ui.showMessage("ended", "The connection failed", failure.message, failure.code);
   } else if (state === "outcome" && decided) {
     document.body.dataset["closed"] = "yes";
-    ui.setNote("The cashier has finished. You can close this page.");
+    ui.setNote("The other side has finished. You can close this page.");
   } else {
-    ui.showMessage("ended", "Disconnected", `${reason} Ask the cashier for a new code to continue.`, "CONNECTION_FAILED");
+    ui.showMessage("ended", "Disconnected", `${reason} Ask for a new code to continue.`, "CONNECTION_FAILED");
   }
+}
+
+/** "Scan a payment code": the page's own scanner reads the offer QR shown elsewhere. */
+async function scanPaymentCode(): Promise<void> {
+  bridge.setRole("customer");
+  let scanner: Scanner | null = null;
+  const box = ui.showScanner("Scan the payment code", "Hold the code shown by the one asking for the payment in the frame.", () => {
+    scanner?.stop();
+    choose();
+  });
+  const onText = (text: string): void => {
+    const fragment = text.includes("#") ? text.slice(text.lastIndexOf("#") + 1) : text;
+    try {
+      const record = decodeAny(fragment, { now: Date.now() / 1000, allowLoopback: isLoopbackHost(location.hostname) });
+      if (record.kind !== "offer") throw new QrlinkError("BOOTSTRAP_PARSE_FAILED", "this is an answer, not a payment code");
+    } catch (exc) {
+      const err = exc instanceof QrlinkError ? exc : new QrlinkError("BOOTSTRAP_PARSE_FAILED", String(exc));
+      document.body.dataset["scanRefused"] = String(Number(document.body.dataset["scanRefused"] ?? "0") + 1);
+      document.body.dataset["scanRefusedCode"] = err.code;
+      ui.setNote(`That is not a payment code (${err.message}).`);
+      return;
+    }
+    scanner?.stop();
+    location.hash = fragment; // the hashchange handler answers it, as if the URL had been opened
+  };
+  try {
+    scanner = await Scanner.open(box, onText);
+  } catch (exc) {
+    const err = exc as QrlinkError;
+    ui.setNote(err.message);
+    document.body.dataset["scanError"] = err.code ?? "INVALID_ARGUMENT";
+  }
+}
+
+function choose(): void {
+  bridge.setRole(null);
+  ui.showChoose({ request: () => void startMerchant(choose), scan: () => void scanPaymentCode(), remote: remoteMode });
 }
 
 function remoteMode(): void {
@@ -260,7 +325,7 @@ function main(): void {
   applyFallbacks();
   const fragment = location.hash.slice(1);
   if (fragment) void start(fragment, null);
-  else remoteMode();
+  else choose();
   window.addEventListener("hashchange", () => {
     const f = location.hash.slice(1);
     if (f) void start(f, null);

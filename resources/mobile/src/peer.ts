@@ -47,7 +47,7 @@ export function bufferEarly(dc: RTCDataChannel): ArrivedChannel {
   };
 }
 
-function waitGathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+export function waitGathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (pc.iceGatheringState === "complete") return resolve();
     const timer = setTimeout(done, timeoutMs);

@@ -32,13 +32,18 @@ async function readError(res: Response): Promise<string> {
   }
 }
 
-/** The token published under `handle`, or null when there is none. */
-export async function lookup(base: string, handle: string, fetchFn: FetchLike = fetch): Promise<string | null> {
+/** The token published under `handle`, or null when there is none; with `waitS`, the
+ * service holds the request until one is published or that many seconds pass. */
+export async function lookup(base: string, handle: string, fetchFn: FetchLike = fetch, waitS = 0, signal?: AbortSignal): Promise<string | null> {
   let res: Response;
+  const wait = waitS > 0 ? `&wait=${waitS}` : "";
   try {
-    res = await fetchFn(`${baseUrl(base)}/lookup?username=${encodeURIComponent(checkHandle(handle))}`, { cache: "no-store" });
+    const init: RequestInit = { cache: "no-store" };
+    if (signal !== undefined) init.signal = signal;
+    res = await fetchFn(`${baseUrl(base)}/lookup?username=${encodeURIComponent(checkHandle(handle))}${wait}`, init);
   } catch (exc) {
     if (exc instanceof QrlinkError) throw exc;
+    if (signal?.aborted) return null;
     throw new QrlinkError("REMOTE_SERVICE_ERROR", `The lookup service could not be reached (${(exc as Error).message}).`);
   }
   if (res.status === 404) return null;
