@@ -60,7 +60,7 @@ def one_scan_run(browser: Browser, topology: ms.Topology, delay: float) -> dict[
         if via != "network" or page.get_attribute("body", "data-fallback") is not None:
             raise RuntimeError(f"not one scan: via {via}; {cashier.diagnostics()}")
         cashier.type_code_from(page)  # after the code is on both screens: not in the figure
-        page.wait_for_selector("body[data-state=request]", timeout=15_000)
+        page.wait_for_selector("body[data-screen=request]", timeout=15_000)
         page.click("#approve")
         page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=15_000)
         rc = cashier.finish()
@@ -90,7 +90,7 @@ def two_scan_run(
             page.add_init_script(script)
         t0 = time.perf_counter()
         page.goto(url)
-        page.wait_for_selector("body[data-state=answer]", timeout=15_000)
+        page.wait_for_selector("body[data-screen=answer]", timeout=15_000)
         goto_ms = (time.perf_counter() - t0) * 1000
         origin = float(page.evaluate("performance.timeOrigin"))
         shown_ms = float(page.get_attribute("body", "data-t-qr-shown") or "nan")
@@ -102,7 +102,7 @@ def two_scan_run(
         offer.send_answer(text)
         sas = offer.wait_event("sas")
         offer.type_code_from(page)
-        page.wait_for_selector("body[data-state=request]", timeout=15_000)
+        page.wait_for_selector("body[data-screen=request]", timeout=15_000)
         code_at = max(_code_on_page_at(page), sas["_readAt"] * 1000)
         page.click("#approve")
         page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=15_000)

@@ -47,6 +47,46 @@ FIREFOX_MDNS_SDP = (
     "a=ice-pwd:2ff307fc2bd626a5609136c3f135055e\r\na=ice-ufrag:df41a3f4\r\na=mid:0\r\n"
     "a=setup:active\r\na=sctp-port:5000\r\na=max-message-size:1073741823\r\n"
 )
+# Offers made by the page itself (phone to phone), across namespaces (mDNS host candidates).
+CHROMIUM_OFFER_SDP = (
+    "v=0\r\no=- 3764931288965571860 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
+    "a=candidate:2837408462 1 udp 2113937151 bef103f7-372c-4860-954c-010efb71ec84.local 52580"
+    " typ host generation 0 network-cost 999\r\na=ice-ufrag:inUJ\r\n"
+    "a=ice-pwd:xWuu5D8ng2x3OXSCKgTczoto\r\na=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 5A:AA:EF:83:57:5B:CD:B4:BA:A7:64:9B:9B:0D:07:62:68:D2:A6:BF:E9:F5:"
+    "E5:BE:E0:6A:27:B4:18:B6:85:FE\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n"
+    "a=max-message-size:262144\r\n"
+)
+
+FIREFOX_OFFER_SDP = (
+    "v=0\r\no=mozilla...THIS_IS_SDPARTA-99.0 3727766138154120890 0 IN IP4 0.0.0.0\r\ns=-\r\n"
+    "t=0 0\r\na=sendrecv\r\n"
+    "a=fingerprint:sha-256 04:B6:88:1F:59:A4:59:45:50:18:9E:C7:78:27:01:14:93:D6:A4:25:9D:3C:"
+    "78:A6:76:A8:3A:32:07:05:44:F9\r\na=group:BUNDLE 0\r\na=ice-options:trickle\r\n"
+    "a=msid-semantic:WMS *\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=candidate:0 1 UDP 2122252543 806fcb6d-2567-41c2-a8d0-af9a88ab3bea.local 42083 typ host"
+    "\r\n"
+    "a=candidate:1 1 TCP 2105524479 806fcb6d-2567-41c2-a8d0-af9a88ab3bea.local 9 typ host tcp"
+    "type active\r\na=sendrecv\r\na=end-of-candidates\r\n"
+    "a=ice-pwd:ab58c18f82a42e2ae46519d33bd19118\r\na=ice-ufrag:4d31327b\r\na=mid:0\r\n"
+    "a=setup:actpass\r\na=sctp-port:5000\r\na=max-message-size:1073741823\r\n"
+)
+
+BROWSER_OFFERS = [
+    # (name, SDP, offer id, reply handle): what the merchant's page packs for its QR.
+    ("Chromium 156 offer across namespaces (mDNS)", CHROMIUM_OFFER_SDP, "0ff3c0de", None),
+    (
+        "Firefox 153 ESR offer across namespaces (mDNS, TCP), with a reply handle",
+        FIREFOX_OFFER_SDP,
+        "5eedbeef",
+        "0011223344556677",
+    ),
+]
+
+
 BROWSER_ANSWERS = [
     ("Firefox 153 ESR on loopback (127.0.0.1, ::1, TCP)", FIREFOX_LOOPBACK_SDP),
     ("Firefox 153 ESR across namespaces (mDNS, TCP)", FIREFOX_MDNS_SDP),
@@ -82,6 +122,42 @@ def browser_answers() -> list[dict[str, object]]:
                 # The answer the page would show for it (offer id c0ffee00).
                 "text": bootstrap.answer_text(answer),
                 "loopback": any(c.address in ("127.0.0.1", "::1") for c in r.candidates),
+            }
+        )
+    return out
+
+
+def browser_offers(page_url: str) -> list[dict[str, object]]:
+    """The page's own offers (resources/mobile/src/offer.ts): the browser's SDP reduced to an
+    offer record with explicit credentials and a random id (a browser sets no credentials
+    from a seed), expiring five minutes after decodeNow."""
+    out: list[dict[str, object]] = []
+    for name, text, offer_id, reply in BROWSER_OFFERS:
+        r = sdp.reduce(text)
+        record = BootstrapRecord(
+            Kind.OFFER,
+            bytes.fromhex(offer_id),
+            r.ufrag,
+            r.pwd,
+            r.fingerprint,
+            r.candidates,
+            expires_at=NOW + 300,
+            setup=r.setup,
+            reply_handle=None if reply is None else bytes.fromhex(reply),
+        )
+        out.append(
+            {
+                "name": name,
+                "sdp": text,
+                "offerId": offer_id,
+                "replyHandle": reply,
+                "expiresAt": NOW + 300,
+                "packedHex": bootstrap.pack(record).hex(),
+                "text": bootstrap.offer_text(record, page_url),
+                "candidates": [
+                    {"type": c.type_name, "address": c.address, "port": c.port}
+                    for c in r.candidates
+                ],
             }
         )
     return out
@@ -372,6 +448,7 @@ def main() -> None:
         "messagesValid": ok_messages,
         "messagesInvalid": bad_messages,
         "browserAnswers": browser_answers(),
+        "browserOffers": browser_offers("http://192.168.1.20:8787/"),
     }
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {OUT} ({len(valid)} valid, {len(invalid)} invalid)")

@@ -132,7 +132,7 @@ class Till:
 
         def approve(_browser: Any) -> str:
             page = self.phone.pages["customer"]
-            page.wait_for_selector("body[data-state=request]", timeout=STEP_MS)
+            page.wait_for_selector("body[data-screen=request]", timeout=STEP_MS)
             amount = str(page.inner_text("#amount"))
             page.click("#approve")
             page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=STEP_MS)
@@ -160,7 +160,7 @@ def _code_on_the_page(phone: oss.BrowserThread) -> Callable[[Any], str]:
     def step(_browser: Any) -> str:
         page = phone.pages["customer"]
         try:
-            page.wait_for_selector("body[data-state=verify]", timeout=STEP_MS)
+            page.wait_for_selector("body[data-screen=verify]", timeout=STEP_MS)
         except Exception as exc:
             state = page.evaluate("JSON.stringify(document.body.dataset)")
             raise AssertionError(f"the page did not verify: {state}") from exc
@@ -242,7 +242,7 @@ def test_window_page_hosted_elsewhere_falls_back_to_the_camera(
                 page = phone.new_page(browser)
                 phone.pages["customer"] = page
                 page.goto(url)
-                page.wait_for_selector("body[data-state=answer]", timeout=STEP_MS)
+                page.wait_for_selector("body[data-screen=answer]", timeout=STEP_MS)
                 fallback = str(page.get_attribute("body", "data-fallback"))
                 ready = float(page.get_attribute("body", "data-t-answer-ready") or "nan")
                 shown = float(page.get_attribute("body", "data-t-qr-shown") or "nan")

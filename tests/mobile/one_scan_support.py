@@ -63,7 +63,7 @@ def pay_on_the_page(page: Page, cashier: Cashier, amount: str) -> dict[str, obje
     approves; the cashier's side ends."""
     sas = cashier.wait_event("sas")
     assert cashier.type_code_from(page) == sas["code"]
-    page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+    page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
     assert page.inner_text("#amount") == amount
     page.click("#approve")
     page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)

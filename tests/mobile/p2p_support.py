@@ -70,9 +70,9 @@ def phones() -> Iterator[Phones]:
         for tag, ns, addr in (("a", a, A_ADDR), ("b", b, B_ADDR)):
             # Interface names have at most 15 characters.
             outer, inner = f"q{tag}{pid % 100000}s{n}", f"q{tag}{pid % 100000}p{n}"
+            veth = ["ip", "link", "add", outer, "netns", server.name, "type", "veth"]
             subprocess.run(
-                ["ip", "link", "add", outer, "netns", server.name, "type", "veth"]
-                + ["peer", "name", inner, "netns", ns.name],
+                [*veth, "peer", "name", inner, "netns", ns.name],
                 check=True,
                 capture_output=True,
                 timeout=20,

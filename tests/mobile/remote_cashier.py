@@ -19,9 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from qrlink_desktop.core.handshake import Role
-from qrlink_desktop.pages.server import add_page_routes
+from qrlink_desktop.pages.server import default_root
 from qrlink_desktop.rendezvous.client import RendezvousClient
-from qrlink_desktop.rendezvous.server import create_app
+from qrlink_desktop.rendezvous.server import ServiceConfig, create_app
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig
 
@@ -47,10 +47,10 @@ def slow_answers(delay: float) -> Any:
 async def main(
     addr: str, port: int, handle: str, amount: str, currency: str, answer_delay: float
 ) -> int:
-    app = create_app()
+    # The service serves the page itself, as `qrlink rendezvous` does.
+    app = create_app(config=ServiceConfig(page_root=default_root()))
     if answer_delay > 0:
         app.middlewares.append(slow_answers(answer_delay))
-    add_page_routes(app)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, addr, port).start()

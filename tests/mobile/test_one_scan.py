@@ -50,7 +50,7 @@ def test_page_from_another_origin_shows_the_answer_qr(phone: PhoneBrowser) -> No
             url = cashier.wait_event("offer")["text"]
             assert url.lower().startswith(page_url.lower())
             page = oss.open_page(phone, url)
-            page.wait_for_selector("body[data-state=answer]", timeout=TIMEOUT_MS)
+            page.wait_for_selector("body[data-screen=answer]", timeout=TIMEOUT_MS)
             assert page.get_attribute("body", "data-fallback") == "no-way-home"
             assert page.get_attribute("body", "data-t-answer-sent") is None
             ready = float(page.get_attribute("body", "data-t-answer-ready") or "nan")
@@ -73,11 +73,11 @@ def test_page_server_unreachable_shows_the_answer_qr(phone: PhoneBrowser) -> Non
         url = cashier.wait_event("offer")["text"]
         base, _, fragment = url.partition("#")
         page = oss.open_page(phone, base)  # the page, from the laptop, before the offer reaches it
-        page.wait_for_selector("body[data-state=remote]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-state=choosing]", timeout=TIMEOUT_MS)
         with oss.page_server_blocked(topology):
             page.evaluate("fragment => { location.hash = fragment; }", fragment)
             page.wait_for_selector("body[data-t-answer-sent]", state="attached")
-            page.wait_for_selector("body[data-state=answer]", timeout=TIMEOUT_MS)
+            page.wait_for_selector("body[data-screen=answer]", timeout=TIMEOUT_MS)
             assert page.get_attribute("body", "data-fallback") == "no-channel"
             assert page.get_attribute("body", "data-home") is None  # no reply ever came
             sent = float(page.get_attribute("body", "data-t-answer-sent") or "nan")

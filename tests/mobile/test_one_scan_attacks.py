@@ -70,7 +70,7 @@ def test_genuine_request_replayed_after_success_is_refused(phone: PhoneBrowser) 
         sas = cashier.wait_event("sas")
         assert cashier.type_code_from(page) == sas["code"]
         # (Playwright reports the request while the test waits on the page.)
-        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
         assert len(sent) == 1
         other = oss.other_client(topology, phone.name)
         result = oss.run_client(topology, other, url, "post", sent[0])

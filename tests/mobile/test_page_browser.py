@@ -38,7 +38,7 @@ def _open_offer(
         page.add_init_script(script)
     page.goto(url)
     # The specification's form carries no key: its answer is shown, not sent home.
-    done = "body[data-state=answer]" if compat else "body[data-t-answer-sent]"
+    done = "body[data-screen=answer]" if compat else "body[data-t-answer-sent]"
     page.wait_for_selector(done, state="attached", timeout=TIMEOUT_MS)
     return page, url
 
@@ -101,7 +101,7 @@ def _pay(
         assert taken["candidates"] == ["host"] * len(_expected_candidates(phone))
         sas = offer.wait_event("sas")
         assert offer.type_code_from(page) == sas["code"]
-        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
         assert page.get_attribute("#code", "data-code") == sas["code"]
         assert page.inner_text("#merchant") == "Corner Shop"
         assert page.inner_text("#amount") == amount
@@ -144,7 +144,7 @@ def test_a_hello_lost_on_the_wire_is_sent_again(phone: PhoneBrowser) -> None:
         page, _ = _open_offer(phone, offer, script=ms.DROP_FIRST_SEND)
         sas = offer.wait_event("sas")
         assert offer.type_code_from(page) == sas["code"]
-        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
         dropped = page.get_attribute("html", "data-dropped") or ""
         assert '"step":"hello"' in dropped
         opened = float(page.get_attribute("body", "data-t-channel-open") or "nan")
@@ -169,7 +169,7 @@ def test_stale_and_malformed_offers_are_refused(phone: PhoneBrowser) -> None:
         page = phone.new_page()
         page.wait_for_timeout(max(0, (record.expires_at or 0) - time.time()) * 1000 + 300)
         page.goto(url)
-        page.wait_for_selector("body[data-state=error]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-screen=error]", timeout=TIMEOUT_MS)
         assert page.inner_text("#title") == "This code has expired"
         assert page.get_attribute("#message", "data-code") == "BOOTSTRAP_PARSE_FAILED"
         assert page.query_selector("#qr") is None
@@ -197,14 +197,16 @@ def test_remote_mode_handle_lookup_answer_publish(phone: PhoneBrowser, answer_de
         published = cashier.wait_event("published")
         page = phone.new_page()
         page.goto(url)
-        page.wait_for_selector("body[data-state=remote]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-state=choosing]", timeout=TIMEOUT_MS)
+        page.click("#choose-remote")
+        page.wait_for_selector("body[data-screen=remote]", timeout=TIMEOUT_MS)
         assert page.input_value("#service") == url.rstrip("/")
         page.fill("#handle", "far-shop")
         page.click("#lookup")
         found = cashier.wait_event("answer_found")
         assert found["token"].startswith("QL:")
         sas = cashier.wait_event("sas")
-        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
         assert page.get_attribute("#code", "data-code") == sas["code"]
         assert page.inner_text("#merchant") == "Far Shop"
         page.click("#approve")
@@ -227,10 +229,10 @@ def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
         page, _ = _open_offer(phone, offer)
         offer.wait_event("sas")
         offer.type_code_from(page)
-        page.wait_for_selector("body[data-state=request]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
         offer.kill()
         t0 = time.monotonic()
-        page.wait_for_selector("body[data-state=ended]", timeout=20_000)
+        page.wait_for_selector("body[data-screen=ended]", timeout=20_000)
         assert time.monotonic() - t0 < 15
         assert page.inner_text("#title") == "The cashier's device stopped answering"
         assert page.get_attribute("#message", "data-code") == "TIMEOUT"

@@ -33,7 +33,9 @@ def _remote_form(browser: Browser, script: str = "") -> Page:
     if script:
         page.add_init_script(script)
     page.goto((ms.DIST / "index.html").as_uri())
-    page.wait_for_selector("body[data-state=remote]")
+    page.wait_for_selector("body[data-state=choosing]")
+    page.click("#choose-remote")
+    page.wait_for_selector("body[data-screen=remote]")
     return page
 
 

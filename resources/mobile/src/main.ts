@@ -6,8 +6,8 @@
 // offers), scan a payment code, or pay a shop by its handle.
 
 import * as bridge from "./bridge";
-import { answerText, type BootstrapRecord, replyName } from "./codec";
-import { decodeAny } from "./compat";
+import { answerText, type BootstrapRecord, compactPayload, replyName } from "./codec";
+import { decodeAny, looksCompat } from "./compat";
 import { Conversation, type Payment } from "./conversation";
 import { QrlinkError } from "./errors";
 import { applyFallbacks } from "./fallbacks";
@@ -84,7 +84,7 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     return;
   }
   const { pc, record, channel } = result;
-  const other = peerName(offer) === "the other phone" ? "the other phone" : "the cashier's screen";
+  const other = peerName(offer, offerText) === "the other phone" ? "the other phone" : "the cashier's screen";
   const session: Session = { pc, link: null, qrShown: false, other };
   current = session;
   const text = answerText(record);
@@ -165,7 +165,7 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     mark("channelOpen");
     ui.showMessage("connecting", "Connected", "Checking the connection with the cashier…");
     const hs = new Handshake("answerer", offer.fingerprint, record.fingerprint, undefined, undefined, { agent: AGENT });
-    const link = new Link(dc, hs, conversation, (ev) => onLinkEvent(session, link, ev), undefined, undefined, undefined, peerName(offer));
+    const link = new Link(dc, hs, conversation, (ev) => onLinkEvent(session, link, ev), undefined, undefined, undefined, peerName(offer, offerText));
     session.link = link;
     link.start(arrived.takeEarly());
   };
@@ -173,9 +173,11 @@ async function start(offerText: string, remote: { base: string } | null): Promis
   else dc.addEventListener("open", opened, { once: true });
 }
 
-/** Who made the offer, in the page's sentences: a laptop's offer carries a seed (its
- * credentials come from one); a phone's offer carries the browser's own (offer.ts). */
-const peerName = (offer: BootstrapRecord): string => (offer.seed === null ? "the other phone" : "the cashier's device");
+/** Who made the offer, in the page's sentences: a laptop's compact offer carries a seed
+ * (its credentials come from one); a phone's carries the browser's own (offer.ts). The
+ * specification's form never carries a seed, and only the laptop writes it. */
+const peerName = (offer: BootstrapRecord, text: string): string =>
+  offer.seed === null && !looksCompat(compactPayload(text)) ? "the other phone" : "the cashier's device";
 
 /** The answer goes to the reply handle the offer names. The note only speaks while the
  * page still shows the answer; once connected, the connection speaks for itself. */
