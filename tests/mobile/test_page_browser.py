@@ -239,3 +239,32 @@ def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
         page.close()
     finally:
         offer.kill()
+
+
+def test_code_refused_by_the_cashier_stays_on_the_page(phone: PhoneBrowser) -> None:
+    """The cashier types a code that is not the page's: the laptop says VERIFICATION_FAILED
+    and closes. The page says the connection could not be verified and keeps saying it
+    after the channel closes (the close adds nothing a person could act on)."""
+    offer = ms.OfferProcess(phone.topology, "--request", "5.00", "EUR", "--merchant", "Corner Shop")
+    try:
+        page, _ = _open_offer(phone, offer)
+        sas = offer.wait_event("sas")
+        shown = page.wait_for_selector("#code[data-code]", timeout=TIMEOUT_MS)
+        assert shown is not None and shown.get_attribute("data-code") == sas["code"]
+        wrong = f"{(int(sas['code']) + 1) % 1_000_000:06d}"
+        offer.send_answer(wrong)
+        page.wait_for_selector("body[data-screen=ended]", timeout=TIMEOUT_MS)
+        assert offer.finish() != 0, offer.diagnostics()
+        # The channel is closed by now (the laptop's process has ended); the page has
+        # heard of it and still shows the refusal.
+        page.wait_for_function(
+            "() => document.body.dataset.lastClose !== undefined", timeout=TIMEOUT_MS
+        )
+        assert page.inner_text("#title") == "The connection could not be verified"
+        assert page.get_attribute("#message", "data-code") == "VERIFICATION_FAILED"
+        assert page.get_attribute("body", "data-state") == "failed"
+        assert page.get_attribute("body", "data-error") == "VERIFICATION_FAILED"
+        assert page.query_selector("#approve") is None  # nothing can be paid
+        page.close()
+    finally:
+        offer.kill()

@@ -1,5 +1,5 @@
 // Small byte helpers: hex, concatenation, comparison, randomness.
-// crypto.getRandomValues works on a plain-http origin; crypto.subtle does not (DESIGN §5).
+// crypto.getRandomValues works on a plain-http origin; crypto.subtle does not (it needs a secure context).
 
 export function toHex(bytes: Uint8Array): string {
   let out = "";

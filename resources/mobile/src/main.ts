@@ -243,6 +243,8 @@ function onLinkEvent(session: { pc: RTCPeerConnection; other: string }, link: Li
       break;
     case "closed":
       session.pc.close();
+      // How the channel ended, for whoever looks into a pairing (tests, a host's logs).
+      document.body.dataset["lastClose"] = ev.failure?.code ?? "clean";
       onClosed(ev.reason, ev.failure);
       break;
     default:
@@ -252,6 +254,9 @@ function onLinkEvent(session: { pc: RTCPeerConnection; other: string }, link: Li
 
 function onClosed(reason: string, failure: QrlinkError | null): void {
   const state = document.body.dataset["screen"];
+  // The other side said why it ended (a refused code, say) before it closed: that
+  // sentence stays; the close that follows adds nothing a person could act on.
+  if (state === "ended") return;
   const decided = [...conversation.payments.values()].some((p: Payment) => p.response !== null);
   if (failure !== null && failure.code === "TIMEOUT") {
     const who = failure.message.startsWith("the other phone") ? "The other phone" : "The cashier's device";
