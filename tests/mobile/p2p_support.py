@@ -33,6 +33,8 @@ import numpy as np
 from one_scan_support import BrowserThread
 from playwright.sync_api import Browser, Page
 
+from qrlink_desktop.scan import qrimage
+
 T = TypeVar("T")
 
 SERVER_ADDR, A_ADDR, B_ADDR = "10.77.0.1", "10.77.0.2", "10.77.0.3"
@@ -319,3 +321,10 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.05)
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code's picture (PNG), as a screen would show it."""
+    ok, png = cv2.imencode(".png", qrimage.render_grey(text, scale=8))
+    assert ok
+    return bytes(png)

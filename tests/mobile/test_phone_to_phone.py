@@ -80,3 +80,116 @@ def test_camera_reads_the_answer_on_the_merchants_phone(phones: p2p.Phones, tmp_
             assert a.data("scan-size") == "640x480"
     finally:
         server.stop()
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+# Every sentence phone A's page writes in its note, kept as it appears (a later screen
+# replaces the note; the test still sees what was said).
+RECORD_NOTES = """() => {
+  window.__notes = [];
+  new MutationObserver(() => {
+    const note = document.getElementById("note");
+    const text = note === null ? "" : note.textContent || "";
+    if (text && window.__notes[window.__notes.length - 1] !== text) window.__notes.push(text);
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def _never_paid(*phones: p2p.Phone) -> None:
+    for p in phones:
+        if p.page is not None and not p.do(lambda page: page.is_closed()):
+            assert p.state() not in ("paid", "requested"), p.state()
+
+
+def test_garbage_in_the_camera_is_refused_and_the_real_answer_then_read(
+    phones: p2p.Phones, tmp_path: Path
+) -> None:
+    """A's camera first sees a QR code that is no answer (a code that only looks like one),
+    then B's answer: A says plainly the first is not the answer and keeps scanning; B still
+    shows its answer; then the real answer pairs them and one payment is made."""
+    server = p2p.Server(phones, "pages")
+    video = tmp_path / "a-camera.y4m"
+    camera = p2p.camera_args(video, server.url.rstrip("/"))
+    try:
+        with (
+            p2p.phone("chromium", phones, phones.a, camera) as a,
+            p2p.phone("chromium", phones, phones.b) as b,
+        ):
+            try:
+                a.open(server.url)
+                url = p2p.merchant_offers(a)
+                b.open(url)
+                b.wait_for("#qr[data-text]")
+                garbage = p2p.frame_of(p2p.qr_png("QL:NOT-AN-ANSWER-0123456789"))
+                answer = p2p.frame_of(b.screenshot())
+                p2p.write_y4m(video, [garbage] * 20 + [answer] * 20)
+                a.do(lambda page: page.evaluate(RECORD_NOTES))
+                a.click("#scan-answer")
+                a.wait_for("body[data-scan-refused]")
+                assert a.data("scan-refused-code") == "BOOTSTRAP_PARSE_FAILED"
+                assert b.state() == "answering" and b.exists("#qr")  # B is still waiting
+                p2p.verify_and_pay(a, b, AMOUNT)
+            except Exception as exc:
+                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
+            notes = a.do(lambda page: page.evaluate("window.__notes"))
+            assert any(n.startswith("That is not the answer to this payment code") for n in notes)
+            assert a.data("answer-via") == "camera"
+            assert b.do(lambda page: page.locator("#outcome[data-acknowledged=yes]").count()) == 1
+    finally:
+        server.stop()
+
+
+def test_expired_offer_is_refused_on_both_phones(phones: p2p.Phones) -> None:
+    """A's offer lives 2 s (`?lifetime=2`); B opens it later: B says the code has expired,
+    A says its payment code has expired; nothing connects, nothing is paid."""
+    server = p2p.Server(phones, "rendezvous")
+    try:
+        with (
+            p2p.phone("chromium", phones, phones.a) as a,
+            p2p.phone("chromium", phones, phones.b) as b,
+        ):
+            try:
+                a.open(server.url + "?lifetime=2")
+                url = p2p.merchant_offers(a)
+                a.wait_state("failed", timeout_ms=15_000)
+                b.open(url)
+                b.wait_state("failed")
+            except Exception as exc:
+                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
+            assert a.text("#title") == "This payment code has expired"
+            assert a.data("error") == "TIMEOUT"
+            assert b.text("#title") == "This code has expired"
+            assert b.data("error") == "BOOTSTRAP_PARSE_FAILED"
+            assert not b.exists("#qr") and a.data("answer-via") is None
+            _never_paid(a, b)
+    finally:
+        server.stop()
+
+
+def test_the_other_phone_closing_midway_is_said_and_nothing_is_paid(phones: p2p.Phones) -> None:
+    """B closes its page while A's request is on its screen: A says the other phone is gone
+    and that nothing was paid; the request stays unanswered."""
+    server = p2p.Server(phones, "rendezvous")
+    try:
+        with (
+            p2p.phone("chromium", phones, phones.a) as a,
+            p2p.phone("chromium", phones, phones.b) as b,
+        ):
+            try:
+                a.open(server.url)
+                b.open(p2p.merchant_offers(a))
+                p2p.both_show_the_code(a, b)
+                p2p.request(a, AMOUNT)
+                b.wait_state("requested")
+                b.close_page()
+                # A hears the channel close, or its dead-peer timer (14 s) ends it.
+                a.wait_state("failed", timeout_ms=30_000)
+            except Exception as exc:
+                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
+            assert a.text("#title") in ("Disconnected", "The other phone stopped answering")
+            assert "nothing was paid" in a.text("#detail")
+            assert a.data("error") in ("CONNECTION_FAILED", "TIMEOUT")
+            _never_paid(a)
+    finally:
+        server.stop()
