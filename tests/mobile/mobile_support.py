@@ -424,8 +424,16 @@ class RemoteCashier(_JsonProcess):
     """tests/mobile/remote_cashier.py in the laptop namespace."""
 
     def __init__(
-        self, topology: Topology, handle: str, amount: str, currency: str, answer_delay: float = 0
+        self,
+        topology: Topology,
+        handle: str,
+        amount: str,
+        currency: str,
+        answer_delay: float = 0,
+        turn: tuple[str, str] = ("", ""),
     ) -> None:
+        """`turn`: (a coturn's URL, its TURN REST secret): the cashier relays through it
+        and its service hands out credentials for it."""
         script = Path(__file__).with_name("remote_cashier.py")
         super().__init__(
             [
@@ -438,6 +446,7 @@ class RemoteCashier(_JsonProcess):
                 amount,
                 currency,
                 str(answer_delay),
+                *([] if not turn[0] else list(turn)),
             ]
         )
 

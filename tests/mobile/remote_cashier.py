@@ -2,10 +2,13 @@
 page on the same origin, an offer published under a handle with a reply handle in it, the
 answer taken from the reply handle, one payment. One JSON event per line on stdout.
 
-    python tests/mobile/remote_cashier.py ADDR PORT HANDLE AMOUNT CURRENCY [ANSWER_DELAY]
+    python tests/mobile/remote_cashier.py ADDR PORT HANDLE AMOUNT CURRENCY [ANSWER_DELAY
+                                          [TURN_URL TURN_SECRET]]
 
 ANSWER_DELAY (seconds) holds the service's reply to the page's publish of its answer after
 the answer is stored: a slow service, so the cashier connects while the page still waits.
+TURN_URL and TURN_SECRET: a coturn with TURN REST auth; the service hands out credentials
+for it and the cashier connects only through it (relay-only).
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ import asyncio
 import json
 import secrets
 import sys
+import time
 from typing import Any
 
 from aiohttp import web
 
 from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.turn import rest_credentials
 from qrlink_desktop.pages.server import default_root
 from qrlink_desktop.rendezvous.client import RendezvousClient
 from qrlink_desktop.rendezvous.server import ServiceConfig, create_app
 from qrlink_desktop.rtc.engine import Engine, EngineConfig
-from qrlink_desktop.rtc.peer import IceConfig
+from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig
 
 
 def emit(event: dict[str, Any]) -> None:
@@ -45,10 +50,19 @@ def slow_answers(delay: float) -> Any:
 
 
 async def main(
-    addr: str, port: int, handle: str, amount: str, currency: str, answer_delay: float
+    addr: str,
+    port: int,
+    handle: str,
+    amount: str,
+    currency: str,
+    answer_delay: float,
+    turn: tuple[str, str] | None = None,
 ) -> int:
-    # The service serves the page itself, as `qrlink rendezvous` does.
-    app = create_app(config=ServiceConfig(page_root=default_root()))
+    # The service serves the page itself, as `qrlink rendezvous` does; with a TURN URL it
+    # also hands out credentials for that relay (GET /turn), and the cashier goes relay-only
+    # through it, so the customer's page can connect only through what /turn gave it.
+    relay = {} if turn is None else {"turn_secret": turn[1], "turn_urls": (turn[0],)}
+    app = create_app(config=ServiceConfig(page_root=default_root(), **relay))
     if answer_delay > 0:
         app.middlewares.append(slow_answers(answer_delay))
     runner = web.AppRunner(app)
@@ -58,7 +72,7 @@ async def main(
     emit({"event": "listening", "url": base + "/"})
     engine = Engine(
         Role.OFFERER,
-        EngineConfig(ice=IceConfig(addresses=(addr,)), page_url=base + "/", merchant="Far Shop"),
+        EngineConfig(ice=_ice(addr, turn), page_url=base + "/", merchant="Far Shop"),
         emit=emit,
     )
     reply = secrets.token_bytes(8)
@@ -84,7 +98,18 @@ async def main(
         await runner.cleanup()
 
 
+def _ice(addr: str, turn: tuple[str, str] | None) -> IceConfig:
+    if turn is None:
+        return IceConfig(addresses=(addr,))
+    # The merchant holds the relay's secret, so it makes its own credentials.
+    username, credential = rest_credentials(turn[1], "cashier", 600, time.time())
+    server = IceServerConfig((turn[0],), username, credential)
+    return IceConfig(servers=(server,), relay_only=True, addresses=(addr,))
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     delay = float(a[5]) if len(a) > 5 else 0.0
-    sys.exit(asyncio.run(asyncio.wait_for(main(a[0], int(a[1]), a[2], a[3], a[4], delay), 60)))
+    relay = (a[6], a[7]) if len(a) > 7 else None
+    run = main(a[0], int(a[1]), a[2], a[3], a[4], delay, relay)
+    sys.exit(asyncio.run(asyncio.wait_for(run, 60)))

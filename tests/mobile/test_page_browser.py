@@ -6,10 +6,12 @@ would read it. The one-scan attacks and fallbacks are in test_one_scan.py."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import mobile_support as ms
 import pytest
+import turn_support
 from mobile_support import PhoneBrowser
 from playwright.sync_api import Page
 
@@ -268,3 +270,48 @@ def test_code_refused_by_the_cashier_stays_on_the_page(phone: PhoneBrowser) -> N
         page.close()
     finally:
         offer.kill()
+
+
+def test_remote_mode_relays_through_credentials_from_the_service(browser_engine: str) -> None:
+    """The shop's service hands out TURN credentials for its coturn (GET /turn, the handle
+    as the capability) and the shop's offer is relay-only: the page has no relay in its
+    URL, so it can connect only through the credentials it got from /turn — and it does,
+    through the real coturn, and the payment goes through."""
+    with ms.topology("namespaces") as topology, ms.browser_in(browser_engine, topology) as b:
+        phone = PhoneBrowser(topology, b, "namespaces", browser_engine)
+        relay = turn_support.Coturn(
+            listen=(topology.laptop_addr,), rest=True, netns=topology.laptop.name
+        ).start()
+        cashier = ms.RemoteCashier(
+            topology, "relay-shop", "4.00", "EUR", turn=(relay.url(), turn_support.SECRET)
+        )
+        try:
+            url = cashier.wait_event("listening")["url"]
+            cashier.wait_event("published")
+            page = phone.new_page()
+            page.goto(url)
+            page.click("#choose-remote")
+            page.wait_for_selector("body[data-screen=remote]", timeout=TIMEOUT_MS)
+            page.fill("#handle", "relay-shop")
+            page.click("#lookup")
+            found = cashier.wait_event("answer_found")
+            answer = bootstrap.decode_compact(found["token"], now=time.time())
+            assert answer.relay_only and answer.candidates
+            assert {c.type_name for c in answer.candidates} == {"relay"}
+            assert {c.address for c in answer.candidates} == {topology.laptop_addr}
+            assert page.get_attribute("body", "data-turn") == "service"
+            # The service handed out exactly one grant, against the handle.
+            metrics = page.evaluate("u => fetch(u).then(r => r.text())", url + "metrics")
+            assert re.search(r'turn_credentials_total\{capability="handle"\} 1\b', metrics), metrics
+            sas = cashier.wait_event("sas")
+            page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
+            assert page.get_attribute("#code", "data-code") == sas["code"]
+            page.click("#approve")
+            page.wait_for_selector("#outcome[data-acknowledged=yes]", timeout=TIMEOUT_MS)
+            assert cashier.finish() == 0, cashier.diagnostics()
+            connected = next(e for e in cashier.events if e.get("state") == "CONNECTED")
+            assert connected["path"] == "relay", connected
+            page.close()
+        finally:
+            cashier.kill()
+            relay.stop()

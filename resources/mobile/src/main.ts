@@ -65,7 +65,13 @@ function decodeOffer(text: string): BootstrapRecord | null {
   }
 }
 
-async function start(offerText: string, remote: { base: string } | null): Promise<void> {
+/** Remote mode: the service the offer was looked up on, and the relay it handed out. */
+interface Remote {
+  base: string;
+  turn: RTCIceServer[];
+}
+
+async function start(offerText: string, remote: Remote | null): Promise<void> {
   bridge.setRole("customer");
   ui.showMessage("loading", "Preparing…", "Reading the payment code.");
   const offer = decodeOffer(offerText);
@@ -74,7 +80,9 @@ async function start(offerText: string, remote: { base: string } | null): Promis
     current.link?.close("Replaced by a new code.");
     current.pc.close();
   }
-  const ice = iceSettings(new URLSearchParams(location.search));
+  const settings = iceSettings(new URLSearchParams(location.search));
+  // The service's relay first: its credentials are fresh, the URL's may be stale.
+  const ice = remote === null ? settings : { ...settings, iceServers: [...remote.turn, ...settings.iceServers] };
   let result;
   try {
     result = await answerOffer(offer, ice);
@@ -321,10 +329,26 @@ function remoteMode(): void {
           ui.setNote("No shop is waiting under this handle. Check it and try again.");
           return;
         }
-        return start(token, { base: serviceBase });
+        return relayFor(serviceBase, handle).then((turn) => start(token, { base: serviceBase, turn }));
       })
       .catch((exc: Error) => ui.setNote(exc.message));
   });
+}
+
+/** The service's TURN credentials for this handle (the capability the customer holds),
+ * or none: a service without a relay, or one that refuses, still leaves the direct paths
+ * and the URL's own settings. data-turn says which it was. */
+async function relayFor(base: string, handle: string): Promise<RTCIceServer[]> {
+  try {
+    const grant = await rendezvous.turnCredentials(base, handle);
+    document.body.dataset["turn"] = grant === null ? "none" : "service";
+    return grant === null ? [] : grant.servers;
+  } catch (exc) {
+    const err = exc as QrlinkError;
+    document.body.dataset["turn"] = `refused:${err.code ?? "REMOTE_SERVICE_ERROR"}`;
+    console.warn(`qrlink: ${err.message}`);
+    return [];
+  }
 }
 
 function main(): void {

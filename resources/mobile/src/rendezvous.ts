@@ -66,3 +66,34 @@ export async function publish(base: string, username: string, token: string, ttl
   }
   if (!res.ok) throw new QrlinkError("REMOTE_SERVICE_ERROR", `The service refused the answer: ${await readError(res)}`);
 }
+
+/** What the service's `GET /turn` hands out: short-lived TURN REST credentials. */
+export interface TurnGrant {
+  servers: RTCIceServer[];
+  ttlS: number;
+}
+
+/** TURN credentials against the capability the customer holds: the handle the shop
+ * published (valid while it is published). null when the service hands out none (404);
+ * a refusal or an unreachable service is an error the caller may pass over — the page
+ * then connects without the service's relay. */
+export async function turnCredentials(base: string, handle: string, fetchFn: FetchLike = fetch): Promise<TurnGrant | null> {
+  let res: Response;
+  try {
+    res = await fetchFn(`${baseUrl(base)}/turn?handle=${encodeURIComponent(checkHandle(handle))}`, { cache: "no-store" });
+  } catch (exc) {
+    if (exc instanceof QrlinkError) throw exc;
+    throw new QrlinkError("REMOTE_SERVICE_ERROR", `The relay credentials could not be fetched (${(exc as Error).message}).`);
+  }
+  if (res.status === 404) return null;
+  if (!res.ok) throw new QrlinkError("REMOTE_SERVICE_ERROR", `The service refused relay credentials: ${await readError(res)}`);
+  const body = (await res.json()) as { username?: unknown; credential?: unknown; uris?: unknown; ttl?: unknown };
+  const uris = Array.isArray(body.uris) ? body.uris.filter((u): u is string => typeof u === "string" && /^turns?:/.test(u)) : [];
+  if (typeof body.username !== "string" || typeof body.credential !== "string" || uris.length === 0) {
+    throw new QrlinkError("REMOTE_SERVICE_ERROR", "The service's relay credentials are incomplete.");
+  }
+  return {
+    servers: [{ urls: uris, username: body.username, credential: body.credential }],
+    ttlS: typeof body.ttl === "number" ? body.ttl : 0,
+  };
+}
