@@ -13,8 +13,15 @@ namespace, and a laptop and a phone namespace joined by a veth pair (the browser
 mDNS candidate). Needs root (network namespaces), /usr/bin/chromium, /usr/bin/firefox-esr
 and the built page (`make page`). Nothing leaves loopback or the namespaces.
 
+Phone to phone (`--p2p-runs`, default 5 per path and engine; `--only-p2p` for these
+alone): two browsers, each in its own namespace, the page from a server in a third (the
+tests' topology, tests/mobile/p2p_support.py). A's offer shown; through the reply handle,
+B's page load → code on both screens; through A's camera (Chromium's fake capture playing
+a video of B's screenshot), the first frame read → code on both; the in-page decoder's
+time per 640x480 frame.
+
     .venv/bin/python benchmarks/page_bench.py [--runs 5] [--one-scan-runs 20]
-        [--engine chromium|firefox ...]
+        [--p2p-runs 5] [--only-p2p] [--engine chromium|firefox ...]
 """
 
 from __future__ import annotations
@@ -24,14 +31,18 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mobile"))
 
+import cv2
 import mobile_support as ms
+import numpy as np
 import one_scan_support as oss
+import p2p_support as p2p
 from playwright.sync_api import Browser, Page
 
 from qrlink_desktop.core import alnum, bootstrap
@@ -136,6 +147,173 @@ def two_scan_run(
         offer.kill()
 
 
+# -- phone to phone ------------------------------------------------------------------------
+
+
+def _wall(phone: p2p.Phone, mark: str) -> float:
+    """A page milestone (data-t-*) as wall time in ms since the epoch (both browsers run
+    on this machine's clock)."""
+    origin = float(phone.do(lambda page: page.evaluate("performance.timeOrigin")))
+    return origin + float(phone.data(mark) or "nan")
+
+
+def p2p_reply_run(a: p2p.Phone, b: p2p.Phone, server: p2p.Server) -> dict[str, Any]:
+    """A offers (the service at hand: the reply handle); B opens A's URL, read from A's
+    screenshot; the code on both; one payment."""
+    a.open(server.url)
+    url = p2p.merchant_offers(a)
+    b.open(url)
+    p2p.verify_and_pay(a, b, "3.20")
+    b_load = float(b.do(lambda page: page.evaluate("performance.timeOrigin")))
+    row = {
+        "offer_shown_ms": float(a.data("t-offer-shown") or "nan")
+        - float(a.data("t-offer-asked") or "nan"),
+        "load_to_code_ms": max(_wall(a, "t-verified"), _wall(b, "t-verified")) - b_load,
+        "offer_version": int(a.data("offer-version") or 0),
+    }
+    a.close_page()
+    b.close_page()
+    return row
+
+
+def p2p_camera_run(a: p2p.Phone, b: p2p.Phone, server: p2p.Server, video: Path) -> dict[str, Any]:
+    """A offers (no service: the camera is the way back); B answers and shows its QR; A's
+    camera (Chromium's fake capture, a video of B's screenshot) reads it."""
+    a.open(server.url)
+    url = p2p.merchant_offers(a)
+    b.open(url)
+    b.wait_for("#qr[data-text]")
+    p2p.write_y4m(video, [p2p.frame_of(b.screenshot())] * 10)
+    a.click("#scan-answer")
+    p2p.verify_and_pay(a, b, "3.20")
+    shown = _wall(a, "t-scan-first-frame")
+    row = {"camera_to_code_ms": max(_wall(a, "t-verified"), _wall(b, "t-verified")) - shown}
+    a.close_page()
+    b.close_page()
+    return row
+
+
+DECODED_FRAMES = 45  # the page reports the median of its last 31
+
+
+def p2p_decoder_run(a: p2p.Phone, server: p2p.Server, video: Path, frame: Any) -> dict[str, Any]:
+    """The in-page decoder's time per frame: A's camera plays `frame` (no answer to this
+    offer, so the scanner keeps reading) until it has decoded DECODED_FRAMES of them."""
+    a.open(server.url)
+    p2p.merchant_offers(a)
+    p2p.write_y4m(video, [frame] * 10)
+    a.click("#scan-answer")
+    a.do(
+        lambda page: page.wait_for_function(
+            f"() => Number(document.body.dataset.scanFrames || 0) >= {DECODED_FRAMES}",
+            timeout=60_000,
+        ),
+        timeout=90,
+    )
+    row = {
+        "decoder": a.data("scan-decoder"),
+        "decode_ms": float(a.data("scan-ms") or "nan"),
+        "frame": a.data("scan-size"),
+        "barcode_detector": a.do(lambda page: page.evaluate("'BarcodeDetector' in window")),
+    }
+    a.close_page()
+    return row
+
+
+# A genuine answer (version 6) from another pairing: decoded in full, then refused.
+ANY_ANSWER = (
+    "QL:QN70*:X10**XT/OGC7Z81TR6C-5/SE:D83U-LX0992191L9C0F-SWZ8761NRGYEK:J17KWK3NICWDKWXLI"
+    "*V4QQ1050IJM9-G64R16.SY4YU4HMNV5U4"
+)
+
+
+def _grey_png() -> bytes:
+    ok, png = cv2.imencode(".png", np.full((480, 640, 3), 200, np.uint8))
+    assert ok
+    return bytes(png)
+
+
+def measure_p2p(engine: str, runs: int, tmp: Path) -> dict[str, list[dict[str, Any]]]:
+    """Two phones in their own namespaces and a server in a third (tests/mobile/p2p_support):
+    the reply-handle path on `engine`; the camera path on Chromium (its fake capture)."""
+    out: dict[str, list[dict[str, Any]]] = {"reply": [], "camera": [], "qr": [], "empty": []}
+    with p2p.phones() as phones:
+        server = p2p.Server(phones, "rendezvous")
+        try:
+            with p2p.phone(engine, phones, phones.a) as a, p2p.phone(engine, phones, phones.b) as b:
+                p2p_reply_run(a, b, server)  # warm-up
+                out["reply"] = [p2p_reply_run(a, b, server) for _ in range(runs)]
+        finally:
+            server.stop()
+        if engine != "chromium":
+            return out
+        server = p2p.Server(phones, "pages")
+        try:
+            for i in range(runs + 1):  # a browser per run: the fake camera reads its file once
+                video = tmp / f"camera-{i}.y4m"
+                camera = p2p.camera_args(video, server.url.rstrip("/"))
+                with (
+                    p2p.phone(engine, phones, phones.a, camera) as a,
+                    p2p.phone(engine, phones, phones.b) as b,
+                ):
+                    row = p2p_camera_run(a, b, server, video)
+                if i > 0:  # the first is the warm-up
+                    out["camera"].append(row)
+            # Frames with a QR code (another pairing's answer: refused, so read on) and
+            # frames with none, each in a browser of its own.
+            other = p2p.frame_of(p2p.qr_png(ANY_ANSWER))
+            empty = p2p.frame_of(_grey_png())
+            for kind, frame in (("qr", other), ("empty", empty)):
+                video = tmp / f"decoder-{kind}.y4m"
+                camera = p2p.camera_args(video, server.url.rstrip("/"))
+                with p2p.phone(engine, phones, phones.a, camera) as a:
+                    out[kind].append(p2p_decoder_run(a, server, video, frame))
+        finally:
+            server.stop()
+    return out
+
+
+def print_p2p(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    engines = list(results)
+    print(
+        "Phone to phone (ms, median (min–max); two browsers, each in its own namespace, "
+        "the page from a server in a third):\n"
+    )
+    print(f"| measure | {' | '.join(e.capitalize() for e in engines)} |")
+    print(f"|---|{'---|' * len(engines)}")
+
+    def row(label: str, path: str, key: str) -> None:
+        cells = [median(results[e][path], key) if results[e][path] else "–" for e in engines]
+        print(f"| {label} | {' | '.join(cells)} |")
+
+    row("A's offer shown: 'Request a payment' → offer QR on screen", "reply", "offer_shown_ms")
+    row(
+        "reply handle: B's page starts loading → code on both screens",
+        "reply",
+        "load_to_code_ms",
+    )
+    row(
+        "camera: B's answer in A's camera (first frame) → code on both screens",
+        "camera",
+        "camera_to_code_ms",
+    )
+    for e in engines:
+        qr, empty = results[e]["qr"], results[e]["empty"]
+        if not qr:
+            continue
+        decoders = ", ".join(sorted({str(r["decoder"]) for r in qr + empty}))
+        frames = ", ".join(sorted({str(r["frame"]) for r in qr + empty}))
+        detector = "present" if any(r["barcode_detector"] for r in qr) else "absent"
+        print(
+            f"\nIn-page decoder on {e.capitalize()} ({decoders}, frames {frames}; "
+            f"BarcodeDetector {detector}), median of the last 31 of {DECODED_FRAMES} frames: "
+            f"{qr[0]['decode_ms']:.1f} ms per frame with a QR code in it, "
+            f"{empty[0]['decode_ms']:.1f} ms per frame with none."
+        )
+    versions = sorted({r["offer_version"] for e in engines for r in results[e]["reply"]})
+    print(f"\nA's offer QR version (M): {', '.join(map(str, versions))}\n")
+
+
 def median(rows: list[dict[str, Any]], key: str) -> str:
     values = [float(r[key]) for r in rows]
     return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
@@ -207,10 +385,20 @@ def main() -> int:
         choices=ms.ENGINES,
         help="browser engine to measure (repeatable; default: all)",
     )
+    parser.add_argument(
+        "--p2p-runs", type=int, default=5, help="phone-to-phone pairings per path and engine"
+    )
+    parser.add_argument("--only-p2p", action="store_true", help="measure phone to phone only")
     args = parser.parse_args()
     engines: list[str] = args.engine or list(ms.ENGINES)
     ms.check_tools()
     ms.ensure_page_built()
+    with tempfile.TemporaryDirectory(prefix="qrlink-p2p-bench-") as tmp:
+        p2p_results = {e: measure_p2p(e, args.p2p_runs, Path(tmp)) for e in engines}
+    if args.only_p2p:
+        print(_machine(engines))
+        print_p2p(p2p_results)
+        return 0
     one: dict[Column, list[dict[str, Any]]] = {}
     two: dict[Column, list[dict[str, Any]]] = {}
     lost: dict[Column, list[dict[str, Any]]] = {}
@@ -219,17 +407,12 @@ def main() -> int:
             column = (engine, name)
             one[column], two[column], lost[column] = measure(engine, name, args)
     columns = list(one)
-    cpu = platform.processor() or platform.machine()
     print(
         f"page benchmark: {args.one_scan_runs} one-scan and {args.runs} two-scan pairings "
         f"per column after one warm-up each; the page opened {args.scan_delay:g} s after "
         "the offer appeared"
     )
-    print(
-        f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}"
-        f" cores, {cpu}; {'; '.join(browser_version(e) for e in engines)};"
-        f" Python {platform.python_version()}\n"
-    )
+    print(_machine(engines))
     titles = " | ".join(f"{e.capitalize()}, {TOPOLOGY_TITLES[n]}" for e, n in columns)
     rule = f"|---|{'---|' * len(columns)}"
 
@@ -293,7 +476,18 @@ def main() -> int:
             return ", ".join(seen)
 
         print(f"| {label} | {cells(two, key, cell)} |")
+    print()
+    print_p2p(p2p_results)
     return 0
+
+
+def _machine(engines: list[str]) -> str:
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}"
+        f" cores, {cpu}; {'; '.join(browser_version(e) for e in engines)};"
+        f" Python {platform.python_version()}\n"
+    )
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ export async function startMerchant(home?: () => void): Promise<void> {
   if (current !== null) end(current);
   current = null;
   bridge.setRole("merchant");
+  document.body.dataset["tOfferAsked"] = performance.now().toFixed(1);
+  delete document.body.dataset["tOfferShown"];
   ui.showMessage("loading", "Preparing a payment code…", "This takes a moment.");
   const params = new URLSearchParams(location.search);
   const service = serviceBase(params, document, location.href);
@@ -125,6 +127,8 @@ function showOffer(sale: Sale, viaService: boolean): void {
     ],
   });
   ui.setNote(viaService ? "The other phone's answer comes back by itself." : "Then scan the answer code the other phone shows.");
+  // The first time only: back from the scanner, the same offer is shown again.
+  document.body.dataset["tOfferShown"] ??= performance.now().toFixed(1);
 }
 
 /** The reply handle, long-polled until the answer is there, the offer expires or another
