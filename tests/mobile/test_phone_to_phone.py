@@ -82,6 +82,36 @@ def test_camera_reads_the_answer_on_the_merchants_phone(phones: p2p.Phones, tmp_
         server.stop()
 
 
+def test_customer_scans_the_payment_code_with_the_page(phones: p2p.Phones, tmp_path: Path) -> None:
+    """ "Scan a payment code": B's page reads A's offer QR with B's own camera (a video of
+    A's screenshot), answers it, and the answer goes back through the reply handle."""
+    server = p2p.Server(phones, "rendezvous")
+    video = tmp_path / "b-camera.y4m"
+    camera = p2p.camera_args(video, server.url.rstrip("/"))
+    try:
+        with (
+            p2p.phone("chromium", phones, phones.a) as a,
+            p2p.phone("chromium", phones, phones.b, camera) as b,
+        ):
+            try:
+                a.open(server.url)
+                url = p2p.merchant_offers(a)
+                p2p.write_y4m(video, [p2p.frame_of(a.screenshot())] * 10)
+                b.open(server.url)
+                b.wait_state("choosing")
+                b.click("#choose-scan")
+                b.wait_state("scanning")
+                p2p.verify_and_pay(a, b, AMOUNT)
+            except Exception as exc:
+                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
+            # B went where A's QR leads, as if its camera app had opened the link.
+            assert b.do(lambda page: page.url) == url.replace("HTTP://", "http://", 1)
+            assert b.data("role") == "customer" and b.data("home") == "published"
+            assert a.data("answer-via") == "service"
+    finally:
+        server.stop()
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 # Every sentence phone A's page writes in its note, kept as it appears (a later screen
