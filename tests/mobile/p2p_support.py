@@ -21,11 +21,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import cv2
 import mobile_support as ms
@@ -315,16 +314,42 @@ def failure_report(phones: dict[str, Phone]) -> str:
     return "\n".join(lines)
 
 
-def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.05)
-
-
 def qr_png(text: str) -> bytes:
     """A QR code's picture (PNG), as a screen would show it."""
     ok, png = cv2.imencode(".png", qrimage.render_grey(text, scale=8))
     assert ok
     return bytes(png)
+
+
+@dataclass
+class Pair:
+    server: Server
+    a: Phone
+    b: Phone
+
+
+@contextlib.contextmanager
+def pair(
+    phones: Phones,
+    kind: str,
+    engine: str = "chromium",
+    a_camera: Path | None = None,
+    b_camera: Path | None = None,
+) -> Iterator[Pair]:
+    """A server of `kind` ("rendezvous" or "pages") and two phones on `engine`, a phone's
+    camera playing the video at `a_camera`/`b_camera` (written later, before the page opens
+    the camera). A failure inside reports both phones' states and consoles."""
+    origin = f"http://{SERVER_ADDR}:{PORT}"
+    extra = [[] if v is None else camera_args(v, origin) for v in (a_camera, b_camera)]
+    server = Server(phones, kind)
+    try:
+        with (
+            phone(engine, phones, phones.a, extra[0]) as a,
+            phone(engine, phones, phones.b, extra[1]) as b,
+        ):
+            try:
+                yield Pair(server, a, b)
+            except Exception as exc:
+                raise AssertionError(failure_report({"A": a, "B": b})) from exc
+    finally:
+        server.stop()

@@ -27,89 +27,61 @@ def phones() -> Iterator[p2p.Phones]:
 
 @pytest.mark.parametrize("engine", ms.ENGINES)
 def test_reply_handle_pairs_two_phones_with_no_camera(phones: p2p.Phones, engine: str) -> None:
-    server = p2p.Server(phones, "rendezvous")
-    try:
-        with (
-            p2p.phone(engine, phones, phones.a) as a,
-            p2p.phone(engine, phones, phones.b) as b,
-        ):
-            try:
-                a.open(server.url)
-                url = p2p.merchant_offers(a)
-                assert url.startswith(f"HTTP://{p2p.SERVER_ADDR}:{p2p.PORT}/#")
-                b.open(url)
-                p2p.verify_and_pay(a, b, AMOUNT)
-            except Exception as exc:
-                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
-            assert a.data("answer-via") == "service"
-            assert b.data("home") == "published" and b.data("fallback") is None
-            assert not b.exists("#qr")  # no QR was ever needed
-            assert a.data("role") == "merchant" and b.data("role") == "customer"
-            assert a.text("#title") == f"Approved: {AMOUNT} EUR"
-    finally:
-        server.stop()
+    with p2p.pair(phones, "rendezvous", engine) as p:
+        a, b = p.a, p.b
+        a.open(p.server.url)
+        url = p2p.merchant_offers(a)
+        assert url.startswith(f"HTTP://{p2p.SERVER_ADDR}:{p2p.PORT}/#")
+        b.open(url)
+        p2p.verify_and_pay(a, b, AMOUNT)
+        assert a.data("answer-via") == "service"
+        assert b.data("home") == "published" and b.data("fallback") is None
+        assert not b.exists("#qr")  # no QR was ever needed
+        assert a.data("role") == "merchant" and b.data("role") == "customer"
+        assert a.text("#title") == f"Approved: {AMOUNT} EUR"
 
 
 def test_camera_reads_the_answer_on_the_merchants_phone(phones: p2p.Phones, tmp_path: Path) -> None:
-    server = p2p.Server(phones, "pages")  # no service: the camera is the only way back
     video = tmp_path / "a-camera.y4m"
-    camera = p2p.camera_args(video, server.url.rstrip("/"))
-    try:
-        with (
-            p2p.phone("chromium", phones, phones.a, camera) as a,
-            p2p.phone("chromium", phones, phones.b) as b,
-        ):
-            try:
-                a.open(server.url)
-                url = p2p.merchant_offers(a)
-                b.open(url)
-                b.wait_state("answering")
-                b.wait_for("#qr[data-text]")
-                answer = b.attr("#qr", "data-text")
-                assert answer is not None and answer.startswith("QL:")
-                # No service and no laptop behind this page server: the QR at once.
-                assert b.data("fallback") == "no-way-home"
-                p2p.write_y4m(video, [p2p.frame_of(b.screenshot())] * 10)
-                a.click("#scan-answer")
-                a.wait_state("scanning")
-                p2p.verify_and_pay(a, b, AMOUNT)
-            except Exception as exc:
-                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
-            assert a.data("answer-via") == "camera"
-            assert a.data("scan-decoder") in ("jsQR", "BarcodeDetector")
-            assert a.data("scan-size") == "640x480"
-    finally:
-        server.stop()
+    # No service: the camera is the only way back.
+    with p2p.pair(phones, "pages", a_camera=video) as p:
+        a, b = p.a, p.b
+        a.open(p.server.url)
+        url = p2p.merchant_offers(a)
+        b.open(url)
+        b.wait_state("answering")
+        b.wait_for("#qr[data-text]")
+        answer = b.attr("#qr", "data-text")
+        assert answer is not None and answer.startswith("QL:")
+        # No service and no laptop behind this page server: the QR at once.
+        assert b.data("fallback") == "no-way-home"
+        p2p.write_y4m(video, [p2p.frame_of(b.screenshot())] * 10)
+        a.click("#scan-answer")
+        a.wait_state("scanning")
+        p2p.verify_and_pay(a, b, AMOUNT)
+        assert a.data("answer-via") == "camera"
+        assert a.data("scan-decoder") in ("jsQR", "BarcodeDetector")
+        assert a.data("scan-size") == "640x480"
 
 
 def test_customer_scans_the_payment_code_with_the_page(phones: p2p.Phones, tmp_path: Path) -> None:
     """ "Scan a payment code": B's page reads A's offer QR with B's own camera (a video of
     A's screenshot), answers it, and the answer goes back through the reply handle."""
-    server = p2p.Server(phones, "rendezvous")
     video = tmp_path / "b-camera.y4m"
-    camera = p2p.camera_args(video, server.url.rstrip("/"))
-    try:
-        with (
-            p2p.phone("chromium", phones, phones.a) as a,
-            p2p.phone("chromium", phones, phones.b, camera) as b,
-        ):
-            try:
-                a.open(server.url)
-                url = p2p.merchant_offers(a)
-                p2p.write_y4m(video, [p2p.frame_of(a.screenshot())] * 10)
-                b.open(server.url)
-                b.wait_state("choosing")
-                b.click("#choose-scan")
-                b.wait_state("scanning")
-                p2p.verify_and_pay(a, b, AMOUNT)
-            except Exception as exc:
-                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
-            # B went where A's QR leads, as if its camera app had opened the link.
-            assert b.do(lambda page: page.url) == url.replace("HTTP://", "http://", 1)
-            assert b.data("role") == "customer" and b.data("home") == "published"
-            assert a.data("answer-via") == "service"
-    finally:
-        server.stop()
+    with p2p.pair(phones, "rendezvous", b_camera=video) as p:
+        a, b = p.a, p.b
+        a.open(p.server.url)
+        url = p2p.merchant_offers(a)
+        p2p.write_y4m(video, [p2p.frame_of(a.screenshot())] * 10)
+        b.open(p.server.url)
+        b.wait_state("choosing")
+        b.click("#choose-scan")
+        b.wait_state("scanning")
+        p2p.verify_and_pay(a, b, AMOUNT)
+        # B went where A's QR leads, as if its camera app had opened the link.
+        assert b.do(lambda page: page.url) == url.replace("HTTP://", "http://", 1)
+        assert b.data("role") == "customer" and b.data("home") == "published"
+        assert a.data("answer-via") == "service"
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -138,88 +110,60 @@ def test_garbage_in_the_camera_is_refused_and_the_real_answer_then_read(
     """A's camera first sees a QR code that is no answer (a code that only looks like one),
     then B's answer: A says plainly the first is not the answer and keeps scanning; B still
     shows its answer; then the real answer pairs them and one payment is made."""
-    server = p2p.Server(phones, "pages")
     video = tmp_path / "a-camera.y4m"
-    camera = p2p.camera_args(video, server.url.rstrip("/"))
-    try:
-        with (
-            p2p.phone("chromium", phones, phones.a, camera) as a,
-            p2p.phone("chromium", phones, phones.b) as b,
-        ):
-            try:
-                a.open(server.url)
-                url = p2p.merchant_offers(a)
-                b.open(url)
-                b.wait_for("#qr[data-text]")
-                garbage = p2p.frame_of(p2p.qr_png("QL:NOT-AN-ANSWER-0123456789"))
-                answer = p2p.frame_of(b.screenshot())
-                p2p.write_y4m(video, [garbage] * 20 + [answer] * 20)
-                a.do(lambda page: page.evaluate(RECORD_NOTES))
-                a.click("#scan-answer")
-                a.wait_for("body[data-scan-refused]")
-                assert a.data("scan-refused-code") == "BOOTSTRAP_PARSE_FAILED"
-                assert b.state() == "answering" and b.exists("#qr")  # B is still waiting
-                p2p.verify_and_pay(a, b, AMOUNT)
-            except Exception as exc:
-                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
-            notes = a.do(lambda page: page.evaluate("window.__notes"))
-            assert any(n.startswith("That is not the answer to this payment code") for n in notes)
-            assert a.data("answer-via") == "camera"
-            assert b.do(lambda page: page.locator("#outcome[data-acknowledged=yes]").count()) == 1
-    finally:
-        server.stop()
+    with p2p.pair(phones, "pages", a_camera=video) as p:
+        a, b = p.a, p.b
+        a.open(p.server.url)
+        url = p2p.merchant_offers(a)
+        b.open(url)
+        b.wait_for("#qr[data-text]")
+        garbage = p2p.frame_of(p2p.qr_png("QL:NOT-AN-ANSWER-0123456789"))
+        answer = p2p.frame_of(b.screenshot())
+        p2p.write_y4m(video, [garbage] * 20 + [answer] * 20)
+        a.do(lambda page: page.evaluate(RECORD_NOTES))
+        a.click("#scan-answer")
+        a.wait_for("body[data-scan-refused]")
+        assert a.data("scan-refused-code") == "BOOTSTRAP_PARSE_FAILED"
+        assert b.state() == "answering" and b.exists("#qr")  # B is still waiting
+        p2p.verify_and_pay(a, b, AMOUNT)
+        notes = a.do(lambda page: page.evaluate("window.__notes"))
+        assert any(n.startswith("That is not the answer to this payment code") for n in notes)
+        assert a.data("answer-via") == "camera"
+        assert b.do(lambda page: page.locator("#outcome[data-acknowledged=yes]").count()) == 1
 
 
 def test_expired_offer_is_refused_on_both_phones(phones: p2p.Phones) -> None:
     """A's offer lives 2 s (`?lifetime=2`); B opens it later: B says the code has expired,
     A says its payment code has expired; nothing connects, nothing is paid."""
-    server = p2p.Server(phones, "rendezvous")
-    try:
-        with (
-            p2p.phone("chromium", phones, phones.a) as a,
-            p2p.phone("chromium", phones, phones.b) as b,
-        ):
-            try:
-                a.open(server.url + "?lifetime=2")
-                url = p2p.merchant_offers(a)
-                a.wait_state("failed", timeout_ms=15_000)
-                b.open(url)
-                b.wait_state("failed")
-            except Exception as exc:
-                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
-            assert a.text("#title") == "This payment code has expired"
-            assert a.data("error") == "TIMEOUT"
-            assert b.text("#title") == "This code has expired"
-            assert b.data("error") == "BOOTSTRAP_PARSE_FAILED"
-            assert not b.exists("#qr") and a.data("answer-via") is None
-            _never_paid(a, b)
-    finally:
-        server.stop()
+    with p2p.pair(phones, "rendezvous") as p:
+        a, b = p.a, p.b
+        a.open(p.server.url + "?lifetime=2")
+        url = p2p.merchant_offers(a)
+        a.wait_state("failed", timeout_ms=15_000)
+        b.open(url)
+        b.wait_state("failed")
+        assert a.text("#title") == "This payment code has expired"
+        assert a.data("error") == "TIMEOUT"
+        assert b.text("#title") == "This code has expired"
+        assert b.data("error") == "BOOTSTRAP_PARSE_FAILED"
+        assert not b.exists("#qr") and a.data("answer-via") is None
+        _never_paid(a, b)
 
 
 def test_the_other_phone_closing_midway_is_said_and_nothing_is_paid(phones: p2p.Phones) -> None:
     """B closes its page while A's request is on its screen: A says the other phone is gone
     and that nothing was paid; the request stays unanswered."""
-    server = p2p.Server(phones, "rendezvous")
-    try:
-        with (
-            p2p.phone("chromium", phones, phones.a) as a,
-            p2p.phone("chromium", phones, phones.b) as b,
-        ):
-            try:
-                a.open(server.url)
-                b.open(p2p.merchant_offers(a))
-                p2p.both_show_the_code(a, b)
-                p2p.request(a, AMOUNT)
-                b.wait_state("requested")
-                b.close_page()
-                # A hears the channel close, or its dead-peer timer (14 s) ends it.
-                a.wait_state("failed", timeout_ms=30_000)
-            except Exception as exc:
-                raise AssertionError(p2p.failure_report({"A": a, "B": b})) from exc
-            assert a.text("#title") in ("Disconnected", "The other phone stopped answering")
-            assert "nothing was paid" in a.text("#detail")
-            assert a.data("error") in ("CONNECTION_FAILED", "TIMEOUT")
-            _never_paid(a)
-    finally:
-        server.stop()
+    with p2p.pair(phones, "rendezvous") as p:
+        a, b = p.a, p.b
+        a.open(p.server.url)
+        b.open(p2p.merchant_offers(a))
+        p2p.both_show_the_code(a, b)
+        p2p.request(a, AMOUNT)
+        b.wait_state("requested")
+        b.close_page()
+        # A hears the channel close, or its dead-peer timer (14 s) ends it.
+        a.wait_state("failed", timeout_ms=30_000)
+        assert a.text("#title") in ("Disconnected", "The other phone stopped answering")
+        assert "nothing was paid" in a.text("#detail")
+        assert a.data("error") in ("CONNECTION_FAILED", "TIMEOUT")
+        _never_paid(a)

@@ -16,6 +16,7 @@ import { make, toJson } from "../src/messages";
 import { checkAnswer, recordFromOffer } from "../src/offer";
 import { rebuild } from "../src/sdp";
 import { offerLifetime, serviceBase } from "../src/settings";
+import { FakeChannel } from "./fake_channel";
 
 const now = vectors.decodeNow;
 const fpOffer = new Uint8Array(32).fill(7);
@@ -68,26 +69,11 @@ test("settings: the offer's lifetime within the specification's bounds; the serv
   assert.equal(serviceBase(new URLSearchParams("rendezvous=https://svc"), doc(null), "http://x/"), "https://svc");
 });
 
-class Wire {
-  readyState = "open";
-  sent: string[] = [];
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  onclose: ((ev: Event) => void) | null = null;
-  send(data: string): void {
-    this.sent.push(data);
-  }
-  close(): void {
-    this.readyState = "closed";
-  }
-  deliver(data: string): void {
-    this.onmessage?.({ data } as MessageEvent);
-  }
-}
 
 /** The merchant's and the customer's links over two fake channels, delivered by pump(). */
 function pair() {
-  const wa = new Wire();
-  const wb = new Wire();
+  const wa = new FakeChannel();
+  const wb = new FakeChannel();
   const ea: LinkEvent[] = [];
   const eb: LinkEvent[] = [];
   const timers = { ...DEFAULT_TIMERS, pingInterval: 60_000 };

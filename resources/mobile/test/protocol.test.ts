@@ -10,6 +10,7 @@ import { DEFAULT_TIMERS, Link, type LinkEvent } from "../src/link";
 import { checkAmount, make, MAX_MESSAGE_BYTES, parse, toJson } from "../src/messages";
 import { bufferEarly } from "../src/peer";
 import { parseCandidate, reduce } from "../src/sdp";
+import { FakeChannel } from "./fake_channel";
 
 const fp1 = new Uint8Array(32).fill(1);
 const fp2 = new Uint8Array(32).fill(2);
@@ -253,21 +254,6 @@ test("conversation: past the cap new requests are refused, replays still answere
   assert.equal(new Conversation().maxRequests, 1000);
 });
 
-class FakeChannel {
-  readyState = "open";
-  sent: string[] = [];
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  onclose: ((ev: Event) => void) | null = null;
-  send(data: string): void {
-    this.sent.push(data);
-  }
-  close(): void {
-    this.readyState = "closed";
-  }
-  deliver(data: string): void {
-    this.onmessage?.({ data } as MessageEvent);
-  }
-}
 
 test("link: hello on open, pong for ping, errors for invalid input, verified flow", () => {
   const ch = new FakeChannel();
