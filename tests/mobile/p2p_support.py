@@ -193,10 +193,14 @@ class Phone:
 
         return self.thread.submit(run).result(timeout=timeout)
 
-    def open(self, url: str) -> None:
+    def open(self, url: str, script: str = "") -> None:
+        """A new page at `url`; `script` runs in it before the page's own (a host's bridge)."""
+
         def run(browser: Browser) -> None:
             page = self.thread.new_page(browser)
             page.on("pageerror", lambda e: self.console.append(f"[uncaught] {e}"))
+            if script:
+                page.add_init_script(script)
             page.goto(url)
             self.page = page
 

@@ -25,15 +25,53 @@ def phones() -> Iterator[p2p.Phones]:
         yield made
 
 
+# A WebView host's bridge, as each platform injects it: iOS's message handler takes the
+# object, Android's injected interface takes strings (JSON). Both keep what they hear.
+IOS_HOST = """window.webkit = { messageHandlers: { qrlink: {
+  postMessage(m) { (window.__heard = window.__heard || []).push(JSON.parse(JSON.stringify(m))); }
+} } };"""
+ANDROID_HOST = """window.QrlinkHost = {
+  onState(json) { (window.__heard = window.__heard || []).push(JSON.parse(json)); },
+  setBrightness(level) { (window.__heard = window.__heard || []).push({ brightness: level }); }
+};"""
+
+
+def _heard(phone: p2p.Phone) -> list[dict[str, object]]:
+    heard: list[dict[str, object]] = phone.do(lambda page: page.evaluate("window.__heard || []"))
+    return heard
+
+
+def _states(heard: list[dict[str, object]]) -> list[object]:
+    """The states in the order heard, each run of one state once."""
+    out: list[object] = []
+    for m in heard:
+        if m.get("type") == "state" and (not out or out[-1] != m["state"]):
+            out.append(m["state"])
+    return out
+
+
 @pytest.mark.parametrize("engine", ms.ENGINES)
 def test_reply_handle_pairs_two_phones_with_no_camera(phones: p2p.Phones, engine: str) -> None:
+    """Also: A is embedded as in an iOS app, B as in an Android app; each host hears the
+    states, the role and the code."""
     with p2p.pair(phones, "rendezvous", engine) as p:
         a, b = p.a, p.b
-        a.open(p.server.url)
+        a.open(p.server.url, IOS_HOST)
         url = p2p.merchant_offers(a)
         assert url.startswith(f"HTTP://{p2p.SERVER_ADDR}:{p2p.PORT}/#")
-        b.open(url)
-        p2p.verify_and_pay(a, b, AMOUNT)
+        b.open(url, ANDROID_HOST)
+        code = p2p.verify_and_pay(a, b, AMOUNT)
+        heard_a, heard_b = _heard(a), _heard(b)
+        states_a, states_b = _states(heard_a), _states(heard_b)
+        wanted = ["choosing", "offering", "verifying", "verified", "requested", "paid"]
+        assert [s for s in states_a if s in wanted] == wanted, states_a
+        wanted = ["answering", "verifying", "requested", "paid"]
+        assert [s for s in states_b if s in wanted] == wanted, states_b
+        for heard, role in ((heard_a, "merchant"), (heard_b, "customer")):
+            paid = [m for m in heard if m.get("state") == "paid"]
+            assert paid and all(m["code"] == code and m["role"] == role for m in paid), paid
+            assert paid[-1]["amount"] == AMOUNT and paid[-1]["currency"] == "EUR"
+        assert {"brightness": "max"} in heard_a  # the offer QR asked the host for light
         assert a.data("answer-via") == "service"
         assert b.data("home") == "published" and b.data("fallback") is None
         assert not b.exists("#qr")  # no QR was ever needed
