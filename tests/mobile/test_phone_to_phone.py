@@ -79,6 +79,18 @@ def test_reply_handle_pairs_two_phones_with_no_camera(phones: p2p.Phones, engine
         assert a.text("#title") == f"Approved: {AMOUNT} EUR"
 
 
+def test_the_other_phone_declines(phones: p2p.Phones) -> None:
+    """B declines A's request: both phones say it was declined, neither says paid."""
+    with p2p.pair(phones, "rendezvous", "firefox") as p:
+        a, b = p.a, p.b
+        a.open(p.server.url)
+        b.open(p2p.merchant_offers(a))
+        p2p.verify_and_pay(a, b, AMOUNT, approve=False)
+        assert a.text("#title") == f"Declined: {AMOUNT} EUR"
+        assert b.attr("#outcome", "data-status") == "declined"
+        assert a.state() == b.state() == "declined"
+
+
 def test_camera_reads_the_answer_on_the_merchants_phone(phones: p2p.Phones, tmp_path: Path) -> None:
     video = tmp_path / "a-camera.y4m"
     # No service: the camera is the only way back.
