@@ -15,7 +15,7 @@ import turn_support
 from mobile_support import PhoneBrowser
 from playwright.sync_api import Page
 
-from qrlink_desktop.core import bootstrap
+from qrlink_desktop.core import bootstrap, facts
 from qrlink_desktop.core.errors import QrlinkError
 from qrlink_desktop.rtc.tokens import encode_compat
 
@@ -233,9 +233,10 @@ def test_cashier_gone_is_said_in_plain_words(phone: PhoneBrowser) -> None:
         offer.type_code_from(page)
         page.wait_for_selector("body[data-screen=request]", timeout=TIMEOUT_MS)
         offer.kill()
-        t0 = time.monotonic()
-        page.wait_for_selector("body[data-screen=ended]", timeout=20_000)
-        assert time.monotonic() - t0 < 15
+        # The page notices at its dead-peer limit (timers.json); the margin covers a
+        # loaded machine. How soon it notices is reliability_bench's figure, not a test's.
+        dead_after_ms = facts.timers().dead_after * 1000
+        page.wait_for_selector("body[data-screen=ended]", timeout=dead_after_ms + TIMEOUT_MS)
         assert page.inner_text("#title") == "The cashier's device stopped answering"
         assert page.get_attribute("#message", "data-code") == "TIMEOUT"
         page.close()
