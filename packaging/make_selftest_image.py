@@ -17,9 +17,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from qrlink_desktop.rtc.engine import Engine, EngineConfig
 
 from qrlink_desktop.core.handshake import Role
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
 from qrlink_desktop.rtc.peer import IceConfig
 from qrlink_desktop.scan import qrimage
 

@@ -39,3 +39,14 @@ class QrlinkError(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"code": str(self.code), "message": self.message}
+
+
+class InvalidStateError(QrlinkError):
+    """A request the object cannot take in its present state: the caller's mistake (or a
+    race it lost), said at once and naming the state, as aiortc's InvalidStateError does.
+    Nothing changed; no event is reported for it."""
+
+    def __init__(self, what: str, state: str) -> None:
+        super().__init__(ErrorCode.INVALID_ARGUMENT, f'cannot {what} in state "{state}"')
+        self.what = what
+        self.state = state

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.messages import currencies
-from ..rtc.tokens import TextFormat
+from ..core.tokens import TextFormat
 from ..scan.decoders import decoder_names
 from ..scan.sources import CameraInfo
 from .netinfo import default_page_url

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import event_line
 from rendezvous.helpers import ServiceProcess
 
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
@@ -17,7 +18,7 @@ LOOPBACK = ["--address", "127.0.0.1"]
 
 
 def _events(lines: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines.splitlines() if line.strip()]
+    return [event_line(line) for line in lines.splitlines() if line.strip()]
 
 
 def _read_until(proc: subprocess.Popen[str], name: str) -> list[dict[str, Any]]:
@@ -25,7 +26,7 @@ def _read_until(proc: subprocess.Popen[str], name: str) -> list[dict[str, Any]]:
     assert proc.stdout is not None
     read = []
     for line in proc.stdout:
-        read.append(json.loads(line))
+        read.append(event_line(line))
         if read[-1]["event"] == name:
             return read
     stderr = proc.stderr.read() if proc.stderr else ""
