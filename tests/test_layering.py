@@ -1,4 +1,4 @@
-"""DESIGN.md §2: what each layer may import. Relative imports are resolved, so
+"""What each layer may import (docs/architecture.md). Relative imports are resolved, so
 `from ..rtc import x` inside scan/ is caught as surely as `import qrlink_desktop.rtc`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Camera sources, QR decoders and multi-frame confirmation; no Qt (DESIGN.md §2).
+"""Camera sources, QR decoders and multi-frame confirmation; no Qt (docs/architecture.md: the layers).
 
 `gui/` wraps the scanner's callbacks in Qt signals; everything here runs and is tested
 without a display.
