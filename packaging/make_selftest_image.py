@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from qrlink_desktop.rtc.answering import AnsweringSession
 from qrlink_desktop.rtc.config import SessionConfig
 from qrlink_desktop.rtc.offering import OfferingSession

@@ -28,10 +28,11 @@ from .core.events import OfferReady
 from .core.retry import DEFAULT_RETRY, RetryPolicy
 from .gui import settings as settings_store
 from .gui.camera import CameraBridge
+from .gui.cashier import RemoteConfig, SessionFactory
 from .gui.main_window import MainWindow
 from .gui.netinfo import PAGE_PORT, lan_ipv4
 from .gui.notices import Problem, Where
-from .gui.session import RemoteConfig, SessionController, SessionFactory
+from .gui.session import SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
 from .rendezvous.answers import AnswerInbox, NetworkAnswer, Refusal
@@ -212,12 +213,12 @@ class QrlinkApp:
         self.window.show()
         self.controller.start()
         self.window.start_camera()
-        for coro in (self.window.find_cameras(), self._keep_turn_credentials()):
+        for coro in (self.window.find_cameras(), self.keep_turn_credentials()):
             task = asyncio.ensure_future(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _keep_turn_credentials(self) -> None:
+    async def keep_turn_credentials(self) -> None:
         """With --turn-from: fetch TURN REST credentials now and again at 80 % of their
         lifetime; each set becomes this run's TURN override (the session is replaced as
         soon as no customer is connected). A failure is said once and retried in 30 s."""

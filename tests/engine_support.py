@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from support.faults import FaultyPath
+
 from qrlink_desktop.core.events import Event, MessageEvent
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.messages import MessageType
@@ -79,8 +81,14 @@ def make_side(role: Role, timers: ChannelTimers = FAST, **cfg: Any) -> Side:
 Pair = tuple[Side, Side]
 
 
-async def pair(cashier: Side, customer: Side, *, keep: bool = False) -> None:
+async def pair(
+    cashier: Side, customer: Side, *, keep: bool = False, path: FaultyPath | None = None
+) -> None:
+    """Offer, answer, connect, confirm; with `path`, the cashier's datagrams go through
+    it (tests/support/faults.py: loss, delay, blackouts)."""
     offer = await cashier.session.new_customer(keep_conversation=keep)
+    if path is not None:
+        path.install(cashier.session.peer)
     answer = await customer.session.answer(offer.text)
     await asyncio.gather(cashier.session.submit_answer(answer.text), customer.session.connect())
     cashier.session.confirm()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import ErrorCode
 from ..core.events import Closed, CodeReady, ErrorEvent, OfferReady, StateChanged
 from ..core.session import State
-from .session import AnswerScanned, AnswerUnusable, WindowEvent
+from .cashier import AnswerScanned, AnswerUnusable, WindowEvent
 
 # Session timing keys (rtc/session.py, rtc/peer.py) in the order a pairing goes through them.
 TIMING_COLUMNS = (

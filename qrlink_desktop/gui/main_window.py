@@ -38,11 +38,12 @@ from ..core.publication import PublicationChanged, PublicationState
 from ..core.session import State
 from .answer_column import AnswerColumn, CameraChoice
 from .camera import CameraBridge
+from .cashier import WindowEvent
 from .diagnostics import DiagnosticsPanel, PairingLog
 from .notices import Action, NoticeBar, Problem, Where, notice_for
 from .offer_panel import OfferPanel
 from .payment_panel import PaymentPanel
-from .session import SessionController, WindowEvent
+from .session import SessionController
 from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .status_panel import StatusPanel

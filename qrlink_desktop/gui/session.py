@@ -6,8 +6,9 @@ Nothing here decides: the session's status is its state machine's (core/session.
 payment status is its conversation's. The controller only sequences what the cashier
 asked for and reports what the session said.
 
-It depends on `CashierSession`, the small protocol rtc/offering.py's OfferingSession
-satisfies, so the window's tests can drive it with a stand-in that emits typed events.
+It depends on `CashierSession` (cashier.py), the small protocol rtc/offering.py's
+OfferingSession satisfies, so the window's tests can drive it with a stand-in that emits
+typed events.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Coroutine
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.bootstrap import BootstrapRecord
-from ..core.clock import Clock
-from ..core.conversation import Conversation, OutStatus, Payment
+from ..core.conversation import OutStatus, Payment
 from ..core.errors import ErrorCode, QrlinkError
 from ..core.events import (
     AnswerFound,
@@ -40,13 +38,18 @@ from ..core.events import (
     RttMeasured,
     StateChanged,
 )
-from ..core.handshake import Verified
 from ..core.messages import MessageType
 from ..core.publication import PublicationChanged, PublicationState
-from ..core.retry import DEFAULT_RETRY, RetryPolicy
 from ..core.session import SessionStatus, State
-from ..remote import DEFAULT_TTL_MS, Publication, PublicationEvent
+from ..remote import Publication, PublicationEvent
 from ..rendezvous.client import RendezvousClient
+from .cashier import (
+    AnswerScanned,
+    AnswerUnusable,
+    CashierSession,
+    RemoteConfig,
+    SessionFactory,
+)
 from .notices import Problem, Where
 
 log = logging.getLogger(__name__)
@@ -55,79 +58,9 @@ log = logging.getLogger(__name__)
 ACK_FLUSH = 0.2
 
 
-class CashierSession(Protocol):
-    """What the window needs of the cashier's session."""
-
-    clock: Clock
-
-    @property
-    def status(self) -> SessionStatus: ...
-
-    @property
-    def offer(self) -> BootstrapRecord | None: ...
-
-    @property
-    def conversation(self) -> Conversation: ...
-
-    def add_listener(self, listener: Callable[[Event], None]) -> None: ...
-
-    def prepare(self) -> None: ...
-
-    async def new_customer(
-        self, *, keep_conversation: bool = False, reply_handle: bytes | None = None
-    ) -> OfferReady | None: ...
-
-    async def refresh_offer(self) -> OfferReady | None: ...
-
-    async def accept_answer(self, text: str) -> bool: ...
-
-    async def submit_answer(self, text: str) -> Verified | None: ...
-
-    async def connect(self) -> Verified | None: ...
-
-    def confirm(self) -> None: ...
-
-    def request_payment(self, amount: str, currency: str, reference: str | None = None) -> str: ...
-
-    async def close(self, reason: str = ...) -> None: ...
-
-    async def shutdown(self) -> None: ...
-
-
-SessionFactory = Callable[[], CashierSession]
-
-
 async def _shut_down(session: CashierSession) -> None:
     with contextlib.suppress(Exception):
         await session.shutdown()
-
-
-@dataclass(frozen=True)
-class RemoteConfig:
-    """Remote mode: where to publish the offer and under which handle."""
-
-    url: str
-    handle: str
-    ttl_ms: int = DEFAULT_TTL_MS
-    retry: RetryPolicy = DEFAULT_RETRY  # tests shorten it
-    timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class AnswerScanned:
-    """An answer reached the controller (diagnostics start a pairing record here)."""
-
-    source: str  # network (sent home by the page), camera, paste, image or remote
-
-
-@dataclass(frozen=True)
-class AnswerUnusable:
-    """The answer just scanned could not be read: the offer waits on, no pairing began."""
-
-    code: ErrorCode
-
-
-WindowEvent = Event | AnswerScanned | AnswerUnusable
 
 
 class SessionController(QObject):

@@ -1,4 +1,4 @@
-"""Camera sources, QR decoders and multi-frame confirmation; no Qt (docs/architecture.md: the layers).
+"""Camera sources, QR decoders and multi-frame confirmation; no Qt (docs/architecture.md).
 
 `gui/` wraps the scanner's callbacks in Qt signals; everything here runs and is tested
 without a display.

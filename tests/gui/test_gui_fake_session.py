@@ -18,9 +18,10 @@ from qrlink_desktop.core.errors import ErrorCode
 from qrlink_desktop.core.events import CodeReady, OfferReady, StateChanged
 from qrlink_desktop.core.session import Code, State
 from qrlink_desktop.gui.camera import CameraBridge
+from qrlink_desktop.gui.cashier import AnswerScanned, AnswerUnusable
 from qrlink_desktop.gui.main_window import MainWindow
 from qrlink_desktop.gui.notices import Problem, Where
-from qrlink_desktop.gui.session import AnswerScanned, AnswerUnusable, SessionController
+from qrlink_desktop.gui.session import SessionController
 from qrlink_desktop.gui.settings import Settings
 
 

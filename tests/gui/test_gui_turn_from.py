@@ -86,7 +86,7 @@ def test_the_session_takes_credentials_from_the_service(
 ) -> None:
     monkeypatch.delenv("QRLINK_API_TOKEN", raising=False)
     app = _app(tmp_path, minting, api_token=API_TOKEN)
-    task = asyncio.ensure_future(app._keep_turn_credentials())
+    task = asyncio.ensure_future(app.keep_turn_credentials())
     try:
         qtbot.waitUntil(lambda: bool(app.settings.ice_servers), timeout=5000)
         ice = app.settings.session_config(app.addresses).ice
@@ -112,7 +112,7 @@ def test_without_the_merchants_token_no_credential_and_a_sentence(
 ) -> None:
     monkeypatch.delenv("QRLINK_API_TOKEN", raising=False)
     app = _app(tmp_path, minting, api_token=token)
-    task = asyncio.ensure_future(app._keep_turn_credentials())
+    task = asyncio.ensure_future(app.keep_turn_credentials())
     try:
         notice = _turn_notice(qtbot, app, 10_000)
         assert "API token" in notice
@@ -126,7 +126,7 @@ def test_a_service_without_a_secret_is_said_in_a_sentence(
     qtbot: QtBot, tmp_path: Path, secretless: str
 ) -> None:
     app = _app(tmp_path, secretless)
-    task = asyncio.ensure_future(app._keep_turn_credentials())
+    task = asyncio.ensure_future(app.keep_turn_credentials())
     try:
         _turn_notice(qtbot, app, 5_000)
         assert app.settings.ice_servers == ()

@@ -30,12 +30,12 @@ from qrlink_desktop.core.events import (
 from qrlink_desktop.core.messages import MessageType
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import frame_to_qimage, outline, qimage_to_frame
+from qrlink_desktop.gui.cashier import AnswerScanned, AnswerUnusable
 from qrlink_desktop.gui.diagnostics import DiagnosticsPanel, PairingLog
 from qrlink_desktop.gui.message_log import MessageLog
 from qrlink_desktop.gui.offer_panel import OfferPanel, format_remaining
 from qrlink_desktop.gui.payment_panel import PaymentPanel
 from qrlink_desktop.gui.qrcode_widget import QrCodeWidget
-from qrlink_desktop.gui.session import AnswerScanned, AnswerUnusable
 from qrlink_desktop.gui.viewfinder import Viewfinder
 from qrlink_desktop.scan import qrimage
 from qrlink_desktop.scan.decoders import get_decoder

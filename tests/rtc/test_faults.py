@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from engine_support import FAST, Side, auto_respond
+from engine_support import FAST, Side, auto_respond, pair
 from support.faults import FaultPlan, FaultyPath
 
 from qrlink_desktop.core.clock import ManualClock
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.timeout(120)
 async def _pair_with_faults(
     cashier: Side, customer: Side, path: FaultyPath, keep: bool = False
 ) -> None:
-    offer = await cashier.session.new_customer(keep_conversation=keep)
-    assert cashier.session.peer is not None
-    path.install(cashier.session.peer)
-    answer = (await customer.session.answer(offer.text)).text
-    await asyncio.gather(cashier.session.submit_answer(answer), customer.session.connect())
-    cashier.session.confirm()
+    await pair(cashier, customer, keep=keep, path=path)
 
 
 async def _settled(cashier: Side, count: int, timeout: float) -> None:
