@@ -33,6 +33,7 @@ from .core.clock import Clock
 from .core.errors import ErrorCode, QrlinkError
 from .core.events import AnswerFound, ErrorEvent, OfferReady, Published
 from .core.handshake import Verified
+from .core.listeners import Listeners
 from .core.publication import (
     PublicationChanged,
     PublicationInput,
@@ -104,7 +105,7 @@ class Publication:
         self.handle = handle
         self.ttl_ms = ttl_ms
         self.poll_seconds = poll_seconds
-        self._listeners: list[PublicationListener] = [listener] if listener else []
+        self._listeners: Listeners[PublicationEvent] = Listeners(listener)
         self.status = PublicationChanged(PublicationState.PUBLISHING, handle)
 
     @property
@@ -112,14 +113,10 @@ class Publication:
         return self.status.state
 
     def add_listener(self, listener: PublicationListener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def _tell(self, event: PublicationEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break the publication
-                log.exception("publication listener failed")
+        self._listeners.tell(event)
 
     def _handle(
         self,

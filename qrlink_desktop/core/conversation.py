@@ -129,22 +129,19 @@ class Conversation:
 
     def mark_sent(self, message_id: str, attempts: int) -> None:
         """Handed to the data channel; its reply has not come (a settled entry stays so)."""
-        entry = self.outbox.get(message_id)
-        if entry is not None and entry.status != OutStatus.ANSWERED:
-            entry.status = OutStatus.SENT
-            entry.attempts = attempts
+        self._mark(message_id, OutStatus.SENT, attempts)
 
     def mark_retrying(self, message_id: str, attempts: int) -> None:
-        entry = self.outbox.get(message_id)
-        if entry is not None and entry.status != OutStatus.ANSWERED:
-            entry.status = OutStatus.RETRYING
-            entry.attempts = attempts
+        self._mark(message_id, OutStatus.RETRYING, attempts)
 
     def mark_failed(self, message_id: str, attempts: int) -> None:
         """Retries used up: kept for replay on the next pairing."""
+        self._mark(message_id, OutStatus.FAILED, attempts)
+
+    def _mark(self, message_id: str, status: OutStatus, attempts: int) -> None:
         entry = self.outbox.get(message_id)
         if entry is not None and entry.status != OutStatus.ANSWERED:
-            entry.status = OutStatus.FAILED
+            entry.status = status
             entry.attempts = attempts
 
     def status_of(self, message_id: str) -> OutStatus | None:

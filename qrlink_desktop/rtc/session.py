@@ -52,6 +52,7 @@ from ..core.events import (
     StateChanged,
 )
 from ..core.handshake import Handshake, Role, Verified
+from ..core.listeners import Listeners
 from ..core.messages import PAYMENT_TYPES, MessageType
 from ..core.session import Code, SessionMachine, SessionStatus, State
 from ..core.session import Event as Input
@@ -89,7 +90,7 @@ class Session:
         self.timings: dict[str, float] = {}
         self._watch: asyncio.Task[None] | None = None
         self._handshake_started = 0.0
-        self._listeners: list[Listener] = [listener] if listener is not None else []
+        self._listeners: Listeners[Event] = Listeners(listener)
         self._outcomes: dict[str, asyncio.Future[PaymentStatus | None]] = {}
 
     # --- what it tells ---------------------------------------------------------------------
@@ -99,17 +100,13 @@ class Session:
         return self._machine.status
 
     def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
 
     def _emit(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break the session
-                log.exception("event listener failed on %s", event.name)
+        self._listeners.tell(event)
 
     def _on_status(self, old: SessionStatus, new: SessionStatus, event: Input) -> None:
         if old.state != new.state or event == Input.OFFER_CREATED:

@@ -413,3 +413,53 @@ async def test_the_spare_offer_is_renewed_before_it_ages(
     assert cashier.session.peer is spare.result()  # the renewed spare, taken as it was
     assert len(gathered) == before  # no gathering while the customer waited
     assert cashier.session.offer is not None and cashier.session.offer.expires_at is not None
+
+
+async def test_payment_outcome_is_awaited_not_polled(sides: Callable[..., Side]) -> None:
+    """The cashier awaits the customer's decision; a connection that ends first gives
+    None, and an unknown request is refused at once."""
+    from qrlink_desktop.core.conversation import PaymentStatus
+
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    await pair(cashier, customer)
+    rid = cashier.session.request_payment("5.00", "EUR")
+    waiting = asyncio.ensure_future(cashier.session.payment_outcome(rid))
+    await customer.wait_for("message", type="payment_request")
+    assert not waiting.done()
+    customer.session.respond(rid, False)
+    assert await asyncio.wait_for(waiting, 30) == PaymentStatus.DECLINED
+    assert await cashier.session.payment_outcome(rid) == PaymentStatus.DECLINED  # settled
+    second = cashier.session.request_payment("6.00", "EUR")
+    waiting = asyncio.ensure_future(cashier.session.payment_outcome(second))
+    await customer.wait_for("message", type="payment_request", messageId=second)
+    await customer.session.close("the phone went away")
+    assert await asyncio.wait_for(waiting, 30) is None
+    with pytest.raises(QrlinkError) as info:
+        await cashier.session.payment_outcome("no-such-request")
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT
+
+
+async def test_misuse_is_refused_at_once_naming_the_state(sides: Callable[..., Side]) -> None:
+    """A second answer, even while the first is being applied, and an answer or a
+    confirmation out of turn raise InvalidStateError naming the state; no event is told
+    for them and the session goes on."""
+    cashier, customer = sides(Role.OFFERER), sides(Role.ANSWERER)
+    with pytest.raises(InvalidStateError) as idle:
+        await cashier.session.accept_answer("QL:anything")
+    assert idle.value.state == State.IDLE and '"IDLE"' in idle.value.message
+    offer = await cashier.session.new_customer()
+    answer = (await customer.session.answer(offer.text)).text
+    first = asyncio.ensure_future(cashier.session.accept_answer(answer))
+    await asyncio.sleep(0)  # the first has begun
+    with pytest.raises(InvalidStateError) as racing:
+        await cashier.session.accept_answer(answer)
+    assert "an answer being applied" in racing.value.message
+    assert await first is True
+    with pytest.raises(InvalidStateError) as late:
+        await cashier.session.accept_answer(answer)
+    assert late.value.state == State.CONNECTING
+    await asyncio.gather(cashier.session.connect(), customer.session.connect())
+    cashier.session.confirm()
+    cashier.session.confirm()  # Enter pressed twice: nothing more happens
+    assert len(cashier.of("confirmed")) == 1
+    assert cashier.of("error") == [] and cashier.session.status.may_request_payment
