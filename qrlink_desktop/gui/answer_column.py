@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import ErrorCode, QrlinkError
 from ..scan.decoders import decoder_names
+from ..scan.opening import CameraInfo, list_cameras
 from ..scan.scanner import ScanStats, decode_image, decode_image_file
-from ..scan.sources import CameraInfo, list_cameras, parse_source
+from ..scan.sources import parse_source
 from .camera import CameraBridge, CameraRequest, qimage_to_frame
 from .notices import Problem, Where
 from .settings import Settings

@@ -21,7 +21,7 @@ from qrlink_desktop.gui import settings as store
 from qrlink_desktop.gui.settings import Settings
 from qrlink_desktop.gui.settings_dialog import SettingsDialog
 from qrlink_desktop.rtc.zstd import TOKENS
-from qrlink_desktop.scan.sources import CameraInfo
+from qrlink_desktop.scan.opening import CameraInfo
 
 CUSTOM = Settings(
     camera="http://10.0.0.9:8080/video.mjpg",
