@@ -271,7 +271,7 @@ async def relay_timings(rounds: int) -> list[list[Any]]:
                     await pair(cashier, customer)
                     opens.append(cashier.session.timings["channel_open_ms"])
                     assert cashier.session.peer is not None
-                    paths.add(cashier.session.peer.describe()["path"])
+                    paths.add(cashier.session.peer.describe().path)
                     for i in range(20):
                         t0 = time.perf_counter()
                         rid = cashier.session.request_payment("1.00", "EUR", f"R{i}")
