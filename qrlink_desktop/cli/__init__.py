@@ -88,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo(args))
         return EXIT_OK
     except SessionFailed as failed:  # said once already, as the session's `error` event
+        if failed.said and report is not None and not report.as_json:
+            return exit_status(failed.error)  # the event was that sentence on stderr
         return _said(failed.error)
     except QrlinkError as exc:
         if report is not None and report.as_json:

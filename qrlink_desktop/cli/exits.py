@@ -18,6 +18,7 @@ class SessionFailed(Exception):
     all that is left is the exit status and the line on standard error."""
 
     def __init__(self, error: QrlinkError | None) -> None:
+        self.said = error is not None  # else nothing told why: the line says it
         self.error = error or QrlinkError(ErrorCode.CONNECTION_FAILED, "the session failed")
         super().__init__(str(self.error))
 
