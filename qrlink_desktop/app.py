@@ -147,7 +147,9 @@ class QrlinkApp:
             self._session_factory(effective), remote=self._remote_config(effective)
         )
         self.camera = CameraBridge()
-        self.window = MainWindow(self.controller, self.camera, effective, lambda: self.stored)
+        self.window = MainWindow(
+            self.controller, self.camera, lambda: self.settings, lambda: self.stored
+        )
         self.window.settingsChanged.connect(self.on_settings)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.inbox = inbox

@@ -8,9 +8,10 @@ one. The window sizes itself from the screen's available area and stays usable a
 
 The window presents and forwards: what the cashier does goes to the `SessionController`
 (the session) or the `AnswerColumn` (camera, paste, images); what they report comes back
-as signals and is shown here. The settings are the app's (app.py): the window shows the
-effective ones it is given (`set_effective`), reads the saved ones through `stored` when
-the Settings dialog opens, and asks for changes with `settingsChanged`.
+as signals and is shown here. The settings are the app's (app.py), and the window keeps no
+copy: it reads those in force through `effective` (and is told by `set_effective` when
+they change), the saved ones through `stored` when the Settings dialog opens, and asks for
+changes with `settingsChanged`.
 """
 
 from __future__ import annotations
@@ -83,14 +84,16 @@ class MainWindow(QMainWindow):
         self,
         controller: SessionController,
         camera: CameraBridge,
-        settings: Settings,
+        effective: Callable[[], Settings],
         stored: Callable[[], Settings],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.camera = camera
-        self.settings = settings  # effective, as shown: the app's, given by set_effective
+        # The app's settings, read when needed, never kept here: those in force for this
+        # run (stored plus command-line overrides), and the stored ones the dialog edits.
+        self._effective = effective
         self._stored = stored
         self.pairings = PairingLog()
         self._request_amounts: dict[str, tuple[str, str]] = {}
@@ -99,6 +102,7 @@ class MainWindow(QMainWindow):
 
         self.notice = NoticeBar()
         self.offer = OfferPanel()
+        settings = effective()
         self.answers = AnswerColumn(camera, settings)
         self.status = StatusPanel()
         self.payment = PaymentPanel(
@@ -294,7 +298,7 @@ class MainWindow(QMainWindow):
     def on_offer(self, event: OfferReady) -> None:
         if not self.controller.remote_active:
             self.offer.set_remote_status("")
-        self.offer.show_offer(event, self.settings.effective_page_url)
+        self.offer.show_offer(event, self._effective().effective_page_url)
         self.camera.reset()  # the same answer may be shown again for a new code
 
     def on_state(self, event: StateChanged) -> None:
@@ -411,7 +415,7 @@ class MainWindow(QMainWindow):
             self.settingsChanged.emit(stored)
 
     def set_effective(self, settings: Settings) -> None:
-        self.settings = settings
+        """The app's settings changed: what the window shows follows them."""
         if not self.payment.amount.text():
             self.payment.set_currency(settings.effective_currency)
         self.update_remote_controls()

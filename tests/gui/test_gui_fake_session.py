@@ -38,7 +38,7 @@ def controller(fake: FakeSession) -> Iterator[SessionController]:
 
 @pytest.fixture
 def window(qtbot: QtBot, controller: SessionController) -> MainWindow:
-    window = MainWindow(controller, CameraBridge(), Settings(), Settings)
+    window = MainWindow(controller, CameraBridge(), Settings, Settings)  # the defaults
     qtbot.addWidget(window)
     window.show()
     return window

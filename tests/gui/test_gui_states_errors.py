@@ -167,7 +167,7 @@ def test_no_camera_is_said_in_the_viewfinder_with_a_retry(app: QrlinkApp, qtbot:
         qtbot.waitUntil(window.answers.retry_camera.isVisible, timeout=5_000)
         assert window.answers.viewfinder.message.startswith("Cannot open video file")
         assert "paste the answer" in window.answers.viewfinder.message
-        window.set_effective(window.settings.with_overrides(camera="7"))  # reopens it
+        window.set_effective(app.settings.with_overrides(camera="7"))  # reopens it
         qtbot.waitUntil(
             lambda: window.answers.viewfinder.message.startswith("No camera found at index 7"),
             timeout=5_000,
