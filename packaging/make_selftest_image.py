@@ -1,7 +1,7 @@
 """Writes resources/selftest/answer.{txt,png,avi}: a real answer text, its QR image, and a
 short Motion-JPEG video of it (what a USB webcam sends).
 
-Two engines on loopback (127.0.0.1, no ICE servers): the cashier makes an offer, the
+Two sessions on loopback (127.0.0.1, no ICE servers): the cashier makes an offer, the
 customer answers it; the answer text is kept, and `qrlink --self-test` decodes its image
 and plays the video through the camera path. Answers carry no expiry, so the files stay
 valid. Run again only to replace them (`--video` rewrites only the video, from answer.txt):
