@@ -47,10 +47,12 @@ from support import synthetic
 from support.mjpeg import MjpegCamera
 
 from qrlink_desktop import app as app_module
-from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.events import StateChanged
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import CameraBridge
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.answering import AnsweringSession
+from qrlink_desktop.rtc.config import SessionConfig
+from qrlink_desktop.rtc.offering import OfferingSession
 from qrlink_desktop.rtc.peer import IceConfig
 from qrlink_desktop.scan import qrimage
 from qrlink_desktop.scan.decoders import ZxingThenPyzbar, get_decoder
@@ -63,12 +65,15 @@ LOOPBACK = ("127.0.0.1",)
 
 async def real_answer_text() -> str:
     """An answer exactly as the phone would show it, from a real offer on loopback."""
-    cfg = EngineConfig(ice=IceConfig(servers=(), addresses=LOOPBACK))
-    cashier = Engine(Role.OFFERER, cfg, emit=lambda e: None)
-    customer = Engine(Role.ANSWERER, cfg, emit=lambda e: None)
+    cfg = SessionConfig(ice=IceConfig(servers=(), addresses=LOOPBACK))
+    cashier = OfferingSession(cfg)
+    customer = AnsweringSession(cfg)
     try:
         offer = await cashier.new_customer()
-        return await customer.answer(offer)
+        assert offer is not None
+        answer = await customer.answer(offer.text)
+        assert answer is not None
+        return answer.text
     finally:
         await customer.shutdown()
         await cashier.shutdown()
@@ -165,8 +170,8 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
 
     CameraBridge._preview = preview  # type: ignore[method-assign]
 
-    def on_state(event: dict[str, Any]) -> None:
-        if event["state"] == str(State.CONNECTED):
+    def on_state(event: StateChanged) -> None:
+        if event.state == State.CONNECTED:
             marks["open"] = time.monotonic()
 
     app.controller.stateChanged.connect(on_state)
@@ -177,7 +182,7 @@ async def one_pairing(run: int, workdir: Path, source: str) -> dict[str, float]:
         perf.setdefault("code", time.perf_counter())
 
     app.camera.code.connect(on_code)
-    beat = Heartbeat(lambda: window.viewfinder.frames_painted)
+    beat = Heartbeat(lambda: window.answers.viewfinder.frames_painted)
     app.start()
     try:
         while app.controller.state != State.AWAITING_ANSWER:

@@ -12,17 +12,19 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
 
 from tables import table
 
 from qrlink_desktop.core import answer_home, bootstrap, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
-from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.events import Direction, Event, MessageEvent
+from qrlink_desktop.core.messages import MessageType
 from qrlink_desktop.core.qrsize import smallest_version
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.answering import AnsweringSession
+from qrlink_desktop.rtc.config import SessionConfig
+from qrlink_desktop.rtc.offering import OfferingSession
 from qrlink_desktop.rtc.peer import IceConfig
-from qrlink_desktop.rtc.tokens import encode_compat
+from qrlink_desktop.rtc.zstd import TOKENS
 from qrlink_desktop.scan import qrimage
 
 PAGE_URL = "https://pay.example-shop.com/q/"  # 31 characters, lower-case path: byte mode
@@ -52,7 +54,7 @@ def sizes() -> None:
             (answer, bootstrap.answer_text(answer)),
         ):
             full = sdp.rebuild(rec)
-            compat = encode_compat(rec, now=time.time())
+            compat = TOKENS.encode_compat(rec, now=time.time())
             label = rec.kind.name.lower() + (
                 ""
                 if rec.kind == Kind.ANSWER
@@ -140,22 +142,24 @@ def one_scan_sizes() -> None:
     )
 
 
-async def engine_timings(rounds: int) -> None:
-    cashier = Engine(Role.OFFERER, EngineConfig(ice=LOOPBACK), emit=lambda e: None)
-    customer = Engine(Role.ANSWERER, EngineConfig(ice=LOOPBACK), emit=lambda e: None)
+async def session_timings(rounds: int) -> None:
+    cashier = OfferingSession(SessionConfig(ice=LOOPBACK))
+    customer = AnsweringSession(SessionConfig(ice=LOOPBACK))
     ready, ready_qr, opened, verified = [], [], [], []
     cashier.prepare()
     try:
         for _ in range(rounds):
             await asyncio.sleep(0.05)  # the next offer is prepared while the last customer leaves
             t0 = time.perf_counter()
-            text = await cashier.new_customer()
+            offer = await cashier.new_customer()
+            assert offer is not None
             ready.append((time.perf_counter() - t0) * 1000)
-            qrimage.modules(text)
+            qrimage.modules(offer.text)
             ready_qr.append((time.perf_counter() - t0) * 1000)
-            answer = await customer.answer(text)
+            answer = await customer.answer(offer.text)
+            assert answer is not None
             t1 = time.perf_counter()
-            await asyncio.gather(cashier.submit_answer(answer), customer.connect())
+            await asyncio.gather(cashier.submit_answer(answer.text), customer.connect())
             verified.append((time.perf_counter() - t1) * 1000)
             opened.append(cashier.timings["channel_open_ms"])
             await customer.close()
@@ -187,14 +191,17 @@ async def round_trip(messages: int) -> None:
     """The cashier in this process, the customer a separate `qrlink peer answer` process."""
     answered: dict[str, asyncio.Future[None]] = {}
 
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type") == "payment_response" and event["direction"] == "in":
-            waiter = answered.get(event["payload"]["requestId"])
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+    def on_event(event: Event) -> None:
+        match event:
+            case MessageEvent(direction=Direction.IN, type=MessageType.PAYMENT_RESPONSE):
+                waiter = answered.get(str(event.payload["requestId"]))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
 
-    cashier = Engine(Role.OFFERER, EngineConfig(ice=LOOPBACK), emit=on_event)
-    text = await cashier.new_customer()
+    cashier = OfferingSession(SessionConfig(ice=LOOPBACK), listener=on_event)
+    offer = await cashier.new_customer()
+    assert offer is not None
+    text = offer.text
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -265,7 +272,7 @@ def main() -> None:
     )
     sizes()
     one_scan_sizes()
-    asyncio.run(engine_timings(args.rounds))
+    asyncio.run(session_timings(args.rounds))
     asyncio.run(round_trip(args.messages))
 
 

@@ -23,9 +23,12 @@ from support.faults import FaultPlan, FaultyPath
 from tables import table
 from turn_support import PASSWORD, USER, Coturn
 
+from qrlink_desktop.core.events import Direction, ErrorEvent, Event, MessageEvent
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.messages import MessageType, make
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.answering import AnsweringSession
+from qrlink_desktop.rtc.config import SessionConfig
+from qrlink_desktop.rtc.offering import OfferingSession
 from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig
 
 LOOPBACK = IceConfig(addresses=("127.0.0.1",), allow_loopback=True)
@@ -34,37 +37,36 @@ ROWS: list[list[Any]] = []
 
 class Side:
     def __init__(self, role: Role, ice: IceConfig = LOOPBACK, approve: bool = True) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.engine = Engine(role, EngineConfig(ice=ice), emit=self._on)
+        self.events: list[Event] = []
+        cfg = SessionConfig(ice=ice)
+        session = OfferingSession if role == Role.OFFERER else AnsweringSession
+        self.session: Any = session(cfg, listener=self._on)
         self.approve = approve
 
-    def _on(self, event: dict[str, Any]) -> None:
+    def _on(self, event: Event) -> None:
         self.events.append(event)
-        if (
-            event.get("event") == "message"
-            and event["direction"] == "in"
-            and event["type"] == "payment_request"
-        ):
-            self.engine.respond(event["messageId"], self.approve)
+        match event:
+            case MessageEvent(direction=Direction.IN, type=MessageType.PAYMENT_REQUEST):
+                self.session.respond(event.message_id, self.approve)
 
-    def errors(self, code: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("event") == "error" and e.get("code") == code]
+    def errors(self, code: str) -> list[ErrorEvent]:
+        return [e for e in self.events if isinstance(e, ErrorEvent) and e.code == code]
 
 
 async def pair(
     cashier: Side, customer: Side, path: FaultyPath | None = None, keep: bool = False
 ) -> None:
-    offer = await cashier.engine.new_customer(keep_conversation=keep)
+    offer = await cashier.session.new_customer(keep_conversation=keep)
     if path is not None:
-        assert cashier.engine.peer is not None
-        path.install(cashier.engine.peer)
-    answer = await customer.engine.answer(offer)
-    await asyncio.gather(cashier.engine.submit_answer(answer), customer.engine.connect())
-    cashier.engine.confirm()
+        assert cashier.session.peer is not None
+        path.install(cashier.session.peer)
+    answer = await customer.session.answer(offer.text)
+    await asyncio.gather(cashier.session.submit_answer(answer.text), customer.session.connect())
+    cashier.session.confirm()
 
 
 def acked(cashier: Side) -> int:
-    return sum(p.acknowledgment is not None for p in cashier.engine.conversation.payments.values())
+    return sum(p.acknowledgment is not None for p in cashier.session.conversation.payments.values())
 
 
 async def until(predicate: Any, timeout: float) -> float:
@@ -78,15 +80,15 @@ async def until(predicate: Any, timeout: float) -> float:
 
 def tally(cashier: Side, customer: Side) -> tuple[int, int, int]:
     """(messages requested, lost, processed twice) over both sides."""
-    requested = len(cashier.engine.conversation.payments)
+    requested = len(cashier.session.conversation.payments)
     lost = requested - acked(cashier)
-    seen = customer.engine.conversation.processed + cashier.engine.conversation.processed
+    seen = customer.session.conversation.processed + cashier.session.conversation.processed
     return requested, lost, len(seen) - len(set(seen))
 
 
 async def shutdown(*sides: Side) -> None:
     for s in sides:
-        await s.engine.shutdown()
+        await s.session.shutdown()
 
 
 async def loss_and_delay(n: int) -> None:
@@ -96,7 +98,7 @@ async def loss_and_delay(n: int) -> None:
         await pair(cashier, customer, path)
         t0 = time.perf_counter()
         for i in range(n):
-            cashier.engine.request_payment("1.00", "EUR", f"L{i}")
+            cashier.session.request_payment("1.00", "EUR", f"L{i}")
         await until(lambda: acked(cashier) == n, 300)
         elapsed = time.perf_counter() - t0
         req, lost, dup = tally(cashier, customer)
@@ -120,7 +122,7 @@ async def blackout(seconds: float, n: int) -> None:
         await pair(cashier, customer, path)
         path.blackout(seconds)
         for i in range(n):
-            cashier.engine.request_payment("2.00", "EUR", f"B{i}")
+            cashier.session.request_payment("2.00", "EUR", f"B{i}")
         await asyncio.sleep(seconds)
         after = await until(lambda: acked(cashier) == n, 120)
         req, lost, dup = tally(cashier, customer)
@@ -132,7 +134,7 @@ async def blackout(seconds: float, n: int) -> None:
                 lost,
                 dup,
                 f"delivered {after:.1f} s after it ended; dead-peer alarms: {dead}; "
-                f"state {cashier.engine.machine.state}",
+                f"state {cashier.session.status.state}",
             ]
         )
     finally:
@@ -147,9 +149,9 @@ async def long_blackout(n: int) -> None:
         path.blackout(45)
         t0 = time.perf_counter()
         for i in range(n):
-            cashier.engine.request_payment("3.00", "EUR", f"D{i}")
+            cashier.session.request_payment("3.00", "EUR", f"D{i}")
         detect = await until(lambda: cashier.errors("TIMEOUT"), 60)
-        await customer.engine.close()
+        await customer.session.close()
         t1 = time.perf_counter()
         await pair(cashier, customer, keep=True)  # a fresh pairing: replay
         recover = await until(lambda: acked(cashier) == n, 30) + (time.perf_counter() - t1)
@@ -179,7 +181,7 @@ async def flood() -> None:
     cashier, customer = Side(Role.OFFERER), Side(Role.ANSWERER)
     try:
         await pair(cashier, customer)
-        link = customer.engine.link
+        link = customer.session.link
         assert link is not None
         gc.collect()
         before = rss_mb()
@@ -192,7 +194,7 @@ async def flood() -> None:
             for _ in range(10):
                 link.channel.send(big)
             t0 = time.perf_counter()
-            cashier.engine.request_payment("4.00", "EUR", f"F{burst}")
+            cashier.session.request_payment("4.00", "EUR", f"F{burst}")
             await until(lambda b=burst: acked(cashier) == b + 1, 60)
             rtts.append((time.perf_counter() - t0) * 1000)
         gc.collect()
@@ -209,7 +211,7 @@ async def flood() -> None:
                 dup,
                 f"rate limit reported {limited}x, {oversize} oversize refused; RSS "
                 f"{before:.0f} -> {after:.0f} MB; payment during flood median "
-                f"{statistics.median(rtts):.0f} ms; still {cashier.engine.machine.state}",
+                f"{statistics.median(rtts):.0f} ms; still {cashier.session.status.state}",
             ]
         )
     finally:
@@ -219,22 +221,22 @@ async def flood() -> None:
 async def soak(cycles: int) -> None:
     cashier, customer = Side(Role.OFFERER), Side(Role.ANSWERER)
     marks: list[str] = []
-    cashier.engine.prepare()
+    cashier.session.prepare()
     try:
         for i in range(1, cycles + 1):
             # A phone serves one customer, and this harness's event log is not the app:
             # both would otherwise grow with the cycles and hide what the app keeps.
-            await customer.engine.shutdown()
+            await customer.session.shutdown()
             customer = Side(Role.ANSWERER)
             cashier.events.clear()
             await pair(cashier, customer)
-            rid = cashier.engine.request_payment("5.00", "EUR", f"S{i}")
+            rid = cashier.session.request_payment("5.00", "EUR", f"S{i}")
             await until(
-                lambda r=rid: cashier.engine.conversation.payments[r].acknowledgment is not None,
+                lambda r=rid: cashier.session.conversation.payments[r].acknowledgment is not None,
                 20,
             )
-            await cashier.engine.close()
-            await until(lambda c=customer: c.engine.link is None, 10)
+            await cashier.session.close()
+            await until(lambda c=customer: c.session.link is None, 10)
             if i % 100 == 0 or i == cycles:
                 await asyncio.sleep(0.5)
                 gc.collect()
@@ -267,13 +269,13 @@ async def relay_timings(rounds: int) -> list[list[Any]]:
                 cashier, customer = Side(Role.OFFERER, o_ice), Side(Role.ANSWERER, a_ice)
                 try:
                     await pair(cashier, customer)
-                    opens.append(cashier.engine.timings["channel_open_ms"])
-                    assert cashier.engine.peer is not None
-                    paths.add(cashier.engine.peer.describe()["path"])
+                    opens.append(cashier.session.timings["channel_open_ms"])
+                    assert cashier.session.peer is not None
+                    paths.add(cashier.session.peer.describe().path)
                     for i in range(20):
                         t0 = time.perf_counter()
-                        rid = cashier.engine.request_payment("1.00", "EUR", f"R{i}")
-                        payments = cashier.engine.conversation.payments
+                        rid = cashier.session.request_payment("1.00", "EUR", f"R{i}")
+                        payments = cashier.session.conversation.payments
                         await until(lambda r=rid, p=payments: p[r].response is not None, 10)
                         rtts.append((time.perf_counter() - t0) * 1000)
                 finally:

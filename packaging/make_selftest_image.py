@@ -1,7 +1,7 @@
 """Writes resources/selftest/answer.{txt,png,avi}: a real answer text, its QR image, and a
 short Motion-JPEG video of it (what a USB webcam sends).
 
-Two engines on loopback (127.0.0.1, no ICE servers): the cashier makes an offer, the
+Two sessions on loopback (127.0.0.1, no ICE servers): the cashier makes an offer, the
 customer answers it; the answer text is kept, and `qrlink --self-test` decodes its image
 and plays the video through the camera path. Answers carry no expiry, so the files stay
 valid. Run again only to replace them (`--video` rewrites only the video, from answer.txt):
@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from qrlink_desktop.core.handshake import Role
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.answering import AnsweringSession
+from qrlink_desktop.rtc.config import SessionConfig
+from qrlink_desktop.rtc.offering import OfferingSession
 from qrlink_desktop.rtc.peer import IceConfig
 from qrlink_desktop.scan import qrimage
 
@@ -27,11 +28,14 @@ OUT = Path(__file__).resolve().parents[1] / "resources" / "selftest"
 
 
 async def answer_text() -> str:
-    cfg = EngineConfig(ice=IceConfig(servers=(), addresses=("127.0.0.1",)))
-    cashier = Engine(Role.OFFERER, cfg, emit=lambda e: None)
-    customer = Engine(Role.ANSWERER, cfg, emit=lambda e: None)
+    cfg = SessionConfig(ice=IceConfig(servers=(), addresses=("127.0.0.1",)))
+    cashier, customer = OfferingSession(cfg), AnsweringSession(cfg)
     try:
-        return await customer.answer(await cashier.new_customer())
+        offer = await cashier.new_customer()
+        assert offer is not None
+        answer = await customer.answer(offer.text)
+        assert answer is not None
+        return answer.text
     finally:
         await cashier.shutdown()
         await customer.shutdown()

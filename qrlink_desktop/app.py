@@ -1,4 +1,4 @@
-"""The composition root: the only module that wires the engine, the scanner and the window.
+"""The composition root: the only module that wires the session, the scanner and the window.
 
 `main(argv)` is `qrlink gui`: it builds the QApplication and the qasync event loop (Qt's
 loop running asyncio, so aiortc and the widgets share the GUI thread while capture and
@@ -24,19 +24,21 @@ from PySide6.QtWidgets import QApplication
 
 from . import logsetup
 from .core.errors import ErrorCode, QrlinkError
-from .core.handshake import Role
+from .core.events import OfferReady
 from .core.retry import DEFAULT_RETRY, RetryPolicy
 from .gui import settings as settings_store
 from .gui.camera import CameraBridge
+from .gui.cashier import RemoteConfig, SessionFactory
 from .gui.main_window import MainWindow
 from .gui.netinfo import PAGE_PORT, lan_ipv4
-from .gui.session import EngineFactory, RemoteConfig, SessionController
+from .gui.notices import Problem, Where
+from .gui.session import SessionController
 from .gui.settings import Settings
 from .options import add_ice_options
 from .pages.answers import AnswerInbox, NetworkAnswer, Refusal
 from .pages.server import PageServer, serve_pages
 from .rendezvous.client import RendezvousClient
-from .rtc.engine import Engine
+from .rtc.offering import OfferingSession
 
 log = logging.getLogger("qrlink.app")
 
@@ -113,7 +115,11 @@ def open_store(path: str | None) -> QSettings:
 
 
 class QrlinkApp:
-    """Everything one window needs, built and wired; `run` drives it until it closes."""
+    """Everything one window needs, built and wired; `run` drives it until it closes.
+
+    The settings are the app's: `stored` (what Settings saves), the command line's
+    `overrides` for this run, and `settings`, the two together, which the window is given
+    to show and the session is made from."""
 
     def __init__(
         self,
@@ -122,24 +128,28 @@ class QrlinkApp:
         *,
         remote_retry: RetryPolicy = DEFAULT_RETRY,
         inbox: AnswerInbox | None = None,
+        served_page: str | None = None,
     ) -> None:
         self.store = store
         self.remote_retry = remote_retry  # the service's retry policy (tests shorten it)
         self.overrides = overrides(args)
+        if served_page is not None:  # this laptop serves the page: the QR points there
+            self.overrides["page_url"] = served_page
         self.addresses = tuple(args.address) if args.address else None
-        stored = settings_store.load(store)
-        effective = stored.with_overrides(**self.overrides)
+        self.stored = settings_store.load(store)
+        effective = self.stored.with_overrides(**self.overrides)
         problems = effective.problems()
         if problems:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, " ".join(problems))
         self.settings = effective
         self.turn_from: str | None = args.turn_from
         self.controller = SessionController(
-            self._engine_factory(effective), remote=self._remote_config(effective)
+            self._session_factory(effective), remote=self._remote_config(effective)
         )
         self.camera = CameraBridge()
-        self.window = MainWindow(self.controller, self.camera, effective)
-        self.window.stored_settings = stored
+        self.window = MainWindow(
+            self.controller, self.camera, lambda: self.settings, lambda: self.stored
+        )
         self.window.settingsChanged.connect(self.on_settings)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.inbox = inbox
@@ -153,10 +163,10 @@ class QrlinkApp:
         async def sink(answer: NetworkAnswer) -> None:
             await self.controller.take_network_answer(answer.text)
 
-        def on_offer(_event: dict[str, Any]) -> None:
-            offer = self.controller.engine.offer
-            if offer is not None:
-                inbox.expect(offer, self.controller.engine.clock.now())
+        def on_offer(_event: OfferReady) -> None:
+            session = self.controller.session
+            if session.offer is not None:
+                inbox.expect(session.offer, session.clock.now())
 
         def on_refused(refusal: Refusal) -> None:
             self.window.pairings.on_refused(str(refusal.code))
@@ -167,9 +177,9 @@ class QrlinkApp:
         self.controller.offerReady.connect(on_offer)
         self.window.set_answers_home(True)
 
-    def _engine_factory(self, settings: Settings) -> EngineFactory:
-        config = settings.engine_config(self.addresses)
-        return lambda emit: Engine(Role.OFFERER, config, emit=emit)
+    def _session_factory(self, settings: Settings) -> SessionFactory:
+        config = settings.session_config(self.addresses)
+        return lambda: OfferingSession(config)
 
     def _remote_config(self, settings: Settings) -> RemoteConfig | None:
         if not settings.remote_enabled:
@@ -183,15 +193,18 @@ class QrlinkApp:
 
     def on_settings(self, stored: Settings) -> None:
         settings_store.save(self.store, stored)
-        self._apply(stored)
+        self.stored = stored
+        self._apply()
 
-    def _apply(self, stored: Settings) -> None:
-        effective = stored.with_overrides(**self.overrides)
-        old_config = self.settings.engine_config(self.addresses)
+    def _apply(self) -> None:
+        """The stored settings and this run's overrides, in force: a new session when
+        what it is made from changed, and the window shows them."""
+        effective = self.stored.with_overrides(**self.overrides)
+        old_config = self.settings.session_config(self.addresses)
         self.settings = effective
         self.controller.set_remote(self._remote_config(effective))
-        if effective.engine_config(self.addresses) != old_config:
-            self.controller.replace_engine(self._engine_factory(effective))
+        if effective.session_config(self.addresses) != old_config:
+            self.controller.replace_session(self._session_factory(effective))
         self.window.set_effective(effective)
 
     def start(self) -> None:
@@ -202,15 +215,15 @@ class QrlinkApp:
         self.window.show()
         self.controller.start()
         self.window.start_camera()
-        for coro in (self.window.find_cameras(), self._keep_turn_credentials()):
+        for coro in (self.window.find_cameras(), self.keep_turn_credentials()):
             task = asyncio.ensure_future(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _keep_turn_credentials(self) -> None:
+    async def keep_turn_credentials(self) -> None:
         """With --turn-from: fetch TURN REST credentials now and again at 80 % of their
-        lifetime; each set becomes this run's TURN override (the engine is replaced as soon
-        as no customer is connected). A failure is said once and retried in 30 s."""
+        lifetime; each set becomes this run's TURN override (the session is replaced as
+        soon as no customer is connected). A failure is said once and retried in 30 s."""
         if not self.turn_from:
             return
         while True:
@@ -225,7 +238,7 @@ class QrlinkApp:
                     )
             except QrlinkError as exc:
                 log.warning("TURN credentials: %s", exc.message)
-                self.controller.failed.emit({"where": "turn", **exc.to_dict()})
+                self.window.on_failed(Problem(Where.TURN, exc.code, exc.message))
                 await asyncio.sleep(30)
                 continue
             stun = tuple(u for u in self.settings.ice_servers if u.startswith("stun"))
@@ -234,7 +247,7 @@ class QrlinkApp:
                 ice_username=creds.username,
                 ice_credential=creds.credential,
             )
-            self._apply(self.window.stored_settings)
+            self._apply()
             await asyncio.sleep(max(30.0, creds.ttl * 0.8))
 
     async def shutdown(self) -> None:
@@ -262,7 +275,8 @@ class QrlinkApp:
 
 async def _serve_page(args: argparse.Namespace, store: QSettings) -> PageServer | None:
     """Serve the customer's page from this laptop when no page URL is configured, so a
-    shop without internet works; its URL becomes this run's page URL."""
+    shop without internet works; its URL becomes this run's page URL (QrlinkApp's
+    `served_page`)."""
     if args.page_url or settings_store.load(store).page_url:
         return None  # a configured page (e.g. any static HTTPS host) replaces it
     host = (args.address[0] if args.address else lan_ipv4()) or "127.0.0.1"
@@ -282,7 +296,6 @@ async def _serve_page(args: argparse.Namespace, store: QSettings) -> PageServer 
             raise QrlinkError(
                 ErrorCode.INVALID_ARGUMENT, f"cannot serve the customer's page on {host}: {exc}"
             ) from None
-    args.page_url = pages.url
     return pages
 
 
@@ -323,7 +336,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages: PageServer | None = None
     try:
         pages = loop.run_until_complete(_serve_page(args, store))
-        app = QrlinkApp(args, store, inbox=pages.inbox if pages is not None else None)
+        app = QrlinkApp(
+            args,
+            store,
+            inbox=pages.inbox if pages is not None else None,
+            served_page=pages.url if pages is not None else None,
+        )
     except QrlinkError as exc:
         print(f"qrlink: {exc.code}: {exc.message}", file=sys.stderr)
         if pages is not None:

@@ -2,7 +2,7 @@
 
 It loads the QR decoders (zxing-cpp, and pyzbar with its zbar library), decodes the
 bundled answer QR image with each, plays the bundled video through OpenCV's capture and
-reads the code in every frame with each, creates an offer, pairs two engines on
+reads the code in every frame with each, creates an offer, pairs two sessions on
 loopback (127.0.0.1 only, no STUN or TURN server) and runs one payment. One line per
 check with its timing; exit 0 when every check passed, 1 otherwise, naming what failed.
 Nothing leaves this machine.
@@ -60,7 +60,7 @@ class SelfTest:
         try:
             detail = fn()
         except Exception as exc:  # a self-test reports every failure, whatever it is
-            self._fail(name, t0, exc)
+            self.fail(name, t0, exc)
             return False
         self._ok(name, t0, detail)
         return True
@@ -70,7 +70,7 @@ class SelfTest:
         try:
             detail = await fn()
         except Exception as exc:
-            self._fail(name, t0, exc)
+            self.fail(name, t0, exc)
             return False
         self._ok(name, t0, detail)
         return True
@@ -83,7 +83,7 @@ class SelfTest:
         self.passed += 1
         self._line(True, name, (time.perf_counter() - t0) * 1000, detail)
 
-    def _fail(self, name: str, t0: float, exc: BaseException) -> None:
+    def fail(self, name: str, t0: float, exc: BaseException) -> None:
         self.failed.append(name)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
         # One line per check: a long message (an import error's advice) keeps its ends.
@@ -102,29 +102,49 @@ def _decoder_names() -> list[str]:
     return ["zxing", "pyzbar"]
 
 
-async def _engine_checks(st: SelfTest, timeout: float) -> None:
-    """Create an offer; pair two engines on 127.0.0.1 with no ICE servers; pay once."""
-    from .core.handshake import Role
+async def _session_checks(st: SelfTest, timeout: float) -> None:
+    """Create an offer; pair two sessions on 127.0.0.1 with no ICE servers; pay once."""
+    from .core.events import Direction, Event, MessageEvent
+    from .core.messages import MessageType
     from .core.qrsize import smallest_version
-    from .rtc.engine import Engine, EngineConfig
+    from .rtc.answering import AnsweringSession
+    from .rtc.config import SessionConfig
+    from .rtc.offering import OfferingSession
     from .rtc.peer import IceConfig
 
     ice = IceConfig(servers=(), addresses=LOOPBACK)
-    cfg = EngineConfig(ice=ice, merchant="qrlink self-test", connect_timeout=10.0)
-    cashier = Engine(Role.OFFERER, cfg, emit=lambda e: None)
-    customer_events: list[dict[str, Any]] = []
-    customer = Engine(Role.ANSWERER, cfg, emit=customer_events.append)
+    cfg = SessionConfig(ice=ice, merchant="qrlink self-test", connect_timeout=10.0)
+    cashier = OfferingSession(cfg)
+    customer = AnsweringSession(cfg)
     state: dict[str, Any] = {}
 
+    def approve(event: Event) -> None:
+        match event:
+            case MessageEvent(direction=Direction.IN, type=MessageType.PAYMENT_REQUEST):
+                customer.respond(event.message_id, True)
+
+    customer.add_listener(approve)
+
+    def failed(what: str) -> CheckFailed:
+        error = cashier.status.error or customer.status.error
+        return CheckFailed(f"{what}: {error.code}: {error.message}" if error else what)
+
     async def offer() -> str:
-        state["offer"] = text = await asyncio.wait_for(cashier.new_customer(), timeout)
+        made = await asyncio.wait_for(cashier.new_customer(), timeout)
+        if made is None:
+            raise failed("no offer")
+        state["offer"] = text = made.text
         return f"{len(text)} chars, QR version {smallest_version(text)[0]}"
 
     async def pair() -> str:
         answer = await customer.answer(state["offer"])
+        if answer is None:
+            raise failed("no answer")
         v_cashier, v_customer = await asyncio.wait_for(
-            asyncio.gather(cashier.submit_answer(answer), customer.connect()), timeout
+            asyncio.gather(cashier.submit_answer(answer.text), customer.connect()), timeout
         )
+        if v_cashier is None or v_customer is None:
+            raise failed("not paired")
         if v_cashier.code != v_customer.code:
             raise CheckFailed("the two verification codes differ")
         code = v_cashier.code
@@ -133,18 +153,9 @@ async def _engine_checks(st: SelfTest, timeout: float) -> None:
     async def pay() -> str:
         cashier.confirm()
         request_id = cashier.request_payment("1.00", "EUR", "SELF-TEST")
-        payment = cashier.conversation.payments[request_id]
-
-        async def answered() -> None:
-            while not any(e.get("type") == "payment_request" for e in customer_events):
-                await asyncio.sleep(0.001)
-            customer.respond(request_id, True)
-            while payment.acknowledgment is None:
-                await asyncio.sleep(0.001)
-
-        await asyncio.wait_for(answered(), timeout)
-        if payment.status != "approved":
-            raise CheckFailed(f"the payment ended {payment.status!r}, not approved")
+        status = await asyncio.wait_for(cashier.payment_outcome(request_id), timeout)
+        if status != "approved":
+            raise CheckFailed(f"the payment ended {status!r}, not approved")
         return "1.00 EUR requested, approved, acknowledged"
 
     try:
@@ -194,9 +205,9 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
 
     def read_expected() -> str:
         text = (resources_dir() / ANSWER_TEXT).read_text(encoding="ascii").strip()
-        from .rtc.tokens import decode_any
+        from .rtc.zstd import TOKENS
 
-        record = decode_any(text, now=time.time(), allow_loopback=True)
+        record = TOKENS.decode(text, now=time.time(), allow_loopback=True)
         expected["text"] = text
         return f"{record.kind.name.lower()} record, {len(text)} chars, {image_path}"
 
@@ -249,9 +260,9 @@ def run(out: TextIO | None = None, *, timeout: float = 30.0) -> int:
     st.check("play video (camera path)", play_video)
 
     try:
-        asyncio.run(_engine_checks(st, timeout))
-    except Exception as exc:  # shutting the engines down failed
-        st._fail("engine shutdown", time.perf_counter(), exc)
+        asyncio.run(_session_checks(st, timeout))
+    except Exception as exc:  # shutting the sessions down failed
+        st.fail("session shutdown", time.perf_counter(), exc)
 
     total = (time.perf_counter() - started) * 1000
     if st.failed:

@@ -8,8 +8,19 @@ import json
 import sys
 from typing import Any
 
+from qrlink_desktop.core.events import check_json
+
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
 LOOPBACK = ["--address", "127.0.0.1"]
+
+
+def event_line(line: str | bytes) -> dict[str, Any]:
+    """One line of `qrlink peer --json`, checked against resources/protocol/
+    events.schema.json: every event the command line's tests read is one of its forms."""
+    event = json.loads(line)
+    check_json(event)
+    assert isinstance(event, dict)
+    return event
 
 
 class CliPeer:
@@ -44,7 +55,7 @@ class CliPeer:
         if not line:
             self._stdout_done = True
             return False
-        self.events.append(json.loads(line))
+        self.events.append(event_line(line))
         return True
 
     def of(self, name: str, **match: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,8 @@
-"""Engines for tests: paired in-process over 127.0.0.1, with shortened timers."""
+"""Sessions for tests: paired in-process over 127.0.0.1, with shortened timers.
+
+A `Side` keeps every typed event its session told, and their JSON forms (what
+`qrlink peer --json` prints) for the assertions that read fields by name.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,19 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from support.faults import FaultyPath
+
+from qrlink_desktop.core.events import Event, MessageEvent
 from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.messages import MessageType
+from qrlink_desktop.core.publication import PublicationChanged
 from qrlink_desktop.core.retry import RetryPolicy
+from qrlink_desktop.rtc.answering import AnsweringSession
 from qrlink_desktop.rtc.channel import ChannelTimers
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.config import SessionConfig
+from qrlink_desktop.rtc.offering import OfferingSession
 from qrlink_desktop.rtc.peer import IceConfig
+from qrlink_desktop.rtc.session import Session
 
 LOOPBACK = IceConfig(addresses=("127.0.0.1",))
 FAST = ChannelTimers(
@@ -24,8 +36,17 @@ FAST = ChannelTimers(
 
 @dataclass
 class Side:
-    engine: Engine
+    session: Any  # OfferingSession or AnsweringSession (Any: tests call either's methods)
+    typed: list[Event] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    publication: list[PublicationChanged] = field(default_factory=list)  # remote.py's
+
+    def __post_init__(self) -> None:
+        self.session.add_listener(self.record)
+
+    def record(self, event: Event) -> None:
+        self.typed.append(event)
+        self.events.append(event.to_json())
 
     def of(self, name: str, **match: Any) -> list[dict[str, Any]]:
         return [
@@ -43,30 +64,43 @@ class Side:
         return await asyncio.wait_for(poll(), timeout)
 
 
+def session_config(timers: ChannelTimers = FAST, **cfg: Any) -> SessionConfig:
+    fields: dict[str, Any] = {"ice": LOOPBACK, "timers": timers, "merchant": "Test Shop"}
+    return SessionConfig(**{**fields, **cfg})
+
+
+def make_session(role: Role, timers: ChannelTimers = FAST, **cfg: Any) -> Session:
+    config = session_config(timers, **cfg)
+    return OfferingSession(config) if role == Role.OFFERER else AnsweringSession(config)
+
+
 def make_side(role: Role, timers: ChannelTimers = FAST, **cfg: Any) -> Side:
-    events: list[dict[str, Any]] = []
-    config = EngineConfig(ice=LOOPBACK, timers=timers, merchant="Test Shop", **cfg)
-    return Side(Engine(role, config, emit=events.append), events)
+    return Side(make_session(role, timers, **cfg))
 
 
 Pair = tuple[Side, Side]
 
 
-async def pair(cashier: Side, customer: Side, *, keep: bool = False) -> None:
-    offer = await cashier.engine.new_customer(keep_conversation=keep)
-    answer = await customer.engine.answer(offer)
-    await asyncio.gather(cashier.engine.submit_answer(answer), customer.engine.connect())
-    cashier.engine.confirm()
+async def pair(
+    cashier: Side, customer: Side, *, keep: bool = False, path: FaultyPath | None = None
+) -> None:
+    """Offer, answer, connect, confirm; with `path`, the cashier's datagrams go through
+    it (tests/support/faults.py: loss, delay, blackouts)."""
+    offer = await cashier.session.new_customer(keep_conversation=keep)
+    if path is not None:
+        path.install(cashier.session.peer)
+    answer = await customer.session.answer(offer.text)
+    await asyncio.gather(cashier.session.submit_answer(answer.text), customer.session.connect())
+    cashier.session.confirm()
 
 
 def auto_respond(side: Side, approve: bool = True) -> None:
     """The customer approves (or declines) every payment request as it arrives."""
-    engine = side.engine
+    session = side.session
 
-    def on_event(event: dict[str, Any]) -> None:
-        side.events.append(event)
-        if event.get("event") == "message" and event.get("direction") == "in":
-            if event["type"] == "payment_request":
-                engine.respond(event["messageId"], approve)
+    def on_event(event: Event) -> None:
+        match event:
+            case MessageEvent(direction="in", type=MessageType.PAYMENT_REQUEST):
+                session.respond(event.message_id, approve)
 
-    engine._emit_cb = on_event
+    session.add_listener(on_event)

@@ -13,17 +13,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from qrlink_desktop.cli import Reporter, StdinLines
+from qrlink_desktop.cli.reporter import Reporter
+from qrlink_desktop.cli.stdin import StdinLines
 from qrlink_desktop.core import bootstrap
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Kind
-from qrlink_desktop.rtc.tokens import encode_compat
+from qrlink_desktop.rtc.zstd import TOKENS
 
 REPORT = Reporter(as_json=True)  # no prompts on standard error
 ANSWER = BootstrapRecord(
     Kind.ANSWER, b"\x01\x02\x03\x04", "abcd", "e" * 22, bytes(range(32)), (), setup="active"
 )
 COMPACT = bootstrap.answer_text(ANSWER)
-SPEC = encode_compat(ANSWER, now=time.time())  # the specification's base64 JSON
+SPEC = TOKENS.encode_compat(ANSWER, now=time.time())  # the specification's base64 JSON
 
 
 class Pipe:

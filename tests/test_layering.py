@@ -1,4 +1,4 @@
-"""What each layer may import (README.md, Layout). Relative imports are resolved, so
+"""What each layer may import (docs/architecture.md). Relative imports are resolved, so
 `from ..rtc import x` inside scan/ is caught as surely as `import qrlink_desktop.rtc`."""
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ def test_the_imaging_rule_catches_an_import(
 def test_capture_goes_through_opencv_and_decoding_through_both_decoders() -> None:
     # The inverse of the rule: scan really uses them (and PyAV, aiortc's, it does not).
     scan = {p.name: _libraries(p) for p in (ROOT / "scan").glob("*.py")}
-    assert "cv2" in scan["sources.py"] and "cv2" in scan["frames.py"]
+    assert "cv2" in scan["sources.py"] and "cv2" in scan["opening.py"]
+    assert "cv2" in scan["frames.py"]
     assert "numpy" in scan["frames.py"] and "cv2" in scan["decoders.py"]
     imaging = (ROOT / "scan" / "imaging.py").read_text()
     assert '_OnFirstUse("cv2")' in imaging and '_OnFirstUse("numpy")' in imaging

@@ -25,6 +25,7 @@ from typing import Any
 
 from .dedup import ReplyLog
 from .errors import ErrorCode, QrlinkError
+from .events import Direction, Duplicate, Event, MessageEvent, PeerError
 from .handshake import Role
 from .messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
 
@@ -50,15 +51,23 @@ _REPLY_TO = {
 
 @dataclass
 class OutEntry:
+    """One message this side sent, as far as the conversation knows (it alone writes it)."""
+
     envelope: Envelope
     status: OutStatus = OutStatus.QUEUED
     attempts: int = 0
 
 
+class PaymentStatus(StrEnum):
+    REQUESTED = "requested"  # asked; the customer has not decided
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
 @dataclass
 class Payment:
     request: Envelope
-    status: str = "requested"  # requested, approved, declined; then acknowledged
+    status: PaymentStatus = PaymentStatus.REQUESTED  # then acknowledged, or not
     response: Envelope | None = None
     acknowledgment: Envelope | None = None
     history: list[str] = field(default_factory=list)
@@ -69,7 +78,7 @@ class Payment:
             "amount": self.request.payload["amount"],
             "currency": self.request.payload["currency"],
             "reference": self.request.payload.get("reference"),
-            "status": self.status,
+            "status": str(self.status),
             "acknowledged": self.acknowledgment is not None,
         }
 
@@ -81,23 +90,14 @@ class SendAction:
 
 @dataclass(frozen=True)
 class EventAction:
-    event: dict[str, Any]
+    event: Event
 
 
 Action = SendAction | EventAction
 
 
-def _message_event(direction: str, env: Envelope, **extra: Any) -> EventAction:
-    return EventAction(
-        {
-            "event": "message",
-            "direction": direction,
-            "type": str(env.type),
-            "messageId": env.message_id,
-            "payload": env.payload,
-            **extra,
-        }
-    )
+def _message_event(direction: Direction, env: Envelope) -> EventAction:
+    return EventAction(MessageEvent(direction, env.type, env.message_id, env.payload))
 
 
 class Conversation:
@@ -111,11 +111,53 @@ class Conversation:
         self.role = role
         self.merchant = merchant
         self.max_requests = max_requests
-        self.verified = False
+        self._verified = False
         self.outbox: OrderedDict[str, OutEntry] = OrderedDict()
         self.replies = ReplyLog()
         self.payments: OrderedDict[str, Payment] = OrderedDict()
         self.processed: list[str] = []  # messageIds acted upon, in order (tests count these)
+
+    # --- what the channel reports -----------------------------------------------------------
+
+    @property
+    def verified(self) -> bool:
+        """The handshake of the current pairing completed: payment messages are accepted."""
+        return self._verified
+
+    def set_verified(self) -> None:
+        self._verified = True
+
+    def mark_sent(self, message_id: str, attempts: int) -> None:
+        """Handed to the data channel; its reply has not come (a settled entry stays so)."""
+        self._mark(message_id, OutStatus.SENT, attempts)
+
+    def mark_retrying(self, message_id: str, attempts: int) -> None:
+        self._mark(message_id, OutStatus.RETRYING, attempts)
+
+    def mark_failed(self, message_id: str, attempts: int) -> None:
+        """Retries used up: kept for replay on the next pairing."""
+        self._mark(message_id, OutStatus.FAILED, attempts)
+
+    def _mark(self, message_id: str, status: OutStatus, attempts: int) -> None:
+        entry = self.outbox.get(message_id)
+        if entry is not None and entry.status != OutStatus.ANSWERED:
+            entry.status = status
+            entry.attempts = attempts
+
+    def status_of(self, message_id: str) -> OutStatus | None:
+        entry = self.outbox.get(message_id)
+        return None if entry is None else entry.status
+
+    def envelope(self, message_id: str) -> Envelope | None:
+        """A message of this conversation, sent or received, if it is kept."""
+        entry = self.outbox.get(message_id)
+        if entry is not None:
+            return entry.envelope
+        for payment in self.payments.values():
+            for env in (payment.request, payment.response, payment.acknowledgment):
+                if env is not None and env.message_id == message_id:
+                    return env
+        return None
 
     # --- sending -------------------------------------------------------------------------
 
@@ -132,12 +174,10 @@ class Conversation:
         reference: str | None = None,
         description: str | None = None,
     ) -> list[Action]:
+        """A new request. Whether one may be asked now is the session's question
+        (core/session.py: `SessionStatus.may_request_payment`), not this one's."""
         if self.role != Role.OFFERER:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "only the cashier requests payments")
-        if not self.verified:
-            raise QrlinkError(
-                ErrorCode.NOT_VERIFIED, "the verification code has not been confirmed yet"
-            )
         if len(self.payments) >= self.max_requests:
             raise QrlinkError(
                 ErrorCode.RATE_LIMITED,
@@ -154,7 +194,7 @@ class Conversation:
                 payload[key] = value
         env = make(MessageType.PAYMENT_REQUEST, payload, now=now)
         self.payments[env.message_id] = Payment(env)
-        return [self._queue(env), _message_event("out", env)]
+        return [self._queue(env), _message_event(Direction.OUT, env)]
 
     def respond(
         self, request_id: str, approve: bool, *, now: float, reason: str | None = None
@@ -173,9 +213,9 @@ class Conversation:
             payload["reason"] = reason
         env = make(MessageType.PAYMENT_RESPONSE, payload, now=now)
         payment.response = env
-        payment.status = payload["status"]
+        payment.status = PaymentStatus(payload["status"])
         self.replies.set_reply(request_id, env.to_json())
-        return [self._queue(env), _message_event("out", env)]
+        return [self._queue(env), _message_event(Direction.OUT, env)]
 
     def unanswered(self) -> list[Envelope]:
         """What a new pairing must replay, oldest first, under the original messageIds."""
@@ -189,7 +229,7 @@ class Conversation:
     # --- receiving -----------------------------------------------------------------------
 
     def receive(self, env: Envelope, *, now: float) -> list[Action]:
-        if env.type in PAYMENT_TYPES and not self.verified:
+        if env.type in PAYMENT_TYPES and not self._verified:
             return [
                 self._error(
                     ErrorCode.NOT_VERIFIED,
@@ -213,9 +253,7 @@ class Conversation:
 
     @staticmethod
     def _duplicate(env: Envelope, reply: Envelope | None) -> list[Action]:
-        out: list[Action] = [
-            EventAction({"event": "duplicate", "messageId": env.message_id, "type": str(env.type)})
-        ]
+        out: list[Action] = [EventAction(Duplicate(env.message_id, env.type))]
         if reply is not None:
             out.append(SendAction(reply))
         return out
@@ -253,7 +291,7 @@ class Conversation:
         self.replies.record(env.message_id)
         self.processed.append(env.message_id)
         self.payments[env.message_id] = Payment(env)
-        return [_message_event("in", env)]
+        return [_message_event(Direction.IN, env)]
 
     def _on_response(self, env: Envelope, now: float) -> list[Action]:
         request_id = env.payload["requestId"]
@@ -268,7 +306,7 @@ class Conversation:
         self.processed.append(env.message_id)
         self._settle(request_id)
         payment.response = env
-        payment.status = env.payload["status"]
+        payment.status = PaymentStatus(env.payload["status"])
         ack = make(
             MessageType.PAYMENT_ACKNOWLEDGMENT,
             {"requestId": request_id, "status": env.payload["status"]},
@@ -277,7 +315,11 @@ class Conversation:
         payment.acknowledgment = ack
         self.replies.set_reply(env.message_id, ack.to_json())
         self.outbox[ack.message_id] = OutEntry(ack, OutStatus.ANSWERED)  # no reply expected
-        return [_message_event("in", env), SendAction(ack), _message_event("out", ack)]
+        return [
+            _message_event(Direction.IN, env),
+            SendAction(ack),
+            _message_event(Direction.OUT, ack),
+        ]
 
     def _on_ack(self, env: Envelope, now: float) -> list[Action]:
         request_id = env.payload["requestId"]
@@ -290,16 +332,10 @@ class Conversation:
         self.processed.append(env.message_id)
         self._settle(payment.response.message_id)
         payment.acknowledgment = env
-        return [_message_event("in", env)]
+        return [_message_event(Direction.IN, env)]
 
     def _on_error(self, env: Envelope, now: float) -> list[Action]:
+        payload = env.payload
         return [
-            EventAction(
-                {
-                    "event": "peer_error",
-                    "code": env.payload["code"],
-                    "message": env.payload["message"],
-                    "refMessageId": env.payload.get("refMessageId"),
-                }
-            )
+            EventAction(PeerError(payload["code"], payload["message"], payload.get("refMessageId")))
         ]

@@ -41,6 +41,17 @@ class QrlinkError(Exception):
         return {"code": str(self.code), "message": self.message}
 
 
+class InvalidStateError(QrlinkError):
+    """A request the object cannot take in its present state: the caller's mistake (or a
+    race it lost), said at once and naming the state, as aiortc's InvalidStateError does.
+    Nothing changed; no event is reported for it."""
+
+    def __init__(self, what: str, state: str) -> None:
+        super().__init__(ErrorCode.INVALID_ARGUMENT, f'cannot {what} in state "{state}"')
+        self.what = what
+        self.state = state
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     """The JSON body of a refusal over HTTP, the same from the rendezvous service and the
     laptop's page server: `{"error": {"code", "message"}}`."""

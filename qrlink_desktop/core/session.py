@@ -1,17 +1,30 @@
-"""The connection lifecycle of the specification (§6.1), as one explicit table.
+"""The connection lifecycle of the specification (§6.1), as one explicit table, and beside
+it the verification code's own small table: whether the cashier has confirmed it.
 
     IDLE -> CREATING_OFFER -> AWAITING_ANSWER -> CONNECTING -> CONNECTED -> CLOSED
     CONNECTING -> FAILED;  CONNECTED -> DISCONNECTED -> CLOSED;  any state -> FAILED
 
+    code:  NONE --verified--> SHOWN --confirm--> CONFIRMED     (while CONNECTED or
+                                                              DISCONNECTED; reset -> NONE)
+
 The answering side enters at CONNECTING once its answer is out. CLOSED and FAILED are
-left only by `reset` (the next customer). Inputs not in the table are either listed in
-IGNORED (harmless repeats and late reports) or a programming error.
+left only by `reset` (the next customer). Inputs not in a table are either listed as
+ignored (harmless repeats and late reports) or refused with InvalidStateError, naming
+the state: a caller's mistake is said at once.
+
+Both live in one machine whose position is one frozen `SessionStatus`, so "may a payment
+be requested?" has one answer: `SessionStatus.may_request_payment`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
+
+from .errors import InvalidStateError, QrlinkError
+from .handshake import Verified
 
 
 class State(StrEnum):
@@ -25,6 +38,14 @@ class State(StrEnum):
     FAILED = "FAILED"  # ended by an error; the error code says which
 
 
+class Code(StrEnum):
+    """The verification code of the current pairing."""
+
+    NONE = "none"  # no handshake has completed on this pairing
+    SHOWN = "shown"  # the handshake gave the code; both screens show it, unconfirmed
+    CONFIRMED = "confirmed"  # the cashier saw the same code on both screens
+
+
 class Event(StrEnum):
     CREATE_OFFER = "create_offer"
     OFFER_CREATED = "offer_created"  # also a refreshed offer while awaiting the answer
@@ -35,10 +56,13 @@ class Event(StrEnum):
     FAILED = "failed"  # ICE failure, DTLS failure, timeout or any error
     CLOSE = "close"
     RESET = "reset"
+    VERIFIED = "verified"  # the handshake completed: the code is on both screens
+    CONFIRM = "confirm"  # the cashier confirmed that the codes match
 
 
-S, E = State, Event
+S, E, C = State, Event, Code
 _LIVE = (S.IDLE, S.CREATING_OFFER, S.AWAITING_ANSWER, S.CONNECTING, S.CONNECTED, S.DISCONNECTED)
+_OPEN = (S.CONNECTED, S.DISCONNECTED)  # a data channel exists
 
 TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.IDLE, E.CREATE_OFFER): S.CREATING_OFFER,
@@ -67,37 +91,101 @@ IGNORED: frozenset[tuple[State, Event]] = frozenset(
     }
 )
 
+# (state, code, input) -> code: the code moves only while a channel is open. RESET (the
+# next customer) sets it back to NONE; nothing else in TRANSITIONS touches it.
+CODE_TRANSITIONS: dict[tuple[State, Code, Event], Code] = {
+    **{(s, C.NONE, E.VERIFIED): C.SHOWN for s in _OPEN},
+    **{(s, C.SHOWN, E.CONFIRM): C.CONFIRMED for s in _OPEN},
+}
 
-class InvalidTransition(RuntimeError):
-    pass
+CODE_IGNORED: frozenset[tuple[State, Code, Event]] = frozenset(
+    (s, C.CONFIRMED, E.CONFIRM)
+    for s in _OPEN  # confirmed twice (Enter pressed again)
+)
+
+_CODE_INPUTS = (E.VERIFIED, E.CONFIRM)
 
 
-Listener = Callable[[State, State, Event], None]
+@dataclass(frozen=True)
+class SessionStatus:
+    """Where a session stands, as one value: a new one replaces it on every change."""
+
+    state: State = State.IDLE
+    code: Code = Code.NONE
+    verified: Verified | None = None  # the handshake's result, once the code is shown
+    error: QrlinkError | None = None  # why the session FAILED (the first failure)
+
+    @property
+    def may_request_payment(self) -> bool:
+        """A channel is open (a request made while the path is quiet waits for it) and
+        the cashier has confirmed the code."""
+        return self.state in _OPEN and self.code == Code.CONFIRMED
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in (State.CLOSED, State.FAILED)
+
+    @property
+    def live(self) -> bool:
+        """Something is under way: neither waiting for a customer nor ended."""
+        return self.state != State.IDLE and not self.terminal
+
+
+Listener = Callable[[SessionStatus, SessionStatus, Event], None]
 
 
 class SessionMachine:
-    def __init__(self) -> None:
-        self.state = State.IDLE
+    def __init__(self, status: SessionStatus | None = None) -> None:
+        self.status = status or SessionStatus()
         self._listeners: list[Listener] = []
+
+    @property
+    def state(self) -> State:
+        return self.status.state
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.terminal
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     def can(self, event: Event) -> bool:
-        return (self.state, event) in TRANSITIONS
+        s = self.status
+        if event in _CODE_INPUTS:
+            return (s.state, s.code, event) in CODE_TRANSITIONS
+        return (s.state, event) in TRANSITIONS
 
-    def handle(self, event: Event) -> bool:
-        """Apply an event; True when the state changed."""
-        key = (self.state, event)
-        if key in TRANSITIONS:
-            old, self.state = self.state, TRANSITIONS[key]
-            for listener in list(self._listeners):
-                listener(old, self.state, event)
-            return old != self.state
-        if key in IGNORED:
-            return False
-        raise InvalidTransition(f"{event} is not valid in state {self.state}")
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in (State.CLOSED, State.FAILED)
+    def handle(
+        self,
+        event: Event,
+        *,
+        verified: Verified | None = None,
+        error: QrlinkError | None = None,
+    ) -> bool:
+        """Apply an input; True when the status changed. `verified` rides with VERIFIED,
+        `error` with FAILED."""
+        old = self.status
+        if event in _CODE_INPUTS:
+            key = (old.state, old.code, event)
+            if key in CODE_IGNORED:
+                return False
+            if key not in CODE_TRANSITIONS:
+                raise InvalidStateError(event, f"{old.state}, code {old.code}")
+            new = dataclasses.replace(old, code=CODE_TRANSITIONS[key])
+            if event == E.VERIFIED:
+                new = dataclasses.replace(new, verified=verified)
+        else:
+            if (old.state, event) in IGNORED:
+                return False
+            if (old.state, event) not in TRANSITIONS:
+                raise InvalidStateError(event, old.state)
+            new = dataclasses.replace(old, state=TRANSITIONS[(old.state, event)])
+            if event == E.RESET:
+                new = SessionStatus()
+            elif event == E.FAILED:
+                new = dataclasses.replace(new, error=error)
+        self.status = new
+        for listener in list(self._listeners):
+            listener(old, new, event)
+        return old != new

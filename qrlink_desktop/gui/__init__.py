@@ -1,5 +1,5 @@
-"""The cashier's window (PySide6). It presents; the engine and the scanner decide.
+"""The cashier's window (PySide6). It presents; the session and the scanner decide.
 
-Engine events and scanner callbacks reach the widgets only as Qt signals (`session.py`,
-`camera.py`); `app.py` builds the engine, the scanner and this window and wires them.
+Session events and scanner callbacks reach the widgets only as Qt signals (`session.py`,
+`camera.py`); `app.py` builds the session, the scanner and this window and wires them.
 """

@@ -1,7 +1,8 @@
 """Diagnostics: one record per pairing (an answer that was scanned, pasted or opened),
-with the engine's timings, the path and the outcome; running counts; export as JSON.
+with the session's timings, the path and the outcome; running counts; export as JSON.
 
-`PairingLog` is plain data fed from engine events; `DiagnosticsPanel` shows it.
+`PairingLog` is plain data fed from the session's typed events; `DiagnosticsPanel`
+shows it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# Engine timing keys (rtc/engine.py, rtc/peer.py) in the order a pairing goes through them.
+from ..core.errors import ErrorCode
+from ..core.events import Closed, CodeReady, ErrorEvent, OfferReady, StateChanged
+from ..core.session import State
+from .cashier import AnswerScanned, AnswerUnusable, WindowEvent
+
+# Session timing keys (rtc/session.py, rtc/peer.py) in the order a pairing goes through them.
 TIMING_COLUMNS = (
     ("offer_ready_ms", "Offer ready"),
     ("answer_scanned_ms", "Answer scanned"),
@@ -67,41 +73,41 @@ class PairingLog:
             return self.pairings[-1]
         return None
 
-    def on_event(self, event: dict[str, Any], now: float | None = None) -> None:
-        """Feed every engine event (and the controller's `answer_scanned`)."""
+    def on_event(self, event: WindowEvent, now: float | None = None) -> None:
+        """Feed every session event (and the controller's AnswerScanned, AnswerUnusable)."""
         now = time.monotonic() if now is None else now
-        kind = event.get("event")
-        if kind == "offer":
-            self._offer_ready_ms = float(event.get("readyMs", 0.0))
+        if isinstance(event, OfferReady):
+            self._offer_ready_ms = event.ready_ms
             self._offer_shown_at = now
-        elif kind == "answer_scanned":
-            pairing = Pairing(time.time(), str(event.get("source", "")))
+            return
+        if isinstance(event, AnswerScanned):
+            begun = Pairing(time.time(), event.source)
             if self._offer_ready_ms is not None:
-                pairing.timings["offer_ready_ms"] = self._offer_ready_ms
+                begun.timings["offer_ready_ms"] = self._offer_ready_ms
             if self._offer_shown_at is not None:
-                pairing.timings["answer_scanned_ms"] = (now - self._offer_shown_at) * 1000
-            self.pairings.append(pairing)
+                begun.timings["answer_scanned_ms"] = (now - self._offer_shown_at) * 1000
+            self.pairings.append(begun)
             return
-        current = self.current
-        if current is None:
+        pairing = self.current
+        if pairing is None:
             return
-        pairing = current
-        if kind == "state" and event.get("state") == "CONNECTED":
-            pairing.path, pairing.remote = event.get("local"), event.get("remote")
-        elif kind == "sas":
-            for key, value in dict(event.get("timings", {})).items():
-                if key != "offer_ready_ms":
-                    pairing.timings[key] = float(value)
-            pairing.outcome = "success"
-        elif kind == "error":
-            code = str(event.get("code", "ERROR"))
-            if code == "BOOTSTRAP_PARSE_FAILED":
+        match event:
+            case AnswerUnusable(code=ErrorCode.BOOTSTRAP_PARSE_FAILED):
                 # An unreadable answer leaves the offer waiting: not a pairing after all.
                 self.pairings.pop()
-            else:
-                pairing.outcome = code
-        elif kind == "closed" or (kind == "state" and event.get("state") in ("FAILED", "CLOSED")):
-            pairing.outcome = "CONNECTION_FAILED"
+            case AnswerUnusable(code=code):
+                pairing.outcome = str(code)
+            case StateChanged(state=State.CONNECTED, pair=pair) if pair is not None:
+                pairing.path, pairing.remote = pair.local, pair.remote
+            case CodeReady(timings=timings):
+                for key, value in timings.items():
+                    if key != "offer_ready_ms":
+                        pairing.timings[key] = float(value)
+                pairing.outcome = "success"
+            case ErrorEvent(code=code):
+                pairing.outcome = str(code)
+            case Closed() | StateChanged(state=State.FAILED | State.CLOSED):
+                pairing.outcome = "CONNECTION_FAILED"
 
     def summary(self) -> dict[str, Any]:
         done = [p for p in self.pairings if p.outcome != "connecting"]
@@ -159,6 +165,13 @@ class DiagnosticsPanel(QWidget):
         )
         codes = ", ".join(f"{code} {n}" for code, n in sorted(s["answersRefused"].items()))
         self.summary.setToolTip(f"Refused answer requests: {codes}" if codes else "")
+
+    def refresh_after(self, event: WindowEvent) -> None:
+        """Redraw the table after what can change a pairing's row."""
+        if isinstance(
+            event, AnswerScanned | AnswerUnusable | CodeReady | ErrorEvent | Closed | StateChanged
+        ):
+            self.refresh()
 
     def refresh(self) -> None:
         pairings = self.log.pairings

@@ -7,27 +7,23 @@ one. The window sizes itself from the screen's available area and stays usable a
 1280×720 (`fit_to`).
 
 The window presents and forwards: what the cashier does goes to the `SessionController`
-(engine) or the `CameraBridge` (scanner); what they report comes back as signals and is
-shown here. It is given both by `app.py`, which also reacts to `settingsChanged`.
+(the session) or the `AnswerColumn` (camera, paste, images); what they report comes back
+as signals and is shown here. The settings are the app's (app.py), and the window keeps no
+copy: it reads those in force through `effective` (and is told by `set_effective` when
+they change), the saved ones through `stored` when the Settings dialog opens, and asks for
+changes with `settingsChanged`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMainWindow,
     QPushButton,
     QSplitter,
@@ -36,21 +32,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import ErrorCode, QrlinkError
+from ..core.errors import ErrorCode
+from ..core.events import CodeReady, Direction, MessageEvent, OfferReady, StateChanged
+from ..core.messages import MessageType
+from ..core.publication import PublicationChanged, PublicationState
 from ..core.session import State
-from ..scan.decoders import decoder_names
-from ..scan.scanner import ScanStats, decode_image, decode_image_file
-from ..scan.sources import CameraInfo, list_cameras, parse_source
-from .camera import CameraBridge, CameraRequest, qimage_to_frame
+from .answer_column import AnswerColumn, CameraChoice
+from .camera import CameraBridge
+from .cashier import WindowEvent
 from .diagnostics import DiagnosticsPanel, PairingLog
-from .notices import Action, NoticeBar, notice_for
+from .notices import Action, NoticeBar, Problem, Where, notice_for
 from .offer_panel import OfferPanel
 from .payment_panel import PaymentPanel
-from .session import RemoteStatus, SessionController
+from .session import SessionController
 from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .status_panel import StatusPanel
-from .viewfinder import Viewfinder
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +57,6 @@ PREFERRED_SIZE = QSize(1400, 820)
 FRAME_ALLOWANCE = QSize(16, 48)
 # The columns' shares of the width: offer, camera (the fallback), pairing and payment.
 COLUMN_SHARES = (0.35, 0.26, 0.39)
-CAMERA_TITLE = "2. Scan the answer code on the customer's phone"
-CAMERA_TITLE_FALLBACK = "If the phone shows an answer code: the camera"
-ONE_SCAN_HINT = (
-    "One scan: the customer's phone sends its answer to this till by itself. The camera "
-    "is for a phone that shows an answer code instead (its page hosted elsewhere, or the "
-    "guest Wi-Fi keeping it from this till)."
-)
-VIEWFINDER_MIN_HEIGHT = 180
 
 # What the offer panel says under a code that is no longer waiting for an answer.
 _OFFER_DONE = {
@@ -78,34 +67,43 @@ _OFFER_DONE = {
     State.FAILED: "Not paired — Ctrl+N for a new code",
 }
 
+# What the payment panel says while no payment may be requested.
+_PAYMENT_HINT = {
+    State.CONNECTED: "Confirm the verification code to request a payment.",
+    State.DISCONNECTED: "The connection is interrupted; requests wait until it is back.",
+    State.CLOSED: "This customer's connection has ended.",
+    State.FAILED: "This customer's connection has ended.",
+}
+
 
 class MainWindow(QMainWindow):
-    settingsChanged = Signal(object)
+    settingsChanged = Signal(object)  # the stored Settings, changed: to save and apply
     closing = Signal()
 
     def __init__(
         self,
         controller: SessionController,
         camera: CameraBridge,
-        settings: Settings,
+        effective: Callable[[], Settings],
+        stored: Callable[[], Settings],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.camera = camera
-        self.settings = settings  # effective: stored settings plus command-line overrides
-        self.stored_settings = settings  # what the settings dialog edits and saves
+        # The app's settings, read when needed, never kept here: those in force for this
+        # run (stored plus command-line overrides), and the stored ones the dialog edits.
+        self._effective = effective
+        self._stored = stored
         self.pairings = PairingLog()
-        self.cameras: list[CameraInfo] = []
-        self.camera_notice = ""  # how scanning runs here when not as chosen (libzbar missing)
         self._request_amounts: dict[str, tuple[str, str]] = {}
-        self._tasks: set[asyncio.Future[Any]] = set()
         self.setWindowTitle("qrlink — cashier")
         self.resize(PREFERRED_SIZE)
 
         self.notice = NoticeBar()
         self.offer = OfferPanel()
-        self.viewfinder = Viewfinder()
+        settings = effective()
+        self.answers = AnswerColumn(camera, settings)
         self.status = StatusPanel()
         self.payment = PaymentPanel(
             controller.out_status, controller.envelope_json, settings.effective_currency
@@ -117,67 +115,6 @@ class MainWindow(QMainWindow):
         self.present_state(controller.state)
 
     # -- layout ---------------------------------------------------------------------------
-
-    def _build_camera_box(self) -> QGroupBox:
-        box = QGroupBox(CAMERA_TITLE)
-        self.camera_box = box
-        self.camera_picker = QComboBox()
-        self.camera_picker.setEditable(True)
-        self.camera_picker.setToolTip("Camera number, video file or stream URL; Enter to open")
-        self.camera_picker.setMinimumContentsLength(12)
-        self.camera_picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.mirror_box = QCheckBox("Mirror")
-        self.mirror_box.setChecked(self.settings.mirror)
-        self.decoder_picker = QComboBox()
-        self.decoder_picker.addItems(decoder_names())
-        self.decoder_picker.setCurrentText(self.settings.decoder)
-        self.decoder_picker.setToolTip("QR decoder")
-        self.retry_camera = QPushButton("Try again")
-        self.retry_camera.hide()
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Camera:"))
-        controls.addWidget(self.camera_picker, 1)
-        controls.addWidget(self.retry_camera)
-        controls.addWidget(self.mirror_box)
-        controls.addWidget(self.decoder_picker)
-
-        self.paste_field = QLineEdit()
-        self.paste_field.setPlaceholderText("No camera? Paste the answer text, Enter")
-        self.paste_field.setAccessibleName("Answer text")
-        self.paste_button = QPushButton("Use")
-        self.image_button = QPushButton("Open image…")
-        self.image_button.setToolTip(
-            "A screenshot or photo of the answer code (or drop it on the picture)"
-        )
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.paste_button)
-        buttons.addWidget(self.image_button)
-        buttons.addStretch(1)
-        self.scan_stats = QLabel("")
-        self.scan_stats.setStyleSheet("color: palette(mid);")
-        self.one_scan_hint = QLabel(ONE_SCAN_HINT)
-        self.one_scan_hint.setWordWrap(True)
-        self.one_scan_hint.setStyleSheet("color: palette(mid);")
-        self.one_scan_hint.hide()
-
-        layout = QVBoxLayout(box)
-        layout.addLayout(controls)
-        layout.addWidget(self.viewfinder)
-        layout.addWidget(self.scan_stats)
-        layout.addWidget(self.paste_field)
-        layout.addLayout(buttons)
-        layout.addWidget(self.one_scan_hint)
-        layout.addStretch(1)
-        # The picture keeps a camera's proportions: the column's height below it goes to
-        # the paste field and the hint, not to black bars.
-        box.installEventFilter(self)
-        return box
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is getattr(self, "camera_box", None) and event.type() == QEvent.Type.Resize:
-            width = self.camera_box.contentsRect().width()
-            self.viewfinder.setMaximumHeight(max(VIEWFINDER_MIN_HEIGHT, width * 3 // 4))
-        return super().eventFilter(watched, event)
 
     def _build_layout(self) -> None:
         offer_box = QGroupBox("Offer")
@@ -202,7 +139,7 @@ class MainWindow(QMainWindow):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(offer_box)
-        split.addWidget(self._build_camera_box())
+        split.addWidget(self.answers)
         split.addWidget(right)
         split.setChildrenCollapsible(False)
         self.split = split
@@ -233,9 +170,8 @@ class MainWindow(QMainWindow):
         """The customer's page sends its answer over the network (the window serves it):
         the camera becomes the fallback, and the window says so."""
         self.status.one_scan = on
-        self.camera_box.setTitle(CAMERA_TITLE_FALLBACK if on else CAMERA_TITLE)
-        self.one_scan_hint.setVisible(on)
-        self.status.show_state({"state": str(self.controller.state)})
+        self.answers.set_answers_home(on)
+        self.status.show_state(self.controller.state)
 
     def _build_actions(self) -> None:
         menu = self.menuBar().addMenu("&Session")
@@ -269,23 +205,19 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.offerReady.connect(self.on_offer)
         c.stateChanged.connect(self.on_state)
-        c.sasReady.connect(lambda e: self.status.show_code(str(e["code"])))
+        c.sasReady.connect(self.on_code)
         c.confirmed.connect(self.on_confirmed)
         c.message.connect(self.on_message)
         c.rttChanged.connect(self.status.show_rtt)
         c.closed.connect(self.on_closed)
         c.failed.connect(self.on_failed)
-        c.engineEvent.connect(self.on_any_event)
+        c.sessionEvent.connect(self.on_any_event)
         c.remoteChanged.connect(self.on_remote)
 
-        cam = self.camera
-        cam.frame.connect(self.viewfinder.show_frame)
-        cam.code.connect(lambda text: self.submit_answer(text, "camera"))
-        cam.error.connect(self.on_camera_error)
-        cam.finished.connect(self.on_camera_finished)
-        cam.stats.connect(self.on_scan_stats)
-        cam.started.connect(self.on_camera_started)
-        cam.notice.connect(self.on_camera_notice)
+        a = self.answers
+        a.answer.connect(self.submit_answer)
+        a.failed.connect(self.on_failed)
+        a.chosen.connect(self.on_camera_choice)
 
         self.offer.refreshDue.connect(c.refresh_offer)
         self.status.confirmClicked.connect(c.confirm)
@@ -296,58 +228,47 @@ class MainWindow(QMainWindow):
         self.new_action.triggered.connect(self.new_customer)
         self.remote_action.triggered.connect(self.publish_remote)
         self.offer.remote_button.clicked.connect(self.publish_remote)
-        self.open_action.triggered.connect(lambda: self.open_image())
-        self.paste_image_action.triggered.connect(lambda: self.paste_image())
+        self.open_action.triggered.connect(lambda: a.open_image())
+        self.paste_image_action.triggered.connect(lambda: a.paste_image())
         self.export_action.triggered.connect(lambda: self.diagnostics.export())
         self.settings_action.triggered.connect(lambda: self.open_settings())
-        self.paste_field.returnPressed.connect(self.use_pasted)
-        self.paste_button.clicked.connect(self.use_pasted)
-        self.image_button.clicked.connect(lambda: self.open_image())
-        self.viewfinder.fileDropped.connect(self.open_image)
-        self.mirror_box.toggled.connect(self.on_mirror)
-        self.decoder_picker.currentTextChanged.connect(self.on_decoder)
-        line = self.camera_picker.lineEdit()
-        if line is not None:
-            line.returnPressed.connect(self.on_camera_picked)
-        self.camera_picker.activated.connect(lambda _i: self.on_camera_picked())
-        self.retry_camera.clicked.connect(self.start_camera)
 
     # -- session --------------------------------------------------------------------------
 
-    def new_customer(self) -> None:
+    def _next_customer_in_log(self) -> None:
         self.notice.clear()
         self.payment.clear_outcome()
         if self.payment.log.topLevelItemCount():
             self.payment.log.add_separator("— next customer —")
+
+    def new_customer(self) -> None:
+        self._next_customer_in_log()
         self.controller.new_customer()
 
     def publish_remote(self) -> None:
         """Remote customer: publish a fresh offer under the handle (remote mode)."""
         if self.controller.remote is None or self.controller.remote_active:
             return
-        self.notice.clear()
-        self.payment.clear_outcome()
-        if self.payment.log.topLevelItemCount():
-            self.payment.log.add_separator("— next customer —")
+        self._next_customer_in_log()
         self.controller.publish_remote()
         self.update_remote_controls()
 
-    def on_remote(self, event: dict[str, Any]) -> None:
-        status = event.get("status")
-        handle = event.get("handle", "")
-        if status == RemoteStatus.PUBLISHING:
-            text = f"Publishing as {handle}…"
-        elif status == RemoteStatus.PUBLISHED:
-            until = time.strftime("%H:%M", time.localtime(float(event.get("expiresAt", 0))))
-            text = f"Published as {handle} — waiting for the customer (until {until})"
-        elif status == RemoteStatus.ANSWERED:
-            text = f"Answered through the service as {handle}"
-        elif status == RemoteStatus.FAILED:
-            text = f"Not published as {handle} — the QR code still works"
-        else:  # ended: what it came to stays said, a withdrawn publication goes
-            text = self.offer.remote_label.text()
-            if not text.startswith(("Answered", "Not published")):
-                text = ""
+    def on_remote(self, change: PublicationChanged) -> None:
+        handle = change.handle
+        match change.state:
+            case PublicationState.PUBLISHING:
+                text = f"Publishing as {handle}…"
+            case PublicationState.PUBLISHED:
+                until = time.strftime("%H:%M", time.localtime(change.expires_at or 0))
+                text = f"Published as {handle} — waiting for the customer (until {until})"
+            case PublicationState.ANSWERED:
+                text = f"Answered through the service as {handle}"
+            case PublicationState.FAILED:
+                text = f"Not published as {handle} — the QR code still works"
+            case _:  # ended: what it came to stays said, a withdrawn publication goes
+                text = self.offer.remote_label.text()
+                if not text.startswith(("Answered", "Not published")):
+                    text = ""
         self.offer.set_remote_status(text)
         self.update_remote_controls()
 
@@ -374,43 +295,34 @@ class MainWindow(QMainWindow):
             self.new_customer()
         self.offer.qr.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def on_offer(self, event: dict[str, Any]) -> None:
+    def on_offer(self, event: OfferReady) -> None:
         if not self.controller.remote_active:
             self.offer.set_remote_status("")
-        self.offer.show_offer(event, self.settings.effective_page_url)
+        self.offer.show_offer(event, self._effective().effective_page_url)
         self.camera.reset()  # the same answer may be shown again for a new code
 
-    def on_state(self, event: dict[str, Any]) -> None:
-        self.status.show_state(event)
-        self.present_state(State(event["state"]))
+    def on_state(self, event: StateChanged) -> None:
+        self.status.show_state(event.state, event.pair)
+        self.present_state(event.state)
+
+    def on_code(self, event: CodeReady) -> None:
+        self.status.show_code(event.code)
 
     def present_state(self, state: State) -> None:
         """What each state enables, in one place."""
         self.offer.set_waiting(state == State.AWAITING_ANSWER, _OFFER_DONE.get(state, ""))
         can_answer = state == State.AWAITING_ANSWER
-        for widget in (self.paste_field, self.paste_button, self.image_button):
-            widget.setEnabled(can_answer)
+        self.answers.set_answering(can_answer)
         self.open_action.setEnabled(can_answer)
         ended = state in (State.CLOSED, State.FAILED)
         self.next_button.setVisible(ended)
         self.update_remote_controls()
-        if state == State.CONNECTED:
-            if self.controller.is_confirmed:
-                self.payment.set_enabled(True)
-            else:
-                self.payment.set_enabled(
-                    False, "Confirm the verification code to request a payment."
-                )
-        elif state == State.DISCONNECTED:
-            self.payment.set_enabled(
-                False, "The connection is interrupted; requests wait until it is back."
-            )
-        elif ended:
-            self.payment.set_enabled(False, "This customer's connection has ended.")
-            if not self.notice.isVisible():
-                self.next_button.setFocus(Qt.FocusReason.OtherFocusReason)
-        else:
-            self.payment.set_enabled(False, "Pair with the customer's phone first.")
+        # One question, the session's: a request made while the path is quiet waits.
+        may = self.controller.status.may_request_payment
+        hint = _PAYMENT_HINT.get(state, "Pair with the customer's phone first.")
+        self.payment.set_enabled(may, "" if may and state == State.CONNECTED else hint)
+        if ended and not self.notice.isVisible():
+            self.next_button.setFocus(Qt.FocusReason.OtherFocusReason)
         if state == State.AWAITING_ANSWER and not self.payment.log.topLevelItemCount():
             self.payment.clear_outcome()
 
@@ -420,32 +332,28 @@ class MainWindow(QMainWindow):
 
     def on_closed(self, reason: str) -> None:
         if self.controller.state == State.CLOSED and reason:
-            self.status.show_state({"state": str(State.CLOSED)}, reason)
+            self.status.show_state(State.CLOSED, detail=reason)
 
-    def on_failed(self, error: dict[str, Any]) -> None:
-        code = str(error.get("code", ""))
-        where = error.get("where")
-        if where in ("payment", "confirm") and code in (
+    def on_failed(self, problem: Problem) -> None:
+        if problem.where in (Where.PAYMENT, Where.CONFIRM) and problem.code in (
             ErrorCode.MESSAGE_INVALID,
             ErrorCode.NOT_VERIFIED,
         ):
-            self.payment.show_error(notice_for(error).text)
+            self.payment.show_error(notice_for(problem).text)
             return
-        notice = notice_for(error)
-        self.notice.show_notice(notice)
+        self.notice.show_notice(notice_for(problem))
         if self.notice.buttons:
             self.notice.buttons[0].setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def on_any_event(self, event: dict[str, Any]) -> None:
+    def on_any_event(self, event: WindowEvent) -> None:
         self.pairings.on_event(event)
-        if event.get("event") in ("answer_scanned", "sas", "error", "closed", "state"):
-            self.diagnostics.refresh()
+        self.diagnostics.refresh_after(event)
 
-    def on_message(self, event: dict[str, Any]) -> None:
+    def on_message(self, event: MessageEvent) -> None:
         self.payment.log.add_message(event)
-        payload = event.get("payload", {})
-        if event.get("type") == "payment_response" and event.get("direction") == "in":
-            amount, currency = self._request_amounts.get(str(payload.get("requestId")), ("", ""))
+        if event.type == MessageType.PAYMENT_RESPONSE and event.direction == Direction.IN:
+            request_id = str(event.payload.get("requestId"))
+            amount, currency = self._request_amounts.get(request_id, ("", ""))
             self.payment.show_response(event, amount, currency)
 
     def request_payment(self, amount: str, currency: str, reference: str) -> None:
@@ -455,27 +363,26 @@ class MainWindow(QMainWindow):
             self.payment.show_requested(amount, currency)
 
     def on_notice_action(self, value: str) -> None:
-        action = Action(value)
-        if action == Action.NEW_OFFER:
-            self.new_customer()
-        elif action == Action.RECONNECT:
-            self.controller.new_customer(keep_conversation=True)
-        elif action == Action.PASTE:
-            self.paste_field.setFocus(Qt.FocusReason.OtherFocusReason)
-        elif action == Action.OPEN_IMAGE:
-            self.open_image()
-        elif action == Action.RETRY_CAMERA:
-            self.start_camera()
-        elif action == Action.SETTINGS:
-            self.open_settings()
-        elif action == Action.RETRY_REMOTE:
-            self.publish_remote()
-        elif action == Action.USE_QR:
-            self.use_qr()
-
-    # -- answers: camera, paste, image ------------------------------------------------------
+        match Action(value):
+            case Action.NEW_OFFER:
+                self.new_customer()
+            case Action.RECONNECT:
+                self.controller.new_customer(keep_conversation=True)
+            case Action.PASTE:
+                self.answers.paste_field.setFocus(Qt.FocusReason.OtherFocusReason)
+            case Action.OPEN_IMAGE:
+                self.answers.open_image()
+            case Action.RETRY_CAMERA:
+                self.answers.start_camera()
+            case Action.SETTINGS:
+                self.open_settings()
+            case Action.RETRY_REMOTE:
+                self.publish_remote()
+            case Action.USE_QR:
+                self.use_qr()
 
     def submit_answer(self, text: str, source: str) -> None:
+        """An answer from the camera, pasted, or read from an image."""
         if self.controller.state != State.AWAITING_ANSWER:
             # An answer to an earlier code, or the camera's after the page's own answer
             # came over the network: the first one won.
@@ -484,204 +391,35 @@ class MainWindow(QMainWindow):
         self.notice.clear()
         self.controller.submit_answer(text, source)
 
-    def use_pasted(self) -> None:
-        text = self.paste_field.text().strip()
-        if not text:
-            return
-        self.paste_field.clear()
-        self.submit_answer(text, "paste")
-
-    def open_image(self, path: str | None = None) -> asyncio.Future[Any] | None:
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self,
-                "Open an image of the answer code",
-                "",
-                "Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp);;All files (*)",
-            )
-        if not path:
-            return None
-        # A large photo takes a while to decode: never on the GUI thread.
-        future = asyncio.get_running_loop().run_in_executor(None, decode_image_file, path)
-        future.add_done_callback(lambda f: self._image_decoded(path, f))
-        self._tasks.add(future)
-        future.add_done_callback(self._tasks.discard)
-        return future
-
-    def paste_image(self) -> asyncio.Future[Any] | None:
-        """The answer code from the clipboard: a picture (a screenshot), or a copied file."""
-        mime = QGuiApplication.clipboard().mimeData()
-        files = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime else []
-        if files:
-            return self.open_image(files[0])
-        if mime is None or not mime.hasImage():
-            self.on_failed(
-                {
-                    "where": "image",
-                    "code": str(ErrorCode.INVALID_ARGUMENT),
-                    "message": "the clipboard holds no picture: copy a screenshot of the "
-                    "answer code, or its text (then paste it in the answer field)",
-                }
-            )
-            return None
-        frame = qimage_to_frame(QGuiApplication.clipboard().image())
-        future = asyncio.get_running_loop().run_in_executor(None, decode_image, frame)
-        future.add_done_callback(lambda f: self._image_decoded("the pasted picture", f))
-        self._tasks.add(future)
-        future.add_done_callback(self._tasks.discard)
-        return future
-
-    def _image_decoded(self, path: str, future: asyncio.Future[Any]) -> None:
-        try:
-            found = future.result()
-        except QrlinkError as exc:
-            self.on_failed({"where": "image", **exc.to_dict()})
-            return
-        except Exception as exc:
-            self.on_failed(
-                {
-                    "where": "image",
-                    "code": str(ErrorCode.INVALID_ARGUMENT),
-                    "message": f"cannot read {path}: {exc}",
-                }
-            )
-            return
-        if not found:
-            self.on_failed(
-                {
-                    "where": "image",
-                    "code": str(ErrorCode.BOOTSTRAP_PARSE_FAILED),
-                    "message": f"no QR code was found in {path}",
-                }
-            )
-            return
-        self.submit_answer(found[0].text, "image")
-
-    # -- camera ---------------------------------------------------------------------------
-
-    def camera_request(self) -> CameraRequest:
-        s = self.settings
-        return CameraRequest(s.camera, s.decoder, s.mirror, s.size, _camera_label(s.camera))
+    # -- settings (the app's) -------------------------------------------------------------
 
     def start_camera(self) -> None:
-        self.retry_camera.hide()
-        self.viewfinder.show_message(f"Opening {self.camera_request().label}…")
-        self.camera.start(self.camera_request())
-
-    def on_camera_started(self, label: str) -> None:
-        self.retry_camera.hide()
-        self.camera_notice = ""
-        self._set_camera_picker(self.settings.camera)
-
-    def on_camera_notice(self, sentence: str) -> None:
-        # Not a failure: scanning goes on (e.g. with zxing-cpp alone); said under the picture.
-        self.camera_notice = sentence
-        self.scan_stats.setText(sentence)
-
-    def on_camera_error(self, code: str, message: str) -> None:
-        if "paste" not in message.lower():
-            message += " Try again, or paste the answer or open an image of it below."
-        self.viewfinder.show_message(message, keep_frame=False)
-        self.retry_camera.show()
-        self.scan_stats.setText("")
-
-    def on_camera_finished(self) -> None:
-        if self.retry_camera.isVisible():
-            return  # the error said it already
-        self.viewfinder.show_message(
-            "The video has ended. Play it again with Try again, or paste the answer.",
-            keep_frame=True,
-        )
-        self.retry_camera.show()
-
-    def on_scan_stats(self, stats: ScanStats) -> None:
-        if self.retry_camera.isVisible():
-            return  # the last report of a source that failed or ended says nothing useful
-        self.scan_stats.setText(
-            f"{stats.capture_fps:.0f} fps · {self.settings.decoder} "
-            f"{stats.decode_ms:.1f} ms per frame" + (f" — {n}" if (n := self.camera_notice) else "")
-        )
-
-    def set_cameras(self, cameras: list[CameraInfo]) -> None:
-        self.cameras = cameras
-        self._set_camera_picker(self.settings.camera)
-
-    def _set_camera_picker(self, current: str) -> None:
-        self.camera_picker.blockSignals(True)
-        self.camera_picker.clear()
-        for cam in self.cameras:
-            self.camera_picker.addItem(f"{cam.index}: {cam.name}", str(cam.index))
-        index = self.camera_picker.findData(current)
-        if index < 0:
-            self.camera_picker.addItem(_camera_label(current), current)
-            index = self.camera_picker.count() - 1
-        self.camera_picker.setCurrentIndex(index)
-        self.camera_picker.blockSignals(False)
+        self.answers.start_camera()
 
     async def find_cameras(self) -> None:
-        """Probe the cameras off the GUI thread (opening a device can take a while)."""
-        cameras = await asyncio.get_running_loop().run_in_executor(None, list_cameras)
-        self.set_cameras(cameras)
+        await self.answers.find_cameras()
 
-    def on_camera_picked(self) -> None:
-        text = self.camera_picker.currentText().strip()
-        index = self.camera_picker.findText(text)
-        data = self.camera_picker.itemData(index) if index >= 0 else None
-        source = str(data) if data is not None else text
-        if source:
-            self._change_setting(camera=source)
-            self.start_camera()
-
-    def on_mirror(self, mirror: bool) -> None:
-        self._change_setting(mirror=mirror)
-        self.camera.set_mirror(mirror)
-
-    def on_decoder(self, name: str) -> None:
-        if name and name != self.settings.decoder:
-            self._change_setting(decoder=name)
-            self.start_camera()
-
-    # -- settings -------------------------------------------------------------------------
-
-    def _change_setting(self, **changes: Any) -> None:
-        self.settings = self.settings.with_overrides(**changes)
-        self.stored_settings = self.stored_settings.with_overrides(**changes)
-        self.settingsChanged.emit(self.stored_settings)
+    def on_camera_choice(self, choice: CameraChoice) -> None:
+        self.settingsChanged.emit(choice.applied_to(self._stored()))
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.stored_settings, self.cameras, self)
+        dialog = SettingsDialog(self._stored(), self.answers.cameras, self)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
         dialog.open()
         return dialog
 
     def apply_settings(self, stored: Settings | None) -> None:
         """New stored settings from the dialog; `app.py` saves them and rebuilds the
-        engine, then calls `set_effective` with the overrides applied."""
-        if stored is None:
-            return
-        self.stored_settings = stored
-        self.settingsChanged.emit(stored)
+        session, then calls `set_effective` with the overrides applied."""
+        if stored is not None:
+            self.settingsChanged.emit(stored)
 
     def set_effective(self, settings: Settings) -> None:
-        camera_changed = self.camera_request() != CameraRequest(
-            settings.camera,
-            settings.decoder,
-            settings.mirror,
-            settings.size,
-            _camera_label(settings.camera),
-        )
-        self.settings = settings
-        self.mirror_box.blockSignals(True)
-        self.mirror_box.setChecked(settings.mirror)
-        self.mirror_box.blockSignals(False)
-        self.decoder_picker.blockSignals(True)
-        self.decoder_picker.setCurrentText(settings.decoder)
-        self.decoder_picker.blockSignals(False)
+        """The app's settings changed: what the window shows follows them."""
         if not self.payment.amount.text():
             self.payment.set_currency(settings.effective_currency)
         self.update_remote_controls()
-        if camera_changed:
-            self.start_camera()
+        self.answers.show_settings(settings)
 
     # -- closing --------------------------------------------------------------------------
 
@@ -689,11 +427,3 @@ class MainWindow(QMainWindow):
         self.camera.stop()
         self.closing.emit()
         super().closeEvent(event)
-
-
-def _camera_label(source: str) -> str:
-    try:
-        spec = parse_source(source)
-    except (QrlinkError, ValueError):
-        return source
-    return spec.label

@@ -1,6 +1,6 @@
 """The message log: every payment message with its direction, type, time and status.
 
-Rows come from the engine's `message` events; the status of an outgoing message is read
+Rows come from the session's `MessageEvent`s; the status of an outgoing message is read
 from the conversation's outbox (sent, retrying, answered, failed) each time the log
 refreshes, so it is never a copy that could disagree. Double-click (or Enter) on a row
 shows the message's JSON.
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.conversation import OutStatus
+from ..core.events import Direction, MessageEvent
+from ..core.messages import MessageType
 
 COLUMNS = ("Time", "", "Type", "Details", "Status")
 TIME, DIRECTION, TYPE, DETAILS, STATUS = range(5)
@@ -34,7 +36,7 @@ MESSAGE_ROLE = Qt.ItemDataRole.UserRole
 
 # Messages that expect no reply: the outbox marks them answered as soon as they are
 # queued, which reads wrongly; for these, "answered" is shown as "sent".
-_NO_REPLY = {"payment_acknowledgment", "error"}
+_NO_REPLY = {MessageType.PAYMENT_ACKNOWLEDGMENT, MessageType.ERROR}
 _STATUS_COLOUR = {
     "approved": "#1b7a2f",
     "declined": "#b42318",
@@ -43,18 +45,18 @@ _STATUS_COLOUR = {
 }
 
 
-def details(event: dict[str, Any]) -> str:
-    p = event.get("payload", {})
-    kind = event.get("type")
-    if kind == "payment_request":
-        ref = f" · {p['reference']}" if p.get("reference") else ""
-        return f"{p.get('amount')} {p.get('currency')}{ref}"
-    if kind in ("payment_response", "payment_acknowledgment"):
-        reason = f" ({p['reason']})" if p.get("reason") else ""
-        return f"{str(p.get('status', '')).upper()}{reason}"
-    if kind == "error":
-        return f"{p.get('code')}: {p.get('message')}"
-    return json.dumps(p)[:80]
+def details(event: MessageEvent) -> str:
+    p = event.payload
+    match event.type:
+        case MessageType.PAYMENT_REQUEST:
+            ref = f" · {p['reference']}" if p.get("reference") else ""
+            return f"{p.get('amount')} {p.get('currency')}{ref}"
+        case MessageType.PAYMENT_RESPONSE | MessageType.PAYMENT_ACKNOWLEDGMENT:
+            reason = f" ({p['reason']})" if p.get("reason") else ""
+            return f"{str(p.get('status', '')).upper()}{reason}"
+        case MessageType.ERROR:
+            return f"{p.get('code')}: {p.get('message')}"
+    return json.dumps(dict(p))[:80]
 
 
 StatusOf = Callable[[str], OutStatus | None]
@@ -66,7 +68,7 @@ class MessageLog(QTreeWidget):
         super().__init__(parent)
         self._status_of = status_of
         self._json_of = json_of
-        self.events: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, MessageEvent] = {}
         self.setColumnCount(len(COLUMNS))
         self.setHeaderLabels(list(COLUMNS))
         self.setRootIsDecorated(False)
@@ -87,15 +89,15 @@ class MessageLog(QTreeWidget):
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
 
-    def add_message(self, event: dict[str, Any], at: float | None = None) -> QTreeWidgetItem:
-        mid = str(event.get("messageId", ""))
+    def add_message(self, event: MessageEvent, at: float | None = None) -> QTreeWidgetItem:
+        mid = event.message_id
         self.events[mid] = event
-        outgoing = event.get("direction") == "out"
+        outgoing = event.direction == Direction.OUT
         item = QTreeWidgetItem(
             [
                 time.strftime("%H:%M:%S", time.localtime(at if at is not None else time.time())),
                 "→" if outgoing else "←",
-                str(event.get("type", "")),
+                str(event.type),
                 details(event),
                 "",
             ]
@@ -116,10 +118,10 @@ class MessageLog(QTreeWidget):
         event = self.events.get(message_id)
         if event is None:
             return ""
-        kind = str(event.get("type"))
-        if event.get("direction") == "in":
-            if kind == "payment_response":
-                return str(event.get("payload", {}).get("status", "received"))
+        kind = event.type
+        if event.direction == Direction.IN:
+            if kind == MessageType.PAYMENT_RESPONSE:
+                return str(event.payload.get("status", "received"))
             return "received"
         status = self._status_of(message_id)
         if status is None:
@@ -151,13 +153,10 @@ class MessageLog(QTreeWidget):
 
     def message_json(self, message_id: str) -> str:
         env = self._json_of(message_id)
-        if env is None:  # the conversation is gone (next customer): the event has it all
-            event = self.events.get(message_id, {})
-            env = {
-                "type": event.get("type"),
-                "payload": event.get("payload"),
-                "messageId": message_id,
-            }
+        event = self.events.get(message_id)
+        if env is None and event is not None:
+            # The conversation is gone (next customer): the event has it all.
+            env = {"type": str(event.type), "payload": dict(event.payload), "messageId": message_id}
         return json.dumps(env, indent=2, ensure_ascii=False)
 
     def show_json(self, item: QTreeWidgetItem | None) -> QDialog | None:

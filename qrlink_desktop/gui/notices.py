@@ -1,8 +1,8 @@
 """Failures as the cashier reads them: one sentence, then a way forward with its buttons.
 
-`notice_for` turns an engine or scanner error (code + the engine's sentence) into a
-`Notice`; `NoticeBar` shows it at the top of the window. Buttons name actions; the window
-decides what each action does.
+`notice_for` turns a `Problem` (where it happened, its code and the sentence the session
+or the scanner said) into a `Notice`; `NoticeBar` shows it at the top of the window.
+Buttons name actions; the window decides what each action does.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
@@ -28,6 +27,34 @@ class Action(StrEnum):
     RETRY_REMOTE = "Try again"
     USE_QR = "Use the QR code"
     DISMISS = "Dismiss"
+
+
+class Where(StrEnum):
+    """Where a problem happened: it decides the way forward as much as its code does."""
+
+    CONNECTION = "connection"  # the session's own `error` events
+    PEER = "peer"  # the customer's side sent an `error`
+    OFFER = "offer"
+    REFRESH = "refresh"
+    ANSWER = "answer"
+    CONFIRM = "confirm"
+    VERIFICATION = "verification"
+    PAYMENT = "payment"
+    CLOSE = "close"
+    REMOTE = "remote"  # the rendezvous service, or nobody answering the published offer
+    TURN = "turn"  # TURN credentials from the service
+    CAMERA = "camera"
+    IMAGE = "image"  # an image of the answer code (opened, dropped or pasted)
+    SETTINGS = "settings"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that went wrong, for the cashier: where, its code, the sentence."""
+
+    where: Where
+    code: str  # an ErrorCode, the other side's code, or INTERNAL
+    message: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +75,7 @@ def _sentence(message: str) -> str:
 
 E = ErrorCode
 _A = Action
-# code -> (way forward, actions). The engine's sentence says what happened; this says
+# code -> (way forward, actions). The session's sentence says what happened; this says
 # what to do about it.
 _FORWARD: dict[str, tuple[str, tuple[Action, ...]]] = {
     E.BOOTSTRAP_GENERATION_FAILED: (
@@ -91,29 +118,28 @@ _FORWARD: dict[str, tuple[str, tuple[Action, ...]]] = {
 _CAMERA_ACTIONS = (_A.RETRY_CAMERA, _A.PASTE, _A.OPEN_IMAGE)
 
 
-def notice_for(error: dict[str, Any]) -> Notice:
-    """The notice for an error dict: `code`, `message`, and `where` it happened."""
-    code = str(error.get("code", ""))
-    where = error.get("where", "")
-    said = _sentence(str(error.get("message", "")))
-    if where == "camera":
+def notice_for(problem: Problem) -> Notice:
+    """The notice for a problem: its sentence, then what to do about it."""
+    code, where = str(problem.code), problem.where
+    said = _sentence(problem.message)
+    if where == Where.CAMERA:
         # The scan layer's sentences already end with what to do ("… or paste the
         # answer instead."); the buttons carry it out.
         return Notice(said, _CAMERA_ACTIONS, code)
-    if where == "image":
+    if where == Where.IMAGE:
         return Notice(
             f"{said} Try another image, paste the answer, or scan it.",
             (_A.OPEN_IMAGE, _A.PASTE),
             code,
         )
-    if where == "peer":
+    if where == Where.PEER:
         return Notice(
             f"The customer's phone reported: {said} Make a new offer if this repeats.",
             (_A.DISMISS, _A.NEW_OFFER),
             code,
             severe=False,
         )
-    if where == "remote":
+    if where == Where.REMOTE:
         # The service failed or nobody answered in time: publish again, or let the
         # customer scan the code on the screen (which works without the service).
         return Notice(
@@ -121,7 +147,7 @@ def notice_for(error: dict[str, Any]) -> Notice:
             (_A.RETRY_REMOTE, _A.USE_QR),
             code,
         )
-    if where == "settings":
+    if where == Where.SETTINGS:
         return Notice(f"{said} Open Settings to correct it.", (_A.SETTINGS,), code)
     forward, actions = _FORWARD.get(code, ("Make a new offer and try again.", (_A.NEW_OFFER,)))
     return Notice(f"{said} {forward}".strip(), actions, code)

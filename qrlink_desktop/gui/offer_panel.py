@@ -1,7 +1,7 @@
 """The offer: its QR code, the time it has left, the link and the page it points to.
 
 The panel counts down from the offer's own expiry and asks for a fresh offer
-(`refreshDue`) while a quarter of its lifetime is left; the engine hands over the offer
+(`refreshDue`) while a quarter of its lifetime is left; the session hands over the offer
 it gathered ahead, so the code changes with no wait, and the old one stays on screen
 until the new one is there.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..core.events import OfferReady
 from .qrcode_widget import QrCodeWidget
 
 
@@ -80,9 +80,9 @@ class OfferPanel(QWidget):
         self.timer.timeout.connect(self.tick)
         self.timer.start()
 
-    def show_offer(self, event: dict[str, Any], page_url: str) -> None:
-        self.text = event["text"]
-        self.expires_at = float(event["expiresAt"])
+    def show_offer(self, event: OfferReady, page_url: str) -> None:
+        self.text = event.text
+        self.expires_at = float(event.expires_at or self._clock())
         self.lifetime = max(1.0, self.expires_at - self._clock())
         self._refresh_asked = False
         self.waiting = True

@@ -8,8 +8,6 @@ the fields. The customer's approval or decline fills a large coloured band.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QFont, QRegularExpressionValidator
 from PySide6.QtWidgets import (
@@ -24,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import QrlinkError
+from ..core.events import MessageEvent
 from ..core.messages import check_amount, currencies
 from .message_log import JsonOf, MessageLog, StatusOf
 
@@ -155,9 +154,9 @@ class PaymentPanel(QWidget):
         self.amount.clear()
         self.reference.clear()
 
-    def show_response(self, event: dict[str, Any], amount: str, currency: str) -> None:
-        status = str(event.get("payload", {}).get("status", ""))
-        reason = event.get("payload", {}).get("reason")
+    def show_response(self, event: MessageEvent, amount: str, currency: str) -> None:
+        status = str(event.payload.get("status", ""))
+        reason = event.payload.get("reason")
         self.outcome_status = status
         if status == "approved":
             text, style = f"✔ APPROVED  {amount} {currency}", "background: #1b7a2f; color: white;"

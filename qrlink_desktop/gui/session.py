@@ -1,9 +1,14 @@
-"""The bridge from the pairing engine to Qt: engine events become signals, the window's
-requests become engine calls run on the asyncio loop (qasync runs it on the GUI thread).
+"""The bridge from the cashier's session to Qt: session events become signals, the
+window's requests become session calls run on the asyncio loop (qasync runs it on the GUI
+thread).
 
-Nothing here decides: the session state is the engine's state machine, the payment
-status is the engine's conversation. The controller only sequences what the cashier
-asked for and reports what the engine said.
+Nothing here decides: the session's status is its state machine's (core/session.py), the
+payment status is its conversation's. The controller only sequences what the cashier
+asked for and reports what the session said.
+
+It depends on `CashierSession` (cashier.py), the small protocol rtc/offering.py's
+OfferingSession satisfies, so the window's tests can drive it with a stand-in that emits
+typed events.
 """
 
 from __future__ import annotations
@@ -11,182 +16,175 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from ..core.conversation import OutStatus, Payment
 from ..core.errors import ErrorCode, QrlinkError
-from ..core.retry import DEFAULT_RETRY, RetryPolicy
-from ..core.session import State
-from ..remote import DEFAULT_TTL_MS, publish_and_wait
+from ..core.events import (
+    AnswerFound,
+    Closed,
+    CodeReady,
+    Confirmed,
+    Direction,
+    ErrorEvent,
+    Event,
+    MessageEvent,
+    OfferReady,
+    PeerError,
+    Published,
+    RttMeasured,
+    StateChanged,
+)
+from ..core.messages import MessageType
+from ..core.publication import PublicationChanged, PublicationState
+from ..core.session import SessionStatus, State
+from ..remote import Publication, PublicationEvent
 from ..rendezvous.client import RendezvousClient
-from ..rtc.engine import Engine
+from .cashier import (
+    AnswerScanned,
+    AnswerUnusable,
+    CashierSession,
+    RemoteConfig,
+    SessionFactory,
+)
+from .notices import Problem, Where
 
 log = logging.getLogger(__name__)
 
 # The acknowledgment is queued when its event fires; closing at once could drop it.
 ACK_FLUSH = 0.2
 
-EngineFactory = Callable[[Callable[[dict[str, Any]], None]], Engine]
 
-
-@dataclass(frozen=True)
-class RemoteConfig:
-    """Remote mode: where to publish the offer and under which handle."""
-
-    url: str
-    handle: str
-    ttl_ms: int = DEFAULT_TTL_MS
-    retry: RetryPolicy = DEFAULT_RETRY  # tests shorten it
-    timeout: float = 10.0
-
-
-class RemoteStatus:
-    """What `remoteChanged` reports, in the order a publication goes through them."""
-
-    PUBLISHING = "publishing"  # a fresh offer is being made and published
-    PUBLISHED = "published"  # findable under the handle; waiting for the answer
-    ANSWERED = "answered"  # the answer came through the service; the pairing goes on
-    FAILED = "failed"  # the service failed (or nobody answered in time)
-    ENDED = "ended"  # withdrawn: new customer, a scanned answer, closing
+async def _shut_down(session: CashierSession) -> None:
+    with contextlib.suppress(Exception):
+        await session.shutdown()
 
 
 class SessionController(QObject):
-    # Engine events, one signal per kind, carrying the engine's own dict.
-    offerReady = Signal(dict)
-    stateChanged = Signal(dict)
-    sasReady = Signal(dict)
+    # Session events, one signal per kind, carrying the typed event.
+    offerReady = Signal(object)  # OfferReady
+    stateChanged = Signal(object)  # StateChanged
+    sasReady = Signal(object)  # CodeReady
     confirmed = Signal()
-    message = Signal(dict)
+    message = Signal(object)  # MessageEvent
     rttChanged = Signal(float)
     closed = Signal(str)
-    # Failures for the cashier: the engine's error dict plus "where" (offer, answer,
-    # connection, payment, peer) so the window can offer the right way forward.
-    failed = Signal(dict)
-    # Every engine event, after the specific signal (diagnostics listens here).
-    engineEvent = Signal(dict)
-    # Remote mode: {"status": RemoteStatus.*, "handle": ..., "expiresAt": s since epoch}.
-    remoteChanged = Signal(dict)
+    # Failures for the cashier, with where they happened (offer, answer, connection,
+    # payment, peer, remote…) so the window can offer the right way forward.
+    failed = Signal(object)  # Problem
+    # Every event, after the specific signal (diagnostics listens here).
+    sessionEvent = Signal(object)  # WindowEvent
+    # Remote mode: the publication's progress, and where it is on the service.
+    remoteChanged = Signal(object)  # PublicationChanged
+    published = Signal(object)  # Published
 
     def __init__(
         self,
-        make_engine: EngineFactory,
+        make_session: SessionFactory,
         parent: QObject | None = None,
         *,
         remote: RemoteConfig | None = None,
     ) -> None:
         super().__init__(parent)
         self.remote = remote
-        self._remote_task: asyncio.Task[Any] | None = None
-        self._remote_status = RemoteStatus.ENDED
-        self._generation = 0
-        self.engine = make_engine(self._emitter())
-        self._pending_factory: EngineFactory | None = None
+        self._publication: Publication | None = None
+        self._publishing: asyncio.Task[Any] | None = None
+        self.session = self._attach(make_session())
+        self._pending_factory: SessionFactory | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._submitting = False
 
-    # -- engine events -------------------------------------------------------------------
+    # -- session events --------------------------------------------------------------------
 
-    def _emitter(self) -> Callable[[dict[str, Any]], None]:
-        """An emit callback for one engine: a replaced engine's last words (its shutdown)
-        must not reach the window as if they were about the current customer."""
-        generation = self._generation
+    def _attach(self, session: CashierSession) -> CashierSession:
+        """Listen to one session: a replaced session's last words (its shutdown) must not
+        reach the window as if they were about the current customer."""
 
-        def emit(event: dict[str, Any]) -> None:
-            if generation == self._generation:
+        def listen(event: Event) -> None:
+            if session is self.session:
                 self._on_event(event)
 
-        return emit
+        session.add_listener(listen)
+        return session
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "offer":
-            self.offerReady.emit(event)
-        elif kind == "state":
-            self.stateChanged.emit(event)
-        elif kind == "sas":
-            self.sasReady.emit(event)
-        elif kind == "confirmed":
-            self.confirmed.emit()
-        elif kind == "message":
-            self.message.emit(event)
-            if event.get("direction") == "out" and event.get("type") == "payment_acknowledgment":
-                self._finish_after_ack()
-        elif kind == "rtt":
-            self.rttChanged.emit(float(event["ms"]))
-        elif kind == "closed":
-            self.closed.emit(str(event.get("reason", "")))
-        elif kind == "error":
-            self.failed.emit({"where": "connection", **event})
-        elif kind == "peer_error":
-            self.failed.emit({"where": "peer", **event})
-        elif kind == "idle":
-            pass  # followed by "closed", which says it
-        elif kind == "published" and self.remote_active and self.remote is not None:
-            self._set_remote(
-                RemoteStatus.PUBLISHED, expiresAt=float(event.get("expiresAt", 0)) / 1000
-            )
-        elif kind == "answer_found" and self.remote_active:
-            self._set_remote(RemoteStatus.ANSWERED)
-            # For the diagnostics, an answer from the service is one more source.
-            self.engineEvent.emit({"event": "answer_scanned", "source": "remote"})
-        self.engineEvent.emit(event)
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case OfferReady():
+                self.offerReady.emit(event)
+            case StateChanged():
+                self.stateChanged.emit(event)
+            case CodeReady():
+                self.sasReady.emit(event)
+            case Confirmed():
+                self.confirmed.emit()
+            case MessageEvent(direction=direction, type=kind):
+                self.message.emit(event)
+                if direction == Direction.OUT and kind == MessageType.PAYMENT_ACKNOWLEDGMENT:
+                    self._finish_after_ack()
+            case RttMeasured(ms=ms):
+                self.rttChanged.emit(float(ms))
+            case Closed(reason=reason):
+                self.closed.emit(reason)
+            case ErrorEvent(code=code, message=message):
+                self.failed.emit(Problem(Where.CONNECTION, code, message))
+            case PeerError(code=code, message=message):
+                self.failed.emit(Problem(Where.PEER, code, message))
+        self.sessionEvent.emit(event)
 
-    # -- what the engine knows ---------------------------------------------------------------
+    def _on_publication(self, publication: Publication, event: PublicationEvent) -> None:
+        if publication is not self._publication:
+            return  # an earlier publication's last words
+        match event:
+            case PublicationChanged():
+                self.remoteChanged.emit(event)
+            case Published():
+                self.published.emit(event)
+            case ErrorEvent(code=code, message=message):
+                self.failed.emit(Problem(Where.REMOTE, code, message))
+            case AnswerFound():
+                # For the diagnostics, an answer from the service is one more source.
+                self.sessionEvent.emit(AnswerScanned("remote"))
+
+    # -- what the session knows --------------------------------------------------------------
+
+    @property
+    def status(self) -> SessionStatus:
+        return self.session.status
 
     @property
     def state(self) -> State:
-        return self.engine.machine.state
-
-    @property
-    def verified(self) -> bool:
-        return self.engine.verified is not None
-
-    @property
-    def is_confirmed(self) -> bool:
-        return self.engine.confirmed
+        return self.session.status.state
 
     def payment(self, request_id: str) -> Payment | None:
-        return self.engine.conversation.payments.get(request_id)
+        return self.session.conversation.payments.get(request_id)
 
     def out_status(self, message_id: str) -> OutStatus | None:
-        entry = self.engine.conversation.outbox.get(message_id)
-        return entry.status if entry is not None else None
+        return self.session.conversation.status_of(message_id)
 
     def envelope_json(self, message_id: str) -> dict[str, Any] | None:
         """The whole envelope of a message this session sent or received, if kept."""
-        conv = self.engine.conversation
-        entry = conv.outbox.get(message_id)
-        if entry is not None:
-            return entry.envelope.to_dict()
-        for payment in conv.payments.values():
-            for env in (payment.request, payment.response, payment.acknowledgment):
-                if env is not None and env.message_id == message_id:
-                    return env.to_dict()
-        return None
+        env = self.session.conversation.envelope(message_id)
+        return None if env is None else env.to_dict()
 
     # -- cashier's requests ------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], where: str) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], where: Where) -> asyncio.Task[Any]:
+        """Run a request on the loop. The session reports its own failures as events; what
+        it raises is a refusal of the request itself, and reaches the cashier here."""
+
         async def guarded() -> Any:
             try:
                 return await coro
             except QrlinkError as exc:
-                # submit_answer and new_customer report through "error" events already;
-                # anything else reaches the cashier here.
-                raced = where == "refresh" and exc.code == ErrorCode.INVALID_ARGUMENT
-                if where not in ("answer", "offer") and not raced:
-                    self.failed.emit({"where": where, **exc.to_dict()})
+                self.failed.emit(Problem(where, exc.code, exc.message))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must still reach the cashier, not freeze
                 log.exception("%s failed", where)
-                self.failed.emit(
-                    {"where": where, "code": "INTERNAL", "message": f"something went wrong: {exc}"}
-                )
+                self.failed.emit(Problem(where, "INTERNAL", f"something went wrong: {exc}"))
             return None
 
         task = asyncio.ensure_future(guarded())
@@ -200,14 +198,9 @@ class SessionController(QObject):
     def remote_active(self) -> bool:
         """A publication is under way (publishing, waiting, or handing over the answer);
         false from the moment it is reported failed or ended."""
-        if self._remote_task is None or self._remote_task.done():
+        if self._publishing is None or self._publishing.done() or self._publication is None:
             return False
-        return self._remote_status not in (RemoteStatus.FAILED, RemoteStatus.ENDED)
-
-    def _set_remote(self, status: str, **extra: Any) -> None:
-        self._remote_status = status
-        handle = self.remote.handle if self.remote is not None else ""
-        self.remoteChanged.emit({"status": status, "handle": handle, **extra})
+        return self._publication.status.active
 
     def set_remote(self, remote: RemoteConfig | None) -> None:
         """New remote settings; a publication under way keeps the old ones until it ends."""
@@ -222,66 +215,68 @@ class SessionController(QObject):
             return None
         if self.state in (State.CONNECTING, State.CONNECTED, State.DISCONNECTED):
             return None
-        self._set_remote(RemoteStatus.PUBLISHING)
+        replaced = self._take_pending()
+        client = RendezvousClient(remote.url, retry=remote.retry, timeout=remote.timeout)
+        publication = Publication(self.session, client, remote.handle, ttl_ms=remote.ttl_ms)
+        publication.add_listener(lambda event: self._on_publication(publication, event))
+        self._publication = publication
+        self.remoteChanged.emit(publication.status)
 
         async def run() -> None:
-            if self._pending_factory is not None:
-                await self._swap_engine()
-            client = RendezvousClient(remote.url, retry=remote.retry, timeout=remote.timeout)
+            if replaced is not None:
+                await _shut_down(replaced)
             try:
-                await publish_and_wait(self.engine, client, remote.handle, ttl_ms=remote.ttl_ms)
-            except QrlinkError as exc:
-                # The engine reports its own failures (making the offer, connecting);
-                # the service's failures and the wait running out are reported here.
-                if self._remote_status == RemoteStatus.ANSWERED or self.engine.error is exc:
-                    self._set_remote(RemoteStatus.ENDED)
-                    return
-                self._set_remote(RemoteStatus.FAILED, **exc.to_dict())
-                self.failed.emit({"where": "remote", **exc.to_dict()})
-                return
-            except asyncio.CancelledError:
-                self._set_remote(RemoteStatus.ENDED)
-                raise
+                await publication.run()
             finally:
                 # Closing never raises; shielded so a second cancel cannot leak the session.
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.shield(client.close())
-            self._set_remote(RemoteStatus.ENDED)
 
-        task = self._spawn(run(), "remote")
-        self._remote_task = task
-        return task
+        self._publishing = self._spawn(run(), Where.REMOTE)
+        return self._publishing
 
     async def cancel_remote(self) -> None:
         """Withdraw the publication: its task deletes the handle as it ends."""
-        task = self._remote_task
+        task = self._publishing
         if task is None or task.done():
             return
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
 
+    # -- the offer and the answer ----------------------------------------------------------
+
     def start(self) -> None:
         """Gather the first offer ahead, then show it."""
-        self.engine.prepare()
+        self.session.prepare()
         self.new_customer()
 
     def new_customer(self, *, keep_conversation: bool = False) -> asyncio.Task[Any]:
         async def run() -> None:
             await self.cancel_remote()
-            if self._pending_factory is not None:
-                await self._swap_engine()
-            await self.engine.new_customer(keep_conversation=keep_conversation)
+            replaced = self._take_pending()
+            if replaced is not None:
+                await _shut_down(replaced)
+            await self.session.new_customer(keep_conversation=keep_conversation)
 
-        return self._spawn(run(), "offer")
+        return self._spawn(run(), Where.OFFER)
 
     def refresh_offer(self) -> asyncio.Task[Any] | None:
         """Replace an offer close to expiry, only while nobody has answered it."""
-        if self.state != State.AWAITING_ANSWER or self._submitting:
+
+        def due() -> bool:
+            # The published offer is the one the service's answer will fit.
+            waiting = self.state == State.AWAITING_ANSWER and not self._submitting
+            return waiting and not self.remote_active
+
+        if not due():
             return None
-        if self.remote_active:
-            return None  # the published offer is the one the service's answer will fit
-        return self._spawn(self.engine.refresh_offer(), "refresh")
+
+        async def run() -> None:
+            if due():  # still: no answer was taken while this waited its turn
+                await self.session.refresh_offer()
+
+        return self._spawn(run(), Where.REFRESH)
 
     def submit_answer(self, text: str, source: str) -> asyncio.Task[Any] | None:
         """An answer read from the camera, pasted, or read from an image file."""
@@ -289,8 +284,9 @@ class SessionController(QObject):
 
     async def take_network_answer(self, text: str) -> None:
         """The page's answer, sent home over the shop's network (one scan). Returns once
-        it is applied (then the pairing goes on as for a scanned one); raises the engine's
-        error, or INVALID_ARGUMENT when another answer came first."""
+        it is applied (then the pairing goes on as for a scanned one); raises what the
+        session raised, or its error when applying the answer failed it, or
+        InvalidStateError when another answer came first: the page is told."""
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._submit(text, "network", applied) is None:
             raise QrlinkError(ErrorCode.INVALID_ARGUMENT, "this code is answered already")
@@ -304,88 +300,101 @@ class SessionController(QObject):
                 # The race of one scan: the page's answer and the camera's (or a paste).
                 log.info("an answer from the %s came after the first one; ignored", source)
             return None
-        if self._remote_status == RemoteStatus.ANSWERED and self.remote_active:
-            return None  # the service's answer is being applied
-        if self.remote_active:
+        publication, publishing = self._publication, self._publishing
+        if self.remote_active and publication is not None and publishing is not None:
+            if publication.state == PublicationState.ANSWERED:
+                return None  # the service's answer is being applied
             # Scanned after all: the publication is withdrawn (its handle deleted).
-            assert self._remote_task is not None
-            self._remote_task.cancel()
+            publishing.cancel()
         self._submitting = True
-        self.engineEvent.emit({"event": "answer_scanned", "source": source})
+        self.sessionEvent.emit(AnswerScanned(source))
 
         async def run() -> None:
             try:
                 try:
-                    await self.engine.accept_answer(text.strip())
+                    ok = await self.session.accept_answer(text.strip())
                 except asyncio.CancelledError:
                     if applied is not None:
                         applied.cancel()
                     raise
-                except Exception as exc:
+                except QrlinkError as exc:
+                    self.sessionEvent.emit(AnswerUnusable(exc.code))
                     if applied is not None and not applied.done():
                         applied.set_exception(exc)
                     raise
                 if applied is not None and not applied.done():
-                    applied.set_result(None)
-                await self.engine.connect()
+                    if ok:
+                        applied.set_result(None)
+                    else:  # the session failed and said so; the page is refused with it
+                        applied.set_exception(self._failure())
+                if ok:
+                    await self.session.connect()
             finally:
                 self._submitting = False
 
-        return self._spawn(run(), "answer")
+        return self._spawn(run(), Where.ANSWER)
+
+    def _failure(self) -> QrlinkError:
+        return self.status.error or QrlinkError(ErrorCode.CONNECTION_FAILED, "the pairing failed")
+
+    # -- the code and the payment -------------------------------------------------------------
 
     def _finish_after_ack(self) -> None:
-        """The conversation is complete (DESIGN §1: request, response, acknowledgment;
-        then the channel closes and the app is ready for the next customer)."""
-        engine = self.engine
+        """The conversation is complete (request, response, acknowledgment; then the
+        channel closes and the app is ready for the next customer)."""
+        session = self.session
 
         async def run() -> None:
             await asyncio.sleep(ACK_FLUSH)
-            if engine is self.engine and self.state == State.CONNECTED:
-                await engine.close("payment complete")
+            if session is self.session and self.state == State.CONNECTED:
+                await session.close("payment complete")
 
-        self._spawn(run(), "close")
+        self._spawn(run(), Where.CLOSE)
 
     def confirm(self) -> None:
         try:
-            self.engine.confirm()
+            self.session.confirm()
         except QrlinkError as exc:
-            self.failed.emit({"where": "confirm", **exc.to_dict()})
+            self.failed.emit(Problem(Where.CONFIRM, exc.code, exc.message))
 
     def reject_code(self) -> asyncio.Task[Any]:
         """The codes differ: someone may be in the middle. End this pairing."""
         self.failed.emit(
-            {
-                "where": "verification",
-                "code": str(ErrorCode.VERIFICATION_FAILED),
-                "message": "the codes on the two screens differ",
-            }
+            Problem(
+                Where.VERIFICATION,
+                ErrorCode.VERIFICATION_FAILED,
+                "the codes on the two screens differ",
+            )
         )
-        return self._spawn(self.engine.close("the codes differ"), "close")
+        return self._spawn(self.session.close("the codes differ"), Where.CLOSE)
 
     def request_payment(self, amount: str, currency: str, reference: str | None) -> str | None:
         """Send a payment request; None (and a `failed` signal) when it cannot be sent."""
         try:
-            return self.engine.request_payment(amount, currency, reference or None)
+            return self.session.request_payment(amount, currency, reference or None)
         except QrlinkError as exc:
-            self.failed.emit({"where": "payment", **exc.to_dict()})
+            self.failed.emit(Problem(Where.PAYMENT, exc.code, exc.message))
             return None
 
-    def replace_engine(self, make_engine: EngineFactory) -> None:
-        """New settings: a new engine now if no customer is connected, else for the next."""
-        self._pending_factory = make_engine
+    # -- new settings -----------------------------------------------------------------------
+
+    def replace_session(self, make_session: SessionFactory) -> None:
+        """New settings: a new session now if no customer is connected, else for the next."""
+        self._pending_factory = make_session
         if self.state in (State.CONNECTING, State.CONNECTED, State.DISCONNECTED):
             return
         self.new_customer()
 
-    async def _swap_engine(self) -> None:
+    def _take_pending(self) -> CashierSession | None:
+        """Switch to the session new settings made, if any; the old one is returned, to
+        be shut down by the caller."""
         factory, self._pending_factory = self._pending_factory, None
-        assert factory is not None
-        old = self.engine
-        self._generation += 1
-        self.engine = factory(self._emitter())
-        self.engine.prepare()
-        with contextlib.suppress(Exception):
-            await old.shutdown()
+        if factory is None:
+            return None
+        old = self.session
+        self.session = self._attach(factory())
+        self.session.prepare()
+        return old
 
     async def shutdown(self) -> None:
         for task in list(self._tasks):
@@ -393,4 +402,4 @@ class SessionController(QObject):
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        await self.engine.shutdown()
+        await self.session.shutdown()

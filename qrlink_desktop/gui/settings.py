@@ -16,10 +16,10 @@ from PySide6.QtCore import QLocale, QSettings
 
 from ..core import facts
 from ..core.messages import currencies
+from ..core.tokens import TextFormat
 from ..rtc.channel import ChannelTimers
-from ..rtc.engine import EngineConfig
+from ..rtc.config import SessionConfig
 from ..rtc.peer import IceConfig, IceServerConfig
-from ..rtc.tokens import TextFormat
 from ..scan.decoders import DEFAULT_DECODER, decoder_names
 from .netinfo import default_page_url
 
@@ -99,9 +99,9 @@ class Settings:
         )
         return IceConfig(servers=servers, relay_only=self.relay_only, addresses=addresses)
 
-    def engine_config(self, addresses: tuple[str, ...] | None = None) -> EngineConfig:
+    def session_config(self, addresses: tuple[str, ...] | None = None) -> SessionConfig:
         lifetime = float(self.offer_lifetime)
-        return EngineConfig(
+        return SessionConfig(
             ice=self.ice_config(addresses),
             page_url=self.effective_page_url,
             offer_lifetime=lifetime,
@@ -110,7 +110,7 @@ class Settings:
             text_format=TextFormat(self.text_format),
             # The offer panel refreshes at a quarter of the lifetime left; the prepared
             # offer (made when the shown one was taken) must still count as fresh then,
-            # or the engine would gather a new one while the cashier waits.
+            # or the session would gather a new one while the cashier waits.
             min_offer_life=lifetime / 5,
         )
 

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.messages import currencies
-from ..rtc.tokens import TextFormat
+from ..core.tokens import TextFormat
 from ..scan.decoders import decoder_names
-from ..scan.sources import CameraInfo
+from ..scan.opening import CameraInfo
 from .netinfo import default_page_url
 from .settings import INACTIVITY_RANGE, LIFETIME_RANGE, Settings
 

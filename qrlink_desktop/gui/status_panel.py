@@ -1,13 +1,11 @@
 """Where the pairing stands: the session state, the network path, the round-trip time,
 and, once the handshake has run, the 6-digit verification code with the confirm step.
 
-The state shown is the engine's state machine state (core/session.py), named for the
+The state shown is the session's state machine state (core/session.py), named for the
 cashier; nothing here keeps a state of its own.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
@@ -21,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.events import PathInfo
 from ..core.sas import format_code
 from ..core.session import State
 
@@ -117,10 +116,10 @@ class StatusPanel(QWidget):
         layout.addWidget(self.state_label)
         layout.addLayout(grid)
         layout.addWidget(self.code_box)
-        self.show_state({"state": str(State.IDLE)})
+        self.show_state(State.IDLE)
 
-    def show_state(self, event: dict[str, Any], detail: str = "") -> None:
-        self.state = State(event["state"])
+    def show_state(self, state: State, pair: PathInfo | None = None, detail: str = "") -> None:
+        self.state = state
         text, colour = STATE_TEXT[self.state]
         if self.state == State.AWAITING_ANSWER and self.one_scan:
             text = WAITING_ONE_SCAN
@@ -129,8 +128,8 @@ class StatusPanel(QWidget):
         self.state_label.setText(text)
         self.state_label.setStyleSheet(f"color: {colour};")
         self.state_label.setToolTip(f"Session state {self.state.value}")
-        if self.state == State.CONNECTED and "local" in event:
-            self.path_label.setText(describe_path(event.get("local"), event.get("remote")))
+        if self.state == State.CONNECTED and pair is not None:
+            self.path_label.setText(describe_path(pair.local, pair.remote))
         if self.state in (State.IDLE, State.CREATING_OFFER, State.AWAITING_ANSWER):
             self.path_label.setText("—")
             self.rtt_label.setText("—")

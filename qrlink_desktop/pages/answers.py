@@ -2,10 +2,10 @@
 
 The page server (server.py) hands every `POST /answer` here with the client's address and
 the time; the inbox decides, and only a genuine answer for the offer on screen reaches the
-engine, through the `AnswerSink` the composition root (app.py, cli.py) plugs in: this
-package never imports the engine. Exactly one answer per offer is taken. Everything else
-is refused with an HTTP status and an error code, leaves the offer as it was, is counted,
-and is logged without its body:
+offering session, through the `AnswerSink` the composition root (app.py, cli/peers.py)
+plugs in: this package never imports rtc. Exactly one answer per offer is taken.
+Everything else is refused with an HTTP status and an error code, leaves the offer as it
+was, is counted, and is logged without its body:
 
 | refusal | status | code |
 |---|---|---|
@@ -16,7 +16,7 @@ and is logged without its body:
 | MAC does not verify (no key: not from the QR) | 403 | VERIFICATION_FAILED |
 | offer expired, or replaced by a newer one | 410 | TIMEOUT |
 | offer answered already (here, by the camera or pasted) | 409 | INVALID_ARGUMENT |
-| the engine cannot use the answer | 400 / 422 | its code |
+| the session cannot use the answer | 400 / 422 | its code |
 
 A request is checked in that order: the budget before the body is parsed, the MAC before
 anything about the offer's state is said to a client without the key.
@@ -53,7 +53,7 @@ class NetworkAnswer:
     client: str
 
 
-# The engine's side: takes the answer (returns once it is applied) or raises QrlinkError.
+# The session's side: takes the answer (returns once it is applied) or raises QrlinkError.
 AnswerSink = Callable[[NetworkAnswer], Awaitable[None]]
 
 
@@ -83,16 +83,16 @@ class Refusal:
 
 class OfferState(StrEnum):
     WAITING = "waiting"  # on screen; no answer taken yet
-    DELIVERING = "delivering"  # a genuine answer is with the engine; any other is refused
-    ANSWERED = "answered"  # the engine took an answer (this one, the camera's or a paste)
+    DELIVERING = "delivering"  # a genuine answer is with the session; any other is refused
+    ANSWERED = "answered"  # the session took an answer (this one, the camera's or a paste)
     WITHDRAWN = "withdrawn"  # a newer offer replaced it, or the session ended
 
 
 class _Input(Enum):
-    DELIVER = "deliver"  # a genuine answer goes to the engine
-    TAKEN = "taken"  # the engine applied it
-    UNUSABLE = "unusable"  # the engine could not use it; the offer waits on
-    ELSEWHERE = "elsewhere"  # the engine has another answer already
+    DELIVER = "deliver"  # a genuine answer goes to the session
+    TAKEN = "taken"  # the session applied it
+    UNUSABLE = "unusable"  # the session could not use it; the offer waits on
+    ELSEWHERE = "elsewhere"  # the session has another answer already
     WITHDRAW = "withdraw"
 
 
@@ -130,7 +130,7 @@ def _refused(status: int, code: ErrorCode, message: str, retry_after: float = 0.
     return Outcome(status, code, message, retry_after)
 
 
-# What the engine's refusal means for the page: a code it cannot read, or none waiting.
+# What the session's refusal means for the page: a code it cannot read, or none waiting.
 _ENGINE_STATUS = {
     ErrorCode.BOOTSTRAP_PARSE_FAILED: 400,
     ErrorCode.INVALID_ARGUMENT: 409,

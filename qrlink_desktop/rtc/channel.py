@@ -1,8 +1,11 @@
 """One open data channel: handshake, heartbeat, inactivity close, ordered send with retry.
 
 Every handler is guarded: an exception escaping an aiortc data-channel handler tears that
-side's connection down while the other side still shows "connected" (DESIGN.md §5).
-The conversation (payments, dedup, outbox) is not owned here: it outlives the channel.
+side's connection down while the other side still shows "connected" (measured with
+aiortc 1.16; docs/architecture.md).
+The conversation (payments, dedup, outbox) is not known here: it outlives the channel,
+and the session that owns both hears what happens on the channel as typed reports
+(`LinkReport`) and tells the conversation.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from aiortc import RTCDataChannel
 
 from ..core import facts
 from ..core.clock import SYSTEM_CLOCK, Clock
-from ..core.conversation import Action, Conversation, EventAction, OutStatus, SendAction
+from ..core.conversation import OutStatus
 from ..core.errors import ErrorCode, QrlinkError
+from ..core.events import ErrorEvent, IdleClosing, PathChanged, RttMeasured
 from ..core.handshake import Failed, Handshake, HState, Send, Verified
 from ..core.liveness import Due, Liveness
 from ..core.messages import PAYMENT_TYPES, Envelope, MessageType, make, parse
@@ -27,7 +31,36 @@ from ..core.retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
+
+@dataclass(frozen=True)
+class HandshakeDone:
+    """The handshake completed: payment messages may flow (reported before any follows)."""
+
+    verified: Verified
+
+
+@dataclass(frozen=True)
+class Received:
+    """A conversation message (payment or error) arrived and parsed."""
+
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How sending a queued message went: SENT, RETRYING or FAILED, after `attempts`."""
+
+    message_id: str
+    status: OutStatus
+    attempts: int
+
+
+# What the link tells its session. Path changes, round trips, idle closing and problems
+# it handled itself (an invalid message, a flood) are already what the world is told.
+LinkReport = (
+    HandshakeDone | Received | Delivery | PathChanged | RttMeasured | IdleClosing | ErrorEvent
+)
+Report = Callable[[LinkReport], None]
 
 # An `error` from the other side with one of these codes ends the pairing on this side too:
 # the other side refused it (its handshake failed, or its person saw different codes).
@@ -84,18 +117,16 @@ class Link:
         self,
         channel: RTCDataChannel,
         handshake: Handshake,
-        conversation: Conversation,
         *,
         timers: ChannelTimers = ChannelTimers(),
         clock: Clock = SYSTEM_CLOCK,
-        emit: Emit,
+        report: Report,
     ) -> None:
         self.channel = channel
         self.handshake = handshake
-        self.conversation = conversation
         self.timers = timers
         self.clock = clock
-        self._emit = emit
+        self._report = report
         now = clock.monotonic()
         self.liveness = Liveness(timers.ping_interval, timers.dead_after, timers.inactivity, now)
         self._gate = _RateGate(timers.max_rate, timers.max_burst, now)
@@ -149,10 +180,11 @@ class Link:
                     task.cancel()
 
     def fail(self, code: ErrorCode, message: str) -> None:
+        """End the link as failed: one `error` report, then `closed` resolves."""
         if self.closed.done():
             return
         self.failure = QrlinkError(code, message)
-        self._emit({"event": "error", "code": str(code), "message": message})
+        self._report(ErrorEvent(code, message))
         self._finish(message)
 
     async def refuse(self, code: ErrorCode, message: str, grace: float) -> None:
@@ -164,8 +196,8 @@ class Link:
         if self.closed.done():
             return
         self.failure = QrlinkError(code, message)
-        self._emit({"event": "error", "code": str(code), "message": message})
-        self._send_now(
+        self._report(ErrorEvent(code, message))
+        self.send_control(
             make(
                 MessageType.ERROR,
                 {"code": str(code), "message": message[:500]},
@@ -193,17 +225,11 @@ class Link:
             except Exception:  # fall back to the queue and its retry policy
                 log.debug("direct send of %s failed; queued", env.message_id)
             else:
-                self._mark_sent(env, 1)
+                self._report(Delivery(env.message_id, OutStatus.SENT, 1))
                 return
         self._queue.put_nowait(env)
 
-    def _mark_sent(self, env: Envelope, attempts: int) -> None:
-        entry = self.conversation.outbox.get(env.message_id)
-        if entry is not None and entry.status != OutStatus.ANSWERED:
-            entry.status = OutStatus.SENT
-            entry.attempts = attempts
-
-    def _send_now(self, env: Envelope) -> None:
+    def send_control(self, env: Envelope) -> None:
         """Control messages (handshake, heartbeat, errors) bypass the queue."""
         try:
             self.channel.send(env.to_json())
@@ -222,35 +248,31 @@ class Link:
                 self._busy = self._queue.qsize() > 0
 
     async def _deliver(self, env: Envelope) -> None:
-        entry = self.conversation.outbox.get(env.message_id)
         policy = self.timers.retry
+        attempts = 0
         for attempt in range(policy.attempts):
+            attempts = attempt + 1
             try:
                 if self.channel.readyState != "open":
                     raise ConnectionError("the data channel is not open")
                 self.channel.send(env.to_json())
             except Exception as exc:
-                delay = policy.delay(attempt + 1)
-                if entry is not None:
-                    entry.status = OutStatus.RETRYING
-                    entry.attempts = attempt + 1
+                delay = policy.delay(attempts)
                 if delay is None:
                     break
+                self._report(Delivery(env.message_id, OutStatus.RETRYING, attempts))
                 log.info("send of %s failed (%s); retry in %gs", env.message_id, exc, delay)
                 await asyncio.sleep(delay)
                 continue
-            self._mark_sent(env, attempt + 1)
+            self._report(Delivery(env.message_id, OutStatus.SENT, attempts))
             return
-        if entry is not None:
-            entry.status = OutStatus.FAILED
-        self._emit(
-            {
-                "event": "error",
-                "code": str(ErrorCode.MESSAGE_SEND_FAILED),
-                "message": f"{env.type} could not be sent; it will be sent again after "
-                "the next pairing",
-                "messageId": env.message_id,
-            }
+        self._report(Delivery(env.message_id, OutStatus.FAILED, attempts))
+        self._report(
+            ErrorEvent(
+                ErrorCode.MESSAGE_SEND_FAILED,
+                f"{env.type} could not be sent; it will be sent again after the next pairing",
+                env.message_id,
+            )
         )
 
     # --- receiving -----------------------------------------------------------------------
@@ -260,36 +282,30 @@ class Link:
             self._receive(raw)
         except Exception as exc:  # never let an exception reach aiortc
             log.exception("message handler failed")
-            self._emit(
-                {
-                    "event": "error",
-                    "code": str(ErrorCode.MESSAGE_INVALID),
-                    "message": f"a message could not be handled: {exc}",
-                }
+            self._report(
+                ErrorEvent(ErrorCode.MESSAGE_INVALID, f"a message could not be handled: {exc}")
             )
 
     def _receive(self, raw: str | bytes) -> None:
         now = self.clock.monotonic()
         if self.liveness.heard(now):
-            self._emit({"event": "path", "quiet": False})
+            self._report(PathChanged(quiet=False))
         if not self._gate.allow(now):
             if not self._flood_reported:
                 self._flood_reported = True
-                self._emit(
-                    {
-                        "event": "error",
-                        "code": str(ErrorCode.RATE_LIMITED),
-                        "message": "the other device is sending too many messages; "
-                        "extra messages are dropped",
-                    }
+                self._report(
+                    ErrorEvent(
+                        ErrorCode.RATE_LIMITED,
+                        "the other device is sending too many messages; extra messages are dropped",
+                    )
                 )
             return
         wall = self.clock.now()
         try:
             env = parse(raw)
         except QrlinkError as exc:
-            self._emit({"event": "error", "code": str(exc.code), "message": exc.message})
-            self._send_now(
+            self._report(ErrorEvent.of(exc))
+            self.send_control(
                 make(
                     MessageType.ERROR,
                     {"code": str(exc.code), "message": exc.message[:500]},
@@ -301,32 +317,21 @@ class Link:
             self._apply_handshake(env.payload["step"], env.payload)
             return
         if env.type == MessageType.PING:
-            self._send_now(make(MessageType.PONG, {"pingId": env.message_id}, now=wall))
+            self.send_control(make(MessageType.PONG, {"pingId": env.message_id}, now=wall))
             return
         if env.type == MessageType.PONG:
             sent = self._pings.pop(env.payload["pingId"], None)
             if sent is not None:
                 self.rtt_ms = (now - sent) * 1000
-                self._emit({"event": "rtt", "ms": round(self.rtt_ms, 3)})
+                self._report(RttMeasured(round(self.rtt_ms, 3)))
             return
         self.liveness.activity(now)
-        self._run(self.conversation.receive(env, now=wall))
+        self._report(Received(env))
         if env.type == MessageType.ERROR and env.payload["code"] in PAIRING_REFUSED:
             self.fail(
                 ErrorCode(env.payload["code"]),
                 f"the other device ended the pairing: {env.payload['message']}",
             )
-
-    def _run(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, SendAction):
-                # Payment messages keep their order behind the queue; errors go at once.
-                if action.envelope.type in PAYMENT_TYPES:
-                    self.send(action.envelope)
-                else:
-                    self._send_now(action.envelope)
-            elif isinstance(action, EventAction):
-                self._emit(action.event)
 
     # --- handshake -----------------------------------------------------------------------
 
@@ -337,15 +342,15 @@ class Link:
         wall = self.clock.now()
         for out in hs.outputs[before:]:
             if isinstance(out, Send):
-                self._send_now(make(MessageType.HANDSHAKE, out.payload, now=wall))
+                self.send_control(make(MessageType.HANDSHAKE, out.payload, now=wall))
             elif isinstance(out, Verified):
-                self.conversation.verified = True
                 if not self.verified.done():
                     self.verified.set_result(out)
+                    self._report(HandshakeDone(out))
             elif isinstance(out, Failed):
                 if out.tell_peer:
                     error = {"code": str(out.code), "message": out.message}
-                    self._send_now(make(MessageType.ERROR, error, now=wall))
+                    self.send_control(make(MessageType.ERROR, error, now=wall))
                 self.fail(out.code, out.message)
 
     async def _resend_hello(self) -> None:
@@ -374,9 +379,9 @@ class Link:
                         k: v for k, v in self._pings.items() if now - v < self.timers.dead_after
                     }
                     self._pings[env.message_id] = now
-                    self._send_now(env)
+                    self.send_control(env)
                 elif due == Due.QUIET:
-                    self._emit({"event": "path", "quiet": True})
+                    self._report(PathChanged(quiet=True))
                 elif due == Due.DEAD:
                     self.fail(
                         ErrorCode.TIMEOUT,
@@ -385,6 +390,6 @@ class Link:
                     )
                     return
                 elif due == Due.IDLE:
-                    self._emit({"event": "idle", "seconds": self.timers.inactivity})
+                    self._report(IdleClosing(self.timers.inactivity))
                     self._finish("closed after inactivity")
                     return

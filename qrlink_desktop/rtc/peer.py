@@ -28,6 +28,8 @@ from ..core import bootstrap, sdp
 from ..core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import ErrorCode, QrlinkError
+from ..core.events import PathInfo
+from ..core.handshake import Role
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,11 @@ class PeerTimings:
         if self.gathered is not None:
             out["gather_ms"] = (self.gathered - self.created) * 1000
         if base is not None:
-            for name in ("ice_connected", "dtls_connected", "channel_open"):
-                value = getattr(self, name)
+            for name, value in (
+                ("ice_connected", self.ice_connected),
+                ("dtls_connected", self.dtls_connected),
+                ("channel_open", self.channel_open),
+            ):
                 if value is not None:
                     out[f"{name}_ms"] = (value - base) * 1000
         return out
@@ -179,7 +184,7 @@ def _keep_candidate(c: Candidate, cfg: IceConfig) -> bool:
 class Peer:
     """A peer connection in the offering or answering role, with its data channel."""
 
-    def __init__(self, role: Kind, cfg: IceConfig, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, role: Role, cfg: IceConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self.role = role
         self.cfg = cfg
         self.clock = clock
@@ -205,7 +210,7 @@ class Peer:
 
     def _on_connection_state(self) -> None:
         state = self.pc.connectionState
-        log.debug("peer %s connection state -> %s", self.role.name.lower(), state)
+        log.debug("peer %s connection state -> %s", self.role, state)
         if state == "connected" and self.timings.dtls_connected is None:
             self.timings.dtls_connected = time.perf_counter()
         for listener in list(self._state_listeners):
@@ -279,7 +284,7 @@ class Peer:
     async def make_offer(
         self, lifetime: float, reply_handle: bytes | None = None
     ) -> BootstrapRecord:
-        assert self.role == Kind.OFFER
+        assert self.role == Role.OFFERER
         self._adopt(self.pc.createDataChannel(CHANNEL_LABEL, ordered=True))
         seed = bootstrap.new_seed()
         _, ufrag, pwd = bootstrap.derive_credentials(seed)
@@ -311,7 +316,7 @@ class Peer:
         return self.local
 
     async def accept_answer(self, answer: BootstrapRecord) -> None:
-        assert self.role == Kind.OFFER and self.local is not None
+        assert self.role == Role.OFFERER and self.local is not None
         if answer.kind != Kind.ANSWER:
             raise QrlinkError(
                 ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an offer, not an answer"
@@ -335,7 +340,7 @@ class Peer:
         self.timings.remote_applied = time.perf_counter()
 
     async def make_answer(self, offer: BootstrapRecord) -> BootstrapRecord:
-        assert self.role == Kind.ANSWER
+        assert self.role == Role.ANSWERER
         if offer.kind != Kind.OFFER:
             raise QrlinkError(
                 ErrorCode.BOOTSTRAP_PARSE_FAILED, "this code is an answer, not an offer"
@@ -404,13 +409,11 @@ class Peer:
             return None
         return pair.local_candidate.type, pair.remote_candidate.type
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> PathInfo:
         pair = self.selected_pair()
-        return {
-            "local": pair[0] if pair else None,
-            "remote": pair[1] if pair else None,
-            "path": ("relay" if pair and "relay" in pair else "direct") if pair else None,
-        }
+        if pair is None:
+            return PathInfo(None, None, None)
+        return PathInfo(pair[0], pair[1], "relay" if "relay" in pair else "direct")
 
     async def close(self) -> None:
         # aiortc's close cannot survive a cancellation half-way (its closed future is

@@ -1,4 +1,4 @@
-"""Camera sources, QR decoders and multi-frame confirmation; no Qt (tests/test_layering.py).
+"""Camera sources, QR decoders and multi-frame confirmation; no Qt (docs/architecture.md).
 
 `gui/` wraps the scanner's callbacks in Qt signals; everything here runs and is tested
 without a display.
@@ -12,14 +12,13 @@ from .decoders import (
     decoder_names,
     get_decoder,
 )
+from .opening import CameraInfo, list_cameras
 from .scanner import PreviewFrame, Scanner, ScanStats, decode_image, decode_image_file
 from .sources import (
-    CameraInfo,
     FrameSource,
     SourceKind,
     SourceSpec,
     VideoSource,
-    list_cameras,
     open_source,
     parse_source,
 )

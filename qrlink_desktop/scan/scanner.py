@@ -28,8 +28,9 @@ from qrlink_desktop.core.errors import ErrorCode, QrlinkError
 from .confirm import Confirmer
 from .decoders import DEFAULT_DECODER, Decoder, Detection, get_decoder
 from .frames import Frame, check_frame, read_image
+from .opening import CAMERA_FPS
 from .rates import DurationMeter, RateMeter
-from .sources import CAMERA_FPS, FrameSource, open_source
+from .sources import FrameSource, open_source
 
 log = logging.getLogger(__name__)
 

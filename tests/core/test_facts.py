@@ -73,7 +73,7 @@ def test_the_default_timers_are_timers_json_s() -> None:
     # Imported here: rtc and gui read their defaults at import as core does.
     from qrlink_desktop.gui.settings import Settings
     from qrlink_desktop.rtc.channel import ChannelTimers
-    from qrlink_desktop.rtc.engine import EngineConfig
+    from qrlink_desktop.rtc.config import SessionConfig
 
     raw = _raw("timers.json")
     channel = ChannelTimers()
@@ -88,7 +88,7 @@ def test_the_default_timers_are_timers_json_s() -> None:
         channel.dead_after,
         channel.inactivity,
     )
-    assert EngineConfig().connect_timeout == raw["connectTimeout"]["seconds"]
+    assert SessionConfig().connect_timeout == raw["connectTimeout"]["seconds"]
     policy = retry.RetryPolicy()
     assert (policy.base_delay, policy.factor, policy.max_delay, policy.retries) == (
         raw["retry"]["firstDelaySeconds"],

@@ -10,7 +10,7 @@ import pytest
 from qrlink_desktop.core import bootstrap, compat, sdp
 from qrlink_desktop.core.bootstrap import BootstrapRecord, Candidate, CandidateType, Kind
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
-from qrlink_desktop.rtc.tokens import ZSTD, decode_any, encode_compat
+from qrlink_desktop.rtc.zstd import TOKENS, ZSTD
 
 NOW = 1_800_000_000
 MDNS = "3f0c6d0e-8e2b-4f0a-9d53-2b6f1c7a9e41.local"
@@ -105,9 +105,9 @@ def _offer() -> BootstrapRecord:
 
 def test_compat_round_trip_compressed_and_plain() -> None:
     offer = _offer()
-    token = encode_compat(offer, now=NOW)
+    token = TOKENS.encode_compat(offer, now=NOW)
     assert base64.b64decode(token).startswith(compat.ZSTD_MAGIC)
-    back = decode_any(token, now=NOW)
+    back = TOKENS.decode(token, now=NOW)
     assert (
         back.offer_id,
         back.ufrag,
@@ -129,7 +129,7 @@ def test_compat_round_trip_compressed_and_plain() -> None:
     doc = json.loads(base64.b64decode(plain))
     assert doc["type"] == "offer" and doc["metadata"]["offerId"] == offer.offer_id_hex
     assert doc["candidates"][0].startswith("candidate:1 1 udp")
-    assert decode_any(plain, now=NOW).candidates == offer.candidates
+    assert TOKENS.decode(plain, now=NOW).candidates == offer.candidates
     assert len(token) < len(plain)
 
 
@@ -152,11 +152,11 @@ def test_compat_refuses_bombs_and_bad_shapes() -> None:
         ).decode(),
     ]:
         with pytest.raises(QrlinkError) as info:
-            decode_any(text, now=NOW)
+            TOKENS.decode(text, now=NOW)
         assert info.value.code == ErrorCode.BOOTSTRAP_PARSE_FAILED
 
 
 def test_compat_expired_offer_is_refused() -> None:
-    token = encode_compat(_offer(), now=NOW)
+    token = TOKENS.encode_compat(_offer(), now=NOW)
     with pytest.raises(QrlinkError, match="expired"):
-        decode_any(token, now=NOW + 301)
+        TOKENS.decode(token, now=NOW + 301)

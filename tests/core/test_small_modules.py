@@ -125,3 +125,20 @@ def test_ice_urls_and_rest_credentials() -> None:
     assert rest_expiry("static-user") is None
     with pytest.raises(ValueError):
         rest_credentials("secret", "x", 0, 0)
+
+
+def test_a_listener_that_raises_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    from qrlink_desktop.core.listeners import Listeners
+
+    heard: list[int] = []
+
+    def broken(value: int) -> None:
+        raise RuntimeError("a bug in one reader")
+
+    listeners: Listeners[int] = Listeners(broken)
+    listeners.add(heard.append)
+    listeners.tell(1)
+    listeners.remove(broken)
+    listeners.tell(2)
+    assert heard == [1, 2]
+    assert "a listener failed on int" in caplog.text

@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from cli_support import event_line
+
 from qrlink_desktop.core import answer_home, bootstrap
 
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
@@ -40,7 +42,7 @@ class Proc:
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self._queue.put(json.loads(line))
+            self._queue.put(event_line(line))
         self._queue.put(None)
 
     def wait(self, name: str, timeout: float = 30) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import event_line
 from rendezvous.helpers import ServiceProcess
 
 QRLINK = [sys.executable, "-m", "qrlink_desktop.cli"]
@@ -17,7 +18,7 @@ LOOPBACK = ["--address", "127.0.0.1"]
 
 
 def _events(lines: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines.splitlines() if line.strip()]
+    return [event_line(line) for line in lines.splitlines() if line.strip()]
 
 
 def _read_until(proc: subprocess.Popen[str], name: str) -> list[dict[str, Any]]:
@@ -25,7 +26,7 @@ def _read_until(proc: subprocess.Popen[str], name: str) -> list[dict[str, Any]]:
     assert proc.stdout is not None
     read = []
     for line in proc.stdout:
-        read.append(json.loads(line))
+        read.append(event_line(line))
         if read[-1]["event"] == name:
             return read
     stderr = proc.stderr.read() if proc.stderr else ""
@@ -287,3 +288,27 @@ def test_turn_from_a_service_without_a_secret_is_remote_service_error() -> None:
         assert proc.returncode == 1 and "REMOTE_SERVICE_ERROR" in proc.stderr
     finally:
         service.stop()
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "prose"])
+def test_a_failed_pairing_is_said_once(as_json: bool) -> None:
+    """An offer whose only candidate leads nowhere: the session fails, says so once (one
+    `error` event, or one sentence on standard error without --json) and exits 1."""
+    import time
+
+    from qrlink_desktop.core import bootstrap
+    from qrlink_desktop.core.bootstrap import Candidate, CandidateType
+
+    dead_end = (Candidate(CandidateType.HOST, "127.0.0.1", 9),)
+    offer = bootstrap.new_offer(bytes(range(32)), dead_end, int(time.time()) + 300)
+    text = bootstrap.offer_text(offer, "http://127.0.0.1:8765/")
+    args = [*LOOPBACK, "--connect-timeout", "1", *(["--json"] if as_json else [])]
+    proc = subprocess.run(
+        [*QRLINK, "peer", "answer", text, *args], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    said = [code for code in ("TIMEOUT", "ICE_FAILED", "CONNECTION_FAILED") if code in proc.stderr]
+    assert len(said) == 1 and proc.stderr.count(said[0]) == 1, proc.stderr
+    if as_json:
+        errors = [e for e in _events(proc.stdout) if e["event"] == "error"]
+        assert [e["code"] for e in errors] == said

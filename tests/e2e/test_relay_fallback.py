@@ -3,12 +3,12 @@ reach the merchant's coturn; the pairing goes through the relay with nobody choo
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+from cli_support import event_line
 from netns_support import Topology
 from turn_support import PASSWORD, USER, Coturn
 
@@ -45,7 +45,7 @@ def _peer(topo: Topology, ns: str, *args: str, stdin: bool = False) -> subproces
 def _first(proc: subprocess.Popen[str], name: str) -> dict:
     assert proc.stdout is not None
     for line in proc.stdout:
-        event = json.loads(line)
+        event = event_line(line)
         if event["event"] == name:
             return event
     raise AssertionError(f"no {name} event; stderr: {proc.stderr.read() if proc.stderr else ''}")
@@ -97,4 +97,4 @@ def test_cut_direct_path_falls_back_to_the_relay(topology: tuple[Topology, Cotur
     out, err = cashier.communicate(timeout=60)
     customer.communicate(timeout=60)
     assert (cashier.returncode, customer.returncode) == (0, 0), err
-    assert any(json.loads(x).get("type") == "payment_acknowledgment" for x in out.splitlines())
+    assert any(event_line(x).get("type") == "payment_acknowledgment" for x in out.splitlines())

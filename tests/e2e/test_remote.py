@@ -14,14 +14,16 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from cli_support import LOOPBACK, CliPeer
+from cli_support import LOOPBACK, CliPeer, event_line
 from engine_support import Side, make_side
 from rendezvous.helpers import ServiceProcess
 
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
-from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.events import Event
+from qrlink_desktop.core.handshake import Role, Verified
+from qrlink_desktop.core.publication import PublicationChanged, PublicationState
 from qrlink_desktop.core.retry import RetryPolicy
-from qrlink_desktop.remote import lookup_and_answer, publish_and_wait
+from qrlink_desktop.remote import Publication, lookup_and_answer
 from qrlink_desktop.rendezvous.client import RendezvousClient
 from qrlink_desktop.rendezvous.server import ServiceConfig, create_app, serve
 
@@ -51,13 +53,28 @@ async def service() -> AsyncIterator[Callable[..., Awaitable[str]]]:
         await task
 
 
+def publish_and_wait(
+    cashier: Side, client: RendezvousClient, handle: str
+) -> Awaitable[Verified | None]:
+    """The cashier's publication, its events kept with the session's (a publication's
+    state changes apart: they are not session events)."""
+
+    def told(event: Event | PublicationChanged) -> None:
+        if isinstance(event, PublicationChanged):
+            cashier.publication.append(event)
+        else:
+            cashier.record(event)
+
+    return Publication(cashier.session, client, handle, listener=told).run()
+
+
 async def _pay(cashier: Side, customer: Side, approve: bool = True) -> str:
-    cashier.engine.confirm()
-    rid = cashier.engine.request_payment("19.99", "EUR", "REMOTE-1")
+    cashier.session.confirm()
+    rid = cashier.session.request_payment("19.99", "EUR", "REMOTE-1")
     await customer.wait_for("message", type="payment_request")
-    customer.engine.respond(rid, approve)
+    customer.session.respond(rid, approve)
     await cashier.wait_for("message", type="payment_acknowledgment")
-    return cashier.engine.conversation.payments[rid].status
+    return str(cashier.session.conversation.payments[rid].status)
 
 
 async def test_publish_lookup_pair_and_pay(service: Callable[..., Awaitable[str]]) -> None:
@@ -65,18 +82,25 @@ async def test_publish_lookup_pair_and_pay(service: Callable[..., Awaitable[str]
     cashier, customer = make_side(Role.OFFERER), make_side(Role.ANSWERER)
     try:
         async with RendezvousClient(url) as c1, RendezvousClient(url) as c2:
-            task = asyncio.ensure_future(publish_and_wait(cashier.engine, c1, "corner-shop"))
+            task = asyncio.ensure_future(publish_and_wait(cashier, c1, "corner-shop"))
             await cashier.wait_for("published")
-            v_customer = await lookup_and_answer(customer.engine, c2, "corner-shop")
+            v_customer = await lookup_and_answer(customer.session, c2, "corner-shop")
             v_cashier = await task
+            assert v_cashier is not None and v_customer is not None
             assert v_cashier.code == v_customer.code
+            states = [c.state for c in cashier.publication]
+            assert states == [
+                PublicationState.PUBLISHED,
+                PublicationState.ANSWERED,
+                PublicationState.ENDED,
+            ]
             assert await _pay(cashier, customer) == "approved"
             # The handle is gone once the answer is in; the reply handle was deleted too.
             assert await c2.lookup("corner-shop") is None
             assert await c2.lookup(cashier.of("published")[0]["replyTo"]) is None
     finally:
-        await cashier.engine.shutdown()
-        await customer.engine.shutdown()
+        await cashier.session.shutdown()
+        await customer.session.shutdown()
 
 
 class Mallory:
@@ -96,10 +120,15 @@ class Mallory:
                 self.legs.append(
                     asyncio.ensure_future(_answer_real(self.answerer, self.url, real["token"]))
                 )
-                fake = await self.offerer.engine.new_customer(reply_handle=b"\x01" * 8)
+                fake = await self.offerer.session.new_customer(reply_handle=b"\x01" * 8)
+                assert fake is not None
                 self.legs.append(asyncio.ensure_future(_await_answer(self.offerer, self.url)))
                 return web.json_response(
-                    {"token": fake, "username": "corner-shop", "publishedAt": real["publishedAt"]}
+                    {
+                        "token": fake.text,
+                        "username": "corner-shop",
+                        "publishedAt": real["publishedAt"],
+                    }
                 )
             return await handler(request)
 
@@ -112,7 +141,7 @@ class Mallory:
             task.cancel()
         await asyncio.gather(*self.legs, return_exceptions=True)
         for side in (self.answerer, self.offerer):
-            await side.engine.shutdown()
+            await side.session.shutdown()
 
 
 async def test_dishonest_service_swapping_tokens_is_exposed_by_the_codes(
@@ -125,57 +154,61 @@ async def test_dishonest_service_swapping_tokens_is_exposed_by_the_codes(
     cashier, customer = make_side(Role.OFFERER), make_side(Role.ANSWERER)
     try:
         async with RendezvousClient(mallory.url) as c1, RendezvousClient(mallory.url) as c2:
-            task = asyncio.ensure_future(publish_and_wait(cashier.engine, c1, "corner-shop"))
+            task = asyncio.ensure_future(publish_and_wait(cashier, c1, "corner-shop"))
             await cashier.wait_for("published")
-            v_customer = await lookup_and_answer(customer.engine, c2, "corner-shop")
+            v_customer = await lookup_and_answer(customer.session, c2, "corner-shop")
             v_cashier = await task
             await asyncio.gather(*mallory.legs)
+        assert v_cashier is not None and v_customer is not None
         assert v_cashier.code != v_customer.code  # what the cashier and customer compare
         with pytest.raises(QrlinkError) as info:
-            cashier.engine.request_payment("19.99", "EUR")  # not confirmed: refused
+            cashier.session.request_payment("19.99", "EUR")  # not confirmed: refused
         assert info.value.code == ErrorCode.NOT_VERIFIED
         await asyncio.sleep(0.2)
         assert customer.of("message", type="payment_request") == []
-        assert customer.engine.conversation.payments == {}
+        assert customer.session.conversation.payments == {}
     finally:
         for side in (cashier, customer):
-            await side.engine.shutdown()
+            await side.session.shutdown()
         await mallory.shutdown()
 
 
 async def _answer_real(mallory: Side, url: str, token: str) -> None:
-    record = mallory.engine.decode(token)
-    text = await mallory.engine.answer(token)
-    assert record.reply_name is not None
+    record = mallory.session.decode(token)
+    answer = await mallory.session.answer(token)
+    assert record.reply_name is not None and answer is not None
     async with RendezvousClient(url) as client:
-        await client.publish(record.reply_name, text, 60_000)
-    await mallory.engine.connect()
+        await client.publish(record.reply_name, answer.text, 60_000)
+    await mallory.session.connect()
 
 
 async def _await_answer(mallory: Side, url: str) -> None:
-    record = mallory.engine.offer
+    record = mallory.session.offer
     assert record is not None and record.reply_name is not None
     async with RendezvousClient(url) as client:
         found = None
         while found is None:
             found = await client.lookup(record.reply_name, wait=5)
-    await mallory.engine.submit_answer(found.token)
+    await mallory.session.submit_answer(found.token)
 
 
 async def test_unreachable_service_is_remote_service_error_and_qr_still_works() -> None:
     cashier, customer = make_side(Role.OFFERER), make_side(Role.ANSWERER)
     try:
         async with RendezvousClient("http://127.0.0.1:9", retry=QUICK, timeout=1) as client:
-            with pytest.raises(QrlinkError) as info:
-                await publish_and_wait(cashier.engine, client, "corner-shop")
-        assert info.value.code == ErrorCode.REMOTE_SERVICE_ERROR
-        offer = await cashier.engine.new_customer()  # the QR flow is still there
-        answer = await customer.engine.answer(offer)
-        await asyncio.gather(cashier.engine.submit_answer(answer), customer.engine.connect())
+            assert await publish_and_wait(cashier, client, "corner-shop") is None
+        # The publication's failure, said once as its own error event.
+        assert [e["code"] for e in cashier.of("error")] == [ErrorCode.REMOTE_SERVICE_ERROR]
+        assert [c.state for c in cashier.publication] == [PublicationState.FAILED]
+        offer = await cashier.session.new_customer()  # the QR flow is still there
+        assert offer is not None
+        answer = await customer.session.answer(offer.text)
+        assert answer is not None
+        await asyncio.gather(cashier.session.submit_answer(answer.text), customer.session.connect())
         assert await _pay(cashier, customer) == "approved"
     finally:
-        await cashier.engine.shutdown()
-        await customer.engine.shutdown()
+        await cashier.session.shutdown()
+        await customer.session.shutdown()
 
 
 async def test_unknown_handle() -> None:
@@ -185,12 +218,12 @@ async def test_unknown_handle() -> None:
     try:
         async with RendezvousClient(url) as client:
             with pytest.raises(QrlinkError) as info:
-                await lookup_and_answer(customer.engine, client, "nobody-here")
+                await lookup_and_answer(customer.session, client, "nobody-here")
         assert info.value.code == ErrorCode.REMOTE_SERVICE_ERROR
     finally:
         stop.set()
         await task
-        await customer.engine.shutdown()
+        await customer.session.shutdown()
 
 
 # --- through the command line ---------------------------------------------------------------
@@ -226,7 +259,7 @@ def _publishing(url: str, *extra: str) -> subprocess.Popen[str]:
     )
     assert pub.stdout is not None
     for line in pub.stdout:
-        if json.loads(line)["event"] == "published":
+        if event_line(line)["event"] == "published":
             return pub
     raise AssertionError(
         f"publish ended before publishing: {pub.stderr.read() if pub.stderr else ''}"
@@ -273,7 +306,7 @@ async def test_cli_cashier_types_the_customers_code_and_the_swap_is_refused(
         assert cashier.of("confirmed") == [] and _payment_requests(cashier) == []
         # The leg the cashier was really connected to (Mallory's) was told and got nothing.
         await mallory.answerer.wait_for("error", code="VERIFICATION_FAILED", timeout=30)
-        assert mallory.answerer.engine.conversation.payments == {}
+        assert mallory.answerer.session.conversation.payments == {}
         await asyncio.gather(*mallory.legs)
         await mallory.shutdown()  # Mallory hangs up on the customer, who got nothing
         await customer.finish()
@@ -334,7 +367,7 @@ def test_cli_service_killed_mid_pairing() -> None:
     svc.kill9()
     out, err = pub.communicate(timeout=60)
     assert pub.returncode == 1 and "Traceback" not in err
-    assert any(json.loads(x).get("code") == "REMOTE_SERVICE_ERROR" for x in out.splitlines())
+    assert any(event_line(x).get("code") == "REMOTE_SERVICE_ERROR" for x in out.splitlines())
     assert "REMOTE_SERVICE_ERROR" in err
 
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
+from qrlink_desktop.core.events import check_json
 from qrlink_desktop.scan.decoders import get_decoder
 
 T = TypeVar("T")
@@ -118,6 +119,7 @@ class Peer:
         for line in self.proc.stdout:
             if line.strip():
                 event = json.loads(line)
+                check_json(event)  # the schema's, as every `--json` line
                 self.events.append(event)
                 self._queue.put(event)
 

@@ -27,8 +27,12 @@ from support import synthetic
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core import answer_home, bootstrap
+from qrlink_desktop.core.events import MessageEvent
+from qrlink_desktop.core.messages import MessageType
 from qrlink_desktop.core.session import State
+from qrlink_desktop.gui import settings as settings_store
 from qrlink_desktop.gui.camera import CameraRequest
+from qrlink_desktop.gui.settings import Settings
 from qrlink_desktop.pages.answers import AnswerInbox
 from qrlink_desktop.pages.server import serve_pages
 from qrlink_desktop.scan.sources import open_source
@@ -65,9 +69,10 @@ async def shoot(out: Path, workdir: Path) -> None:
         ["--address", "127.0.0.1", "--page-url", pages.url, "--settings",
          str(workdir / "s.ini"), "--camera", str(video)]
     )  # fmt: skip
-    app = app_module.QrlinkApp(args, app_module.open_store(args.settings), inbox=inbox)
+    store = app_module.open_store(args.settings)
+    settings_store.save(store, Settings(merchant="Corner Café"))  # as the shop saved it
+    app = app_module.QrlinkApp(args, store, inbox=inbox)
     window = app.window
-    window.stored_settings = window.stored_settings.with_overrides(merchant="Corner Café")
     app.start()
     window.camera.start(
         CameraRequest(
@@ -95,10 +100,10 @@ async def shoot(out: Path, workdir: Path) -> None:
         window.payment.reference.setText("Receipt 4711")
         window.payment.submit()
 
-        def on_message(event: dict[str, Any]) -> None:
+        def on_message(event: MessageEvent) -> None:
             # The window closes the channel 0.2 s after the acknowledgment: take the
             # picture while the pairing is still shown as connected.
-            if event.get("type") == "payment_acknowledgment" and not shot.done():
+            if event.type == MessageType.PAYMENT_ACKNOWLEDGMENT and not shot.done():
                 QTimer.singleShot(40, grab)
 
         def grab() -> None:

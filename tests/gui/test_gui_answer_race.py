@@ -85,8 +85,8 @@ def test_network_first_then_the_pasted_answer_is_ignored(
         status, body = run(qtbot, _send_home(url, answer))
         assert (status, body) == (202, {"status": "accepted"})
         with caplog.at_level(logging.INFO):
-            window.paste_field.setText(answer)
-            window.use_pasted()
+            window.answers.paste_field.setText(answer)
+            window.answers.use_pasted()
         qtbot.waitUntil(window.status.code_box.isVisible, timeout=15_000)
         assert "an answer from the paste came after the first one; ignored" in caplog.text
         assert [p.source for p in window.pairings.pairings] == ["network"]
@@ -105,8 +105,8 @@ def test_pasted_first_then_the_network_answer_is_refused(
     url = window.offer.text
     peer, answer = _answer_of_a_peer(qtbot, url)
     try:
-        window.paste_field.setText(answer)
-        window.use_pasted()
+        window.answers.paste_field.setText(answer)
+        window.answers.use_pasted()
         qtbot.waitUntil(lambda: app.controller.state != State.AWAITING_ANSWER, timeout=10_000)
         status, body = run(qtbot, _send_home(url, answer))
         assert (status, body["error"]["code"]) == (409, "INVALID_ARGUMENT")

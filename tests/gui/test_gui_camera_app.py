@@ -165,7 +165,7 @@ def test_python_dash_m_help() -> None:
         assert option in out.stdout
 
 
-# -- layering (DESIGN §2) -------------------------------------------------------------------
+# -- layering (docs/architecture.md) -------------------------------------------------------
 
 
 def _imports(path: Path) -> set[str]:

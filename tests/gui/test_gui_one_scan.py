@@ -33,6 +33,7 @@ from pytestqt.qtbot import QtBot
 from support import synthetic
 
 from qrlink_desktop import app as app_module
+from qrlink_desktop.core.events import ErrorEvent
 from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.status_panel import WAITING_ONE_SCAN
 from qrlink_desktop.pages.answers import AnswerInbox
@@ -89,16 +90,16 @@ class Till:
     def __init__(self, qtbot: QtBot, app: app_module.QrlinkApp, phone: oss.BrowserThread) -> None:
         self.qtbot, self.app, self.window, self.phone = qtbot, app, app.window, phone
         self.ice_at_failure: list[str] = []
-        # The engine closes its peer right after reporting an error: look before.
-        app.controller.engineEvent.connect(self._on_event)
+        # The session closes its peer right after reporting an error: look before.
+        app.controller.sessionEvent.connect(self._on_event)
         qtbot.addWidget(app.window)
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        if event.get("event") == "error":
-            self.ice_at_failure.append(f"{event.get('code')}: {self._ice_state()}")
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, ErrorEvent):
+            self.ice_at_failure.append(f"{event.code}: {self._ice_state()}")
 
     def _ice_state(self) -> str:
-        peer = self.app.controller.engine.peer
+        peer = getattr(self.app.controller.session, "peer", None)  # the real session's
         if peer is None:
             return "no peer"
         out = [f"connection {peer.pc.connectionState}, ice {peer.pc.iceConnectionState}"]
@@ -185,7 +186,7 @@ def test_window_one_scan_no_camera_frames(
             app.start()
             till.until(lambda: app.controller.state == State.AWAITING_ANSWER)
             assert window.status.state_label.text() == WAITING_ONE_SCAN
-            till.until(window.retry_camera.isVisible)  # no camera at all
+            till.until(window.answers.retry_camera.isVisible)  # no camera at all
             # The customer's phone reads the offer from the window's pixels.
             texts = decode_widget(window.offer.qr)
             assert texts == [window.offer.text]
@@ -212,7 +213,7 @@ def test_window_one_scan_no_camera_frames(
 
             pairing = window.pairings.pairings[-1]
             assert (pairing.source, pairing.outcome) == ("network", "success")
-            assert window.camera.frames_shown == 0 and window.viewfinder.frames_painted == 0
+            assert window.camera.frames_shown == 0 and window.answers.viewfinder.frames_painted == 0
             assert inbox.accepted == 1 and not inbox.refused
         finally:
             run(qtbot, app.shutdown())
@@ -254,7 +255,7 @@ def test_window_page_hosted_elsewhere_falls_back_to_the_camera(
             assert len(found) == 1 and found[0].startswith("QL:")
             frames = synthetic.phone_sequence(found[0], seed=3, difficulty=0.3)
             synthetic.write_video(video, frames, fps=30)
-            qtbot.mouseClick(window.retry_camera, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(window.answers.retry_camera, Qt.MouseButton.LeftButton)
 
             till.until(window.status.code_box.isVisible)
             phone_code = till.step(_code_on_the_page(phone))

@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
 from qrlink_desktop.core.errors import ErrorCode
+from qrlink_desktop.core.events import Published
 from qrlink_desktop.core.handshake import Role, Verified
 from qrlink_desktop.core.retry import DEFAULT_RETRY, RetryPolicy
 from qrlink_desktop.core.session import State
@@ -163,13 +164,13 @@ def remote_app(
     args = app_module.build_parser().parse_args(argv)
     app = app_module.QrlinkApp(args, app_module.open_store(args.settings), remote_retry=retry)
     assert app.settings.ice_servers == ()  # no STUN/TURN: host candidates on 127.0.0.1 only
-    assert app.settings.engine_config(app.addresses).ice.addresses == ("127.0.0.1",)
+    assert app.settings.session_config(app.addresses).ice.addresses == ("127.0.0.1",)
     return app
 
 
 async def _customer(side: Side, url: str) -> Verified:
     async with RendezvousClient(url) as client:
-        return await lookup_and_answer(side.engine, client, HANDLE)
+        return await lookup_and_answer(side.session, client, HANDLE)
 
 
 def _start(qtbot: QtBot, app: app_module.QrlinkApp) -> None:
@@ -186,8 +187,8 @@ def test_remote_customer_pairs_and_pays_through_the_service(
     window = app.window
     customer = make_side(Role.ANSWERER)
     auto_respond(customer, approve=True)
-    events: list[dict[str, Any]] = []
-    app.controller.engineEvent.connect(events.append)
+    on_service: list[Published] = []
+    app.controller.published.connect(on_service.append)
     try:
         _start(qtbot, app)
         plain = window.offer.text
@@ -230,12 +231,12 @@ def test_remote_customer_pairs_and_pays_through_the_service(
 
         # Nothing is left on the service: the handle and the reply handle are gone.
         assert run(qtbot, svc.lookup(HANDLE)) is None
-        reply = [e for e in events if e.get("event") == "published"]
-        assert reply and run(qtbot, svc.lookup(reply[-1]["replyTo"])) is None
+        reply = on_service[-1].reply_to
+        assert reply is not None and run(qtbot, svc.lookup(reply)) is None
         pairing = window.pairings.pairings[-1]
         assert pairing.source == "remote" and pairing.outcome == "success"
     finally:
-        run(qtbot, customer.engine.shutdown())
+        run(qtbot, customer.session.shutdown())
         run(qtbot, app.shutdown())
 
 
@@ -314,13 +315,14 @@ def test_unreachable_service_says_so_and_the_qr_code_still_works(
         offer = window.offer.text
         qtbot.mouseClick(window.notice.buttons[1], Qt.MouseButton.LeftButton)
         assert not window.notice.isVisible()
-        answer = run(qtbot, customer.engine.answer(offer))
-        connecting = asyncio.ensure_future(customer.engine.connect())
-        window.paste_field.setText(answer)
-        qtbot.keyClick(window.paste_field, Qt.Key.Key_Return)
+        answer = run(qtbot, customer.session.answer(offer))
+        assert answer is not None
+        connecting = asyncio.ensure_future(customer.session.connect())
+        window.answers.paste_field.setText(answer.text)
+        qtbot.keyClick(window.answers.paste_field, Qt.Key.Key_Return)
         qtbot.waitUntil(window.status.code_box.isVisible, timeout=15_000)
         qtbot.waitUntil(connecting.done, timeout=10_000)
         assert window.status.code_label.text().replace(" ", "") == connecting.result().code
     finally:
-        run(qtbot, customer.engine.shutdown())
+        run(qtbot, customer.session.shutdown())
         run(qtbot, app.shutdown())

@@ -16,11 +16,12 @@ from qrlink_desktop import app as app_module
 from qrlink_desktop.core import compat
 from qrlink_desktop.core.bootstrap import Kind
 from qrlink_desktop.core.errors import QrlinkError
+from qrlink_desktop.core.tokens import TextFormat
 from qrlink_desktop.gui import settings as store
 from qrlink_desktop.gui.settings import Settings
 from qrlink_desktop.gui.settings_dialog import SettingsDialog
-from qrlink_desktop.rtc.tokens import TextFormat, decode_any
-from qrlink_desktop.scan.sources import CameraInfo
+from qrlink_desktop.rtc.zstd import TOKENS
+from qrlink_desktop.scan.opening import CameraInfo
 
 CUSTOM = Settings(
     camera="http://10.0.0.9:8080/video.mjpg",
@@ -94,14 +95,14 @@ def test_invalid_settings_are_named(change: dict[str, object], says: str) -> Non
     assert len(problems) == 1 and says in problems[0]
 
 
-def test_engine_config_follows_the_settings() -> None:
-    cfg = CUSTOM.engine_config(("127.0.0.1",))
+def test_session_config_follows_the_settings() -> None:
+    cfg = CUSTOM.session_config(("127.0.0.1",))
     assert cfg.page_url == "https://pay.example.net/p/"
     assert cfg.offer_lifetime == 120 and cfg.timers.inactivity == 45
     assert cfg.merchant == "Corner Café" and cfg.ice.relay_only
     assert cfg.ice.addresses == ("127.0.0.1",)
     assert (
-        cfg.text_format == TextFormat.SPEC and Settings().engine_config().text_format == "compact"
+        cfg.text_format == TextFormat.SPEC and Settings().session_config().text_format == "compact"
     )
     stun, turn = cfg.ice.servers
     assert stun.username is None and (turn.username, turn.credential) == ("shop", "s3cret")
@@ -171,16 +172,16 @@ def test_command_line_overrides_for_this_run_only(
     s = app.settings
     assert s.relay_only and s.ice_servers == ("turn:127.0.0.1:3478",)
     assert s.page_url == "http://127.0.0.1:9/" and s.merchant == "Kiosk"
-    cfg = app.controller.engine.cfg
+    cfg = app.controller.session.cfg
     assert cfg.ice.relay_only and cfg.ice.addresses == ("127.0.0.1",)
     # Saving from the window keeps the stored page URL, not the one-run override.
-    app.on_settings(app.window.stored_settings.with_overrides(merchant="Kiosk 2"))
+    app.on_settings(app.stored.with_overrides(merchant="Kiosk 2"))
     reread = store.load(QSettings(str(ini), QSettings.Format.IniFormat))
     assert reread.merchant == "Kiosk 2" and reread.page_url == "http://10.1.1.1:8765/"
     assert not reread.relay_only
     # New settings, new engine (no customer is connected): with the override kept.
-    qtbot.waitUntil(lambda: app.controller.engine.cfg.merchant == "Kiosk 2")
-    assert app.controller.engine.cfg.ice.relay_only
+    qtbot.waitUntil(lambda: app.controller.session.cfg.merchant == "Kiosk 2")
+    assert app.controller.session.cfg.ice.relay_only
     run(qtbot, app.shutdown())
 
 
@@ -199,7 +200,7 @@ def test_the_window_can_show_its_offer_in_the_specifications_form(
         text = app.window.offer.text
         page, _, fragment = text.partition("#")
         assert page == "http://127.0.0.1:8765/" and compat.looks_compat(fragment)
-        record = decode_any(text, now=time.time(), allow_loopback=True)
+        record = TOKENS.decode(text, now=time.time(), allow_loopback=True)
         assert record.kind == Kind.OFFER
         assert decode_widget(app.window.offer.qr) == [text]  # as the phone's camera reads it
     finally:

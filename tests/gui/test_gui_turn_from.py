@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop import app as app_module
+from qrlink_desktop.core.errors import ErrorCode
 from qrlink_desktop.core.retry import RetryPolicy
 from qrlink_desktop.core.turn import rest_expiry
 from qrlink_desktop.gui import settings as store
@@ -80,15 +81,15 @@ def _ini(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
 
 
-def test_the_engine_takes_credentials_from_the_service(
+def test_the_session_takes_credentials_from_the_service(
     qtbot: QtBot, tmp_path: Path, minting: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("QRLINK_API_TOKEN", raising=False)
     app = _app(tmp_path, minting, api_token=API_TOKEN)
-    task = asyncio.ensure_future(app._keep_turn_credentials())
+    task = asyncio.ensure_future(app.keep_turn_credentials())
     try:
         qtbot.waitUntil(lambda: bool(app.settings.ice_servers), timeout=5000)
-        ice = app.settings.engine_config(app.addresses).ice
+        ice = app.settings.session_config(app.addresses).ice
         [server] = [s for s in ice.servers if s.urls == (TURN_URL,)]
         assert server.username is not None and rest_expiry(server.username) is not None
         assert server.credential and server.credential != "s3cret"
@@ -97,19 +98,24 @@ def test_the_engine_takes_credentials_from_the_service(
         app.window.close()
 
 
+def _turn_notice(qtbot: QtBot, app: app_module.QrlinkApp, timeout: int) -> str:
+    """The window's notice of a TURN credential failure: its sentence."""
+    qtbot.waitUntil(lambda: app.window.notice.notice is not None, timeout=timeout)
+    notice = app.window.notice.notice
+    assert notice is not None and notice.code == ErrorCode.REMOTE_SERVICE_ERROR
+    return app.window.notice.label.text()
+
+
 @pytest.mark.parametrize("token", ["", "guessed"], ids=["no-token", "wrong-token"])
 def test_without_the_merchants_token_no_credential_and_a_sentence(
     qtbot: QtBot, tmp_path: Path, minting: str, monkeypatch: pytest.MonkeyPatch, token: str
 ) -> None:
     monkeypatch.delenv("QRLINK_API_TOKEN", raising=False)
     app = _app(tmp_path, minting, api_token=token)
-    seen: list[dict] = []
-    app.controller.failed.connect(seen.append)
-    task = asyncio.ensure_future(app._keep_turn_credentials())
+    task = asyncio.ensure_future(app.keep_turn_credentials())
     try:
-        qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
-        assert seen[0]["where"] == "turn" and seen[0]["code"] == "REMOTE_SERVICE_ERROR"
-        assert "API token" in seen[0]["message"]
+        notice = _turn_notice(qtbot, app, 10_000)
+        assert "API token" in notice
         assert app.settings.ice_servers == ()
     finally:
         task.cancel()
@@ -120,12 +126,9 @@ def test_a_service_without_a_secret_is_said_in_a_sentence(
     qtbot: QtBot, tmp_path: Path, secretless: str
 ) -> None:
     app = _app(tmp_path, secretless)
-    seen: list[dict] = []
-    app.controller.failed.connect(seen.append)
-    task = asyncio.ensure_future(app._keep_turn_credentials())
+    task = asyncio.ensure_future(app.keep_turn_credentials())
     try:
-        qtbot.waitUntil(lambda: bool(seen), timeout=5000)
-        assert seen[0]["where"] == "turn" and seen[0]["code"] == "REMOTE_SERVICE_ERROR"
+        _turn_notice(qtbot, app, 5_000)
         assert app.settings.ice_servers == ()
     finally:
         task.cancel()

@@ -48,9 +48,9 @@ def test_offer_pixels_peer_answer_video_confirm_pay_ack(
     window.activateWindow()
     qtbot.waitUntil(lambda: app.controller.state == State.AWAITING_ANSWER, timeout=10_000)
     # Nothing to play yet: the viewfinder says so and offers the way forward.
-    qtbot.waitUntil(window.retry_camera.isVisible, timeout=10_000)
+    qtbot.waitUntil(window.answers.retry_camera.isVisible, timeout=10_000)
     expected = "Cannot open video file" if source == "file" else "Cannot open camera stream"
-    assert expected in window.viewfinder.message
+    assert expected in window.answers.viewfinder.message
 
     # 1. The customer's phone reads the QR from the screen's pixels.
     texts = decode_widget(window.offer.qr)
@@ -67,7 +67,7 @@ def test_offer_pixels_peer_answer_video_confirm_pay_ack(
             synthetic.write_video(video, frames, fps=30)
         else:
             ip_camera.show([f.image for f in frames])
-        qtbot.mouseClick(window.retry_camera, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.answers.retry_camera, Qt.MouseButton.LeftButton)
 
         # 3. Connected, verified: the code is large and the confirm button has the focus.
         # Decoding the video and connecting: seconds on a busy machine; bound generously.

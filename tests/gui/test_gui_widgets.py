@@ -17,7 +17,20 @@ from PySide6.QtWidgets import QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from qrlink_desktop.core.conversation import OutStatus
+from qrlink_desktop.core.errors import ErrorCode
+from qrlink_desktop.core.events import (
+    CodeReady,
+    Direction,
+    ErrorEvent,
+    MessageEvent,
+    OfferReady,
+    PathInfo,
+    StateChanged,
+)
+from qrlink_desktop.core.messages import MessageType
+from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.camera import frame_to_qimage, outline, qimage_to_frame
+from qrlink_desktop.gui.cashier import AnswerScanned, AnswerUnusable
 from qrlink_desktop.gui.diagnostics import DiagnosticsPanel, PairingLog
 from qrlink_desktop.gui.message_log import MessageLog
 from qrlink_desktop.gui.offer_panel import OfferPanel, format_remaining
@@ -167,12 +180,16 @@ class FakeClock:
         return self.t
 
 
+def _offer(expires_at: int) -> OfferReady:
+    return OfferReady(OFFER, "00" * 8, expires_at, 60, "compact", 0.4, ("host",))
+
+
 def test_offer_counts_down_and_asks_for_a_refresh_once(qtbot: QtBot) -> None:
     clock = FakeClock()
     panel = OfferPanel(clock=clock)
     qtbot.addWidget(panel)
     panel.timer.stop()
-    panel.show_offer({"text": OFFER, "expiresAt": clock.t + 300}, "http://192.0.2.1:8765/")
+    panel.show_offer(_offer(int(clock.t + 300)), "http://192.0.2.1:8765/")
     assert panel.countdown.text() == "Valid for 5:00"
     assert "http://192.0.2.1:8765/" in panel.url_label.text()
     clock.t += 100.2
@@ -195,7 +212,7 @@ def test_offer_counts_down_and_asks_for_a_refresh_once(qtbot: QtBot) -> None:
 def test_copy_link_puts_the_offer_on_the_clipboard(qtbot: QtBot) -> None:
     panel = OfferPanel()
     qtbot.addWidget(panel)
-    panel.show_offer({"text": OFFER, "expiresAt": 4e9}, "http://x/")
+    panel.show_offer(_offer(4_000_000_000), "http://x/")
     qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == OFFER
     assert panel.copy_button.text() == "Copied"
@@ -249,9 +266,13 @@ def test_enter_in_the_amount_sends_a_valid_request(qtbot: QtBot) -> None:
     assert blocker.args == ["12.50", "EUR", "INV-7"]
     panel.show_requested("12.50", "EUR")
     assert panel.outcome_status == "requested" and panel.amount.text() == ""
-    panel.show_response(
-        {"payload": {"status": "declined", "reason": "card refused"}}, "12.50", "EUR"
+    response = MessageEvent(
+        Direction.IN,
+        MessageType.PAYMENT_RESPONSE,
+        "resp",
+        {"requestId": "req", "status": "declined", "reason": "card refused"},
     )
+    panel.show_response(response, "12.50", "EUR")
     assert panel.outcome_status == "declined"
     assert "DECLINED" in panel.outcome.text() and "card refused" in panel.outcome.text()
 
@@ -281,13 +302,9 @@ def test_log_reads_statuses_from_the_outbox_and_shows_json(qtbot: QtBot) -> None
     log = MessageLog(outbox.get, envelopes.get)
     qtbot.addWidget(log)
     log.add_message(
-        {
-            "event": "message",
-            "direction": "out",
-            "type": "payment_request",
-            "messageId": "req",
-            "payload": {"amount": "1", "currency": "EUR"},
-        }
+        MessageEvent(
+            Direction.OUT, MessageType.PAYMENT_REQUEST, "req", {"amount": "1", "currency": "EUR"}
+        )
     )
     assert log.rows()[0][1:] == ("→", "payment_request", "1 EUR", "sent")
     outbox["req"] = OutStatus.RETRYING
@@ -297,22 +314,20 @@ def test_log_reads_statuses_from_the_outbox_and_shows_json(qtbot: QtBot) -> None
     log.refresh()
     assert log.rows()[0][4] == "failed"
     log.add_message(
-        {
-            "event": "message",
-            "direction": "in",
-            "type": "payment_response",
-            "messageId": "resp",
-            "payload": {"requestId": "req", "status": "approved"},
-        }
+        MessageEvent(
+            Direction.IN,
+            MessageType.PAYMENT_RESPONSE,
+            "resp",
+            {"requestId": "req", "status": "approved"},
+        )
     )
     log.add_message(
-        {
-            "event": "message",
-            "direction": "out",
-            "type": "payment_acknowledgment",
-            "messageId": "ack",
-            "payload": {"requestId": "req", "status": "approved"},
-        }
+        MessageEvent(
+            Direction.OUT,
+            MessageType.PAYMENT_ACKNOWLEDGMENT,
+            "ack",
+            {"requestId": "req", "status": "approved"},
+        )
     )
     outbox["req"] = OutStatus.ANSWERED
     log.refresh()
@@ -331,27 +346,29 @@ def test_log_reads_statuses_from_the_outbox_and_shows_json(qtbot: QtBot) -> None
 
 
 def _pair(log: PairingLog, t: float, *, relay: bool = False, error: str | None = None) -> None:
-    log.on_event({"event": "offer", "readyMs": 0.4}, now=t)
-    log.on_event({"event": "answer_scanned", "source": "camera"}, now=t + 2.5)
-    log.on_event({"event": "state", "state": "CONNECTING"}, now=t + 2.6)
+    log.on_event(_offer(2_000_000_000), now=t)
+    log.on_event(AnswerScanned("camera"), now=t + 2.5)
+    log.on_event(StateChanged(State.CONNECTING), now=t + 2.6)
     if error:
-        log.on_event({"event": "error", "code": error, "message": "x"}, now=t + 3)
-        log.on_event({"event": "state", "state": "FAILED"}, now=t + 3)
+        log.on_event(ErrorEvent(ErrorCode(error), "x"), now=t + 3)
+        log.on_event(StateChanged(State.FAILED), now=t + 3)
         return
     local = "relay" if relay else "host"
-    log.on_event({"event": "state", "state": "CONNECTED", "local": local, "remote": "prflx"})
+    path = "relay" if relay else "direct"
+    log.on_event(StateChanged(State.CONNECTED, PathInfo(local, "prflx", path)))
     log.on_event(
-        {
-            "event": "sas",
-            "code": "123456",
-            "timings": {
+        CodeReady(
+            "123456",
+            1,
+            {},
+            {
                 "offer_ready_ms": 0.4,
                 "ice_connected_ms": 10.0,
                 "dtls_connected_ms": 20.0,
                 "channel_open_ms": 25.0,
                 "handshake_ms": 3.0,
             },
-        }
+        )
     )
 
 
@@ -361,8 +378,8 @@ def test_diagnostics_records_counts_and_exports(qtbot: QtBot, tmp_path: Path) ->
     _pair(log, 10, relay=True)
     _pair(log, 20, error="ICE_FAILED")
     # A misread answer is not a pairing: the offer is still waiting.
-    log.on_event({"event": "answer_scanned", "source": "paste"})
-    log.on_event({"event": "error", "code": "BOOTSTRAP_PARSE_FAILED", "message": "x"})
+    log.on_event(AnswerScanned("paste"))
+    log.on_event(AnswerUnusable(ErrorCode.BOOTSTRAP_PARSE_FAILED))
     assert log.summary() == {
         "pairings": 3,
         "successes": 2,

@@ -13,7 +13,12 @@ from PySide6.QtCore import QPoint, QRect, QSize
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from qrlink_desktop.core.errors import ErrorCode
+from qrlink_desktop.core.events import Direction, MessageEvent, PathInfo
+from qrlink_desktop.core.messages import MessageType
+from qrlink_desktop.core.session import State
 from qrlink_desktop.gui.main_window import FRAME_ALLOWANCE, PREFERRED_SIZE, MainWindow
+from qrlink_desktop.gui.notices import Problem, Where
 
 TILL_SCREENS = [(1366, 768), (1280, 720)]
 
@@ -39,11 +44,14 @@ def _clipped(widget: QWidget, window: MainWindow) -> str | None:
 
 def _busiest(window: MainWindow) -> None:
     window.set_answers_home(True)
-    window.status.show_state({"state": "CONNECTED", "local": "host", "remote": "prflx"})
+    window.status.show_state(State.CONNECTED, PathInfo("host", "prflx", "direct"))
     window.status.show_code("123456")
-    window.payment.show_response({"payload": {"status": "approved"}}, "1234.50", "EUR")
+    response = MessageEvent(
+        Direction.IN, MessageType.PAYMENT_RESPONSE, "resp", {"requestId": "r", "status": "approved"}
+    )
+    window.payment.show_response(response, "1234.50", "EUR")
     window.payment.set_enabled(True)
-    window.on_failed({"where": "connection", "code": "TIMEOUT", "message": "slow"})
+    window.on_failed(Problem(Where.CONNECTION, ErrorCode.TIMEOUT, "slow"))
 
 
 @pytest.mark.parametrize(("width", "height"), TILL_SCREENS, ids=lambda v: str(v))
@@ -65,9 +73,9 @@ def test_the_window_fits_a_till_screen(
     important = {
         "offer QR": window.offer.qr,
         "offer countdown": window.offer.countdown,
-        "paste field": window.paste_field,
-        "paste button": window.paste_button,
-        "viewfinder": window.viewfinder,
+        "paste field": window.answers.paste_field,
+        "paste button": window.answers.paste_button,
+        "viewfinder": window.answers.viewfinder,
         "pairing state": window.status.state_label,
         "verification code": window.status.code_label,
         "confirm button": window.status.confirm_button,
@@ -89,7 +97,7 @@ def test_the_window_fits_a_till_screen(
     # The offer QR keeps a size a phone reads from a step away.
     assert min(window.offer.qr.width(), window.offer.qr.height()) >= 250
     # The camera is the fallback: the narrowest column.
-    assert window.viewfinder.width() < window.offer.qr.width()
+    assert window.answers.viewfinder.width() < window.offer.qr.width()
     app.camera.stop()
 
 

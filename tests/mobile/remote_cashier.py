@@ -22,17 +22,23 @@ from typing import Any
 
 from aiohttp import web
 
-from qrlink_desktop.core.handshake import Role
+from qrlink_desktop.core.conversation import PaymentStatus
+from qrlink_desktop.core.events import Event
 from qrlink_desktop.core.turn import rest_credentials
 from qrlink_desktop.pages.server import default_root
 from qrlink_desktop.rendezvous.client import RendezvousClient
 from qrlink_desktop.rendezvous.server import ServiceConfig, create_app
-from qrlink_desktop.rtc.engine import Engine, EngineConfig
+from qrlink_desktop.rtc.config import SessionConfig
+from qrlink_desktop.rtc.offering import OfferingSession
 from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig
 
 
 def emit(event: dict[str, Any]) -> None:
     print(json.dumps(event, default=str), flush=True)
+
+
+def told(event: Event) -> None:
+    emit(event.to_json())
 
 
 def slow_answers(delay: float) -> Any:
@@ -70,31 +76,30 @@ async def main(
     await web.TCPSite(runner, addr, port).start()
     base = f"http://{addr}:{port}"
     emit({"event": "listening", "url": base + "/"})
-    engine = Engine(
-        Role.OFFERER,
-        EngineConfig(ice=_ice(addr, turn), page_url=base + "/", merchant="Far Shop"),
-        emit=emit,
+    session = OfferingSession(
+        SessionConfig(ice=_ice(addr, turn), page_url=base + "/", merchant="Far Shop"),
+        listener=told,
     )
     reply = secrets.token_bytes(8)
     try:
         async with RendezvousClient(base) as client:
-            text = await engine.new_customer(reply_handle=reply)
-            await client.publish(handle, text, 120_000)
+            offer = await session.new_customer(reply_handle=reply)
+            assert offer is not None
+            await client.publish(handle, offer.text, 120_000)
             emit({"event": "published", "username": handle, "reply": "r-" + reply.hex()})
             found = None
             while found is None:
                 found = await client.lookup("r-" + reply.hex(), wait=20)
             emit({"event": "answer_found", "token": found.token})
-            await engine.submit_answer(found.token)
-            engine.confirm()
-            request_id = engine.request_payment(amount, currency, "REMOTE-1")
-            payment = engine.conversation.payments[request_id]
-            while payment.acknowledgment is None:
-                await asyncio.sleep(0.01)
+            if await session.submit_answer(found.token) is None:
+                return 1
+            session.confirm()
+            request_id = session.request_payment(amount, currency, "REMOTE-1")
+            outcome = await session.payment_outcome(request_id)
             await asyncio.sleep(0.1)
-            return 0 if payment.status == "approved" else 4
+            return 0 if outcome == PaymentStatus.APPROVED else 4
     finally:
-        await engine.shutdown()
+        await session.shutdown()
         await runner.cleanup()
 
 

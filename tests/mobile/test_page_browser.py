@@ -17,7 +17,7 @@ from playwright.sync_api import Page
 
 from qrlink_desktop.core import bootstrap, facts
 from qrlink_desktop.core.errors import QrlinkError
-from qrlink_desktop.rtc.tokens import encode_compat
+from qrlink_desktop.rtc.zstd import TOKENS
 
 TIMEOUT_MS = 15_000
 
@@ -26,7 +26,7 @@ def _compat_url(url: str) -> str:
     """The same offer in the specification's form (base64 of zstd JSON) in the fragment."""
     base, _, _ = url.partition("#")
     record = bootstrap.decode_compact(url, now=time.time(), allow_loopback=True)
-    return f"{base}#{encode_compat(record, now=time.time())}"
+    return f"{base}#{TOKENS.encode_compat(record, now=time.time())}"
 
 
 def _open_offer(

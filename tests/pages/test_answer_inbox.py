@@ -44,7 +44,7 @@ def _body(offer: BootstrapRecord, answer: str | None = None) -> bytes:
     return answer_home.make_request(offer.seed, answer or _answer(offer)).to_json().encode()
 
 
-class Engine:
+class Till:
     """What the composition root plugs in: records answers, takes the first."""
 
     def __init__(self) -> None:
@@ -64,16 +64,16 @@ class Engine:
 
 
 @pytest.fixture
-def engine() -> Engine:
-    return Engine()
+def engine() -> Till:
+    return Till()
 
 
 @pytest.fixture
-def inbox(engine: Engine) -> AnswerInbox:
+def inbox(engine: Till) -> AnswerInbox:
     return AnswerInbox(engine)
 
 
-async def test_a_genuine_answer_is_taken_once(inbox: AnswerInbox, engine: Engine) -> None:
+async def test_a_genuine_answer_is_taken_once(inbox: AnswerInbox, engine: Till) -> None:
     offer = _offer(bytes(16))
     assert inbox.expect(offer, NOW)
     body = _body(offer)
@@ -89,7 +89,7 @@ async def test_a_genuine_answer_is_taken_once(inbox: AnswerInbox, engine: Engine
 
 
 async def test_a_forged_mac_is_refused_and_the_offer_still_waits(
-    inbox: AnswerInbox, engine: Engine
+    inbox: AnswerInbox, engine: Till
 ) -> None:
     offer = _offer(bytes(16))
     inbox.expect(offer, NOW)
@@ -120,7 +120,7 @@ async def test_a_forged_mac_is_refused_and_the_offer_still_waits(
     ],
 )
 async def test_malformed_and_oversize_bodies(
-    inbox: AnswerInbox, engine: Engine, body: bytes, status: int, code: ErrorCode
+    inbox: AnswerInbox, engine: Till, body: bytes, status: int, code: ErrorCode
 ) -> None:
     offer = _offer(bytes(16))
     inbox.expect(offer, NOW)
@@ -129,7 +129,7 @@ async def test_malformed_and_oversize_bodies(
     assert inbox.state(offer.offer_id) == OfferState.WAITING and engine.taken == []
 
 
-async def test_unknown_expired_and_replaced_offers(inbox: AnswerInbox, engine: Engine) -> None:
+async def test_unknown_expired_and_replaced_offers(inbox: AnswerInbox, engine: Till) -> None:
     old, new = _offer(bytes(16), lifetime=60), _offer(bytes(range(1, 17)))
     unknown = _offer(bytes(range(2, 18)))
     inbox.expect(old, NOW)
@@ -158,7 +158,7 @@ async def test_an_offer_without_a_seed_cannot_be_answered_home(inbox: AnswerInbo
     assert out.status == 404
 
 
-async def test_a_flood_is_rate_limited_per_address(inbox: AnswerInbox, engine: Engine) -> None:
+async def test_a_flood_is_rate_limited_per_address(inbox: AnswerInbox, engine: Till) -> None:
     offer = _offer(bytes(16))
     inbox.expect(offer, NOW)
     forged = answer_home.AnswerRequest(offer.offer_id, "QL:0", bytes(32)).to_json().encode()
@@ -179,7 +179,7 @@ async def test_a_flood_is_rate_limited_per_address(inbox: AnswerInbox, engine: E
     assert (out.status, out.code) == (403, ErrorCode.VERIFICATION_FAILED)
 
 
-async def test_the_budget_refills(engine: Engine) -> None:
+async def test_the_budget_refills(engine: Till) -> None:
     inbox = AnswerInbox(engine, RateLimit(rate=1.0, burst=2))
     inbox.expect(_offer(bytes(16)), NOW)
     statuses = [(await inbox.handle(b"{}", OTHER, NOW)).status for _ in range(3)]
@@ -203,7 +203,7 @@ async def test_refusals_are_logged_without_the_body(
     assert text.count("rate limited") == 1  # a flood is said once, not 40 times
 
 
-async def test_the_camera_answered_first(inbox: AnswerInbox, engine: Engine) -> None:
+async def test_the_camera_answered_first(inbox: AnswerInbox, engine: Till) -> None:
     """The race: the engine has another answer; the network's is refused, said, counted."""
     offer = _offer(bytes(16))
     inbox.expect(offer, NOW)
@@ -214,7 +214,7 @@ async def test_the_camera_answered_first(inbox: AnswerInbox, engine: Engine) -> 
 
 
 async def test_an_answer_the_engine_cannot_use_leaves_the_offer_waiting(
-    inbox: AnswerInbox, engine: Engine
+    inbox: AnswerInbox, engine: Till
 ) -> None:
     offer = _offer(bytes(16))
     inbox.expect(offer, NOW)
@@ -227,7 +227,7 @@ async def test_an_answer_the_engine_cannot_use_leaves_the_offer_waiting(
 
 
 async def _held_by_the_engine(
-    inbox: AnswerInbox, engine: Engine, offer: BootstrapRecord
+    inbox: AnswerInbox, engine: Till, offer: BootstrapRecord
 ) -> asyncio.Future[answers.Outcome]:
     """A genuine answer the engine is still applying (until `engine.gate` is set)."""
     inbox.expect(offer, NOW)
@@ -238,9 +238,7 @@ async def _held_by_the_engine(
     return first
 
 
-async def test_two_genuine_requests_at_once_one_is_taken(
-    inbox: AnswerInbox, engine: Engine
-) -> None:
+async def test_two_genuine_requests_at_once_one_is_taken(inbox: AnswerInbox, engine: Till) -> None:
     offer = _offer(bytes(16))
     first = await _held_by_the_engine(inbox, engine, offer)
     assert engine.gate is not None
@@ -250,9 +248,7 @@ async def test_two_genuine_requests_at_once_one_is_taken(
     assert (await first).accepted and len(engine.taken) == 1
 
 
-async def test_withdrawn_while_delivering_stays_withdrawn(
-    inbox: AnswerInbox, engine: Engine
-) -> None:
+async def test_withdrawn_while_delivering_stays_withdrawn(inbox: AnswerInbox, engine: Till) -> None:
     offer = _offer(bytes(16))
     first = await _held_by_the_engine(inbox, engine, offer)
     assert engine.gate is not None

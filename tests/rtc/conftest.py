@@ -22,4 +22,4 @@ async def sides() -> AsyncIterator[Callable[..., Side]]:
 
     yield factory
     for side in made:
-        await side.engine.shutdown()
+        await side.session.shutdown()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from engine_support import FAST, Side, auto_respond
+from engine_support import FAST, Side, auto_respond, pair
 from support.faults import FaultPlan, FaultyPath
 
 from qrlink_desktop.core.clock import ManualClock
@@ -22,18 +22,15 @@ pytestmark = pytest.mark.timeout(120)
 async def _pair_with_faults(
     cashier: Side, customer: Side, path: FaultyPath, keep: bool = False
 ) -> None:
-    offer = await cashier.engine.new_customer(keep_conversation=keep)
-    assert cashier.engine.peer is not None
-    path.install(cashier.engine.peer)
-    answer = await customer.engine.answer(offer)
-    await asyncio.gather(cashier.engine.submit_answer(answer), customer.engine.connect())
-    cashier.engine.confirm()
+    await pair(cashier, customer, keep=keep, path=path)
 
 
 async def _settled(cashier: Side, count: int, timeout: float) -> None:
     async def poll() -> None:
         while (
-            sum(p.acknowledgment is not None for p in cashier.engine.conversation.payments.values())
+            sum(
+                p.acknowledgment is not None for p in cashier.session.conversation.payments.values()
+            )
             < count
         ):
             await asyncio.sleep(0.02)
@@ -44,13 +41,13 @@ async def _settled(cashier: Side, count: int, timeout: float) -> None:
 def _exactly_once(cashier: Side, customer: Side, count: int) -> None:
     requests = [
         m
-        for m in customer.engine.conversation.processed
-        if m in cashier.engine.conversation.payments
+        for m in customer.session.conversation.processed
+        if m in cashier.session.conversation.payments
     ]
     assert len(requests) == count and len(set(requests)) == count  # none lost, none twice
-    responses = cashier.engine.conversation.processed
+    responses = cashier.session.conversation.processed
     assert len(responses) == count and len(set(responses)) == count
-    assert all(p.status == "approved" for p in cashier.engine.conversation.payments.values())
+    assert all(p.status == "approved" for p in cashier.session.conversation.payments.values())
 
 
 def test_the_decision_is_seeded_and_honours_blackouts() -> None:
@@ -75,7 +72,7 @@ async def test_loss_and_delay_lose_nothing_and_double_nothing(sides: Callable[..
     path = FaultyPath(FaultPlan(loss=0.05, delay=0.1, jitter=0.01, reorder=0.05, seed=1))
     await _pair_with_faults(cashier, customer, path)
     for i in range(200):
-        cashier.engine.request_payment("1.00", "EUR", f"LOSS-{i}")
+        cashier.session.request_payment("1.00", "EUR", f"LOSS-{i}")
     await _settled(cashier, 200, timeout=60)
     _exactly_once(cashier, customer, 200)
     assert path.counters.dropped > 0 and path.counters.delayed > 0
@@ -89,12 +86,12 @@ async def test_queued_messages_are_delivered_after_a_blackout(sides: Callable[..
     await _pair_with_faults(cashier, customer, path)
     path.blackout(3.0)
     for i in range(20):
-        cashier.engine.request_payment("2.00", "EUR", f"DARK-{i}")
+        cashier.session.request_payment("2.00", "EUR", f"DARK-{i}")
     await asyncio.sleep(3.0)
-    assert sum(p.response is not None for p in cashier.engine.conversation.payments.values()) == 0
+    assert sum(p.response is not None for p in cashier.session.conversation.payments.values()) == 0
     await _settled(cashier, 20, timeout=30)
     _exactly_once(cashier, customer, 20)
-    assert cashier.engine.machine.state == State.CONNECTED
+    assert cashier.session.status.state == State.CONNECTED
     assert cashier.of("state", state="DISCONNECTED")  # the quiet path was reported
     assert not cashier.of("error")
 
@@ -105,14 +102,14 @@ async def test_dead_peer_then_new_pairing_replays_exactly_once(sides: Callable[.
     await _pair_with_faults(cashier, customer, path)
     auto_respond(customer)
     path.blackout(3600)  # the path never comes back
-    ids = [cashier.engine.request_payment("3.00", "EUR", f"LOST-{i}") for i in range(5)]
+    ids = [cashier.session.request_payment("3.00", "EUR", f"LOST-{i}") for i in range(5)]
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     await cashier.wait_for("error", code="TIMEOUT", timeout=FAST.dead_after + 2)
     assert loop.time() - t0 <= FAST.dead_after + 1
     await cashier.wait_for("closed")
-    assert [e.message_id for e in cashier.engine.conversation.unanswered()] == ids
-    await customer.engine.close()
+    assert [e.message_id for e in cashier.session.conversation.unanswered()] == ids
+    await customer.session.close()
     # A fresh pairing (new sockets, no faults) replays the five under their messageIds.
     await _pair_with_faults(cashier, customer, FaultyPath(FaultPlan(seed=4)), keep=True)
     await _settled(cashier, 5, timeout=20)

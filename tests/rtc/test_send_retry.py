@@ -78,20 +78,20 @@ async def _paired_refusing(
     cashier, customer = sides(Role.OFFERER, timers=timers), sides(Role.ANSWERER, timers=timers)
     auto_respond(customer)
     await pair(cashier, customer)
-    assert cashier.engine.link is not None
-    return cashier, customer, _refuse_sends(cashier.engine.link)
+    assert cashier.session.link is not None
+    return cashier, customer, _refuse_sends(cashier.session.link)
 
 
 async def _acknowledged(cashier: Side, rid: str) -> None:
     async def poll() -> None:
-        while cashier.engine.conversation.payments[rid].acknowledgment is None:
+        while cashier.session.conversation.payments[rid].acknowledgment is None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), 60)
 
 
 def _received_once(customer: Side, rid: str) -> None:
-    assert customer.engine.conversation.processed.count(rid) == 1
+    assert customer.session.conversation.processed.count(rid) == 1
     assert customer.of("duplicate") == []  # the wire carried it once
     assert len(customer.of("message", type="payment_request", messageId=rid)) == 1
 
@@ -105,7 +105,7 @@ async def test_a_refused_send_is_retried_and_delivered_once_the_channel_takes_it
         if entry.status == OutStatus.RETRYING and entry.attempts == 2:
             undo()  # the channel takes messages again before the third try
 
-    rid = cashier.engine.request_payment("6.00", "EUR", "RETRY-1")
+    rid = cashier.session.request_payment("6.00", "EUR", "RETRY-1")
     # The direct send was refused and the message queued; the tries run on the link's
     # pump, after this line.
     trails[rid].on_attempts = back_after_two_tries
@@ -120,24 +120,24 @@ async def test_a_refused_send_is_retried_and_delivered_once_the_channel_takes_it
     assert recorded.attempts == [0, 1, 2, 3]  # refused twice, taken on the third try
     assert cashier.of("error") == []  # nothing to report: it went
     _received_once(customer, rid)
-    assert cashier.engine.conversation.payments[rid].status == "approved"
+    assert cashier.session.conversation.payments[rid].status == "approved"
 
 
 async def test_a_send_refused_to_the_end_is_reported_and_replayed_once_by_the_next_pairing(
     sides: Callable[..., Side], trails: dict[str, Trail]
 ) -> None:
     cashier, customer, _ = await _paired_refusing(sides, TIMERS)  # for good, on this link
-    rid = cashier.engine.request_payment("7.00", "EUR", "RETRY-2")
+    rid = cashier.session.request_payment("7.00", "EUR", "RETRY-2")
     told = await cashier.wait_for("error", code="MESSAGE_SEND_FAILED", timeout=60)
     assert told["messageId"] == rid
     assert "sent again after the next pairing" in told["message"]
     recorded = trails[rid]
     assert recorded.statuses == [OutStatus.QUEUED, OutStatus.RETRYING, OutStatus.FAILED]
     assert recorded.attempts == [0, 1, 2, 3, 4]  # the first try and three retries
-    assert [e.message_id for e in cashier.engine.conversation.unanswered()] == [rid]
+    assert [e.message_id for e in cashier.session.conversation.unanswered()] == [rid]
     assert customer.of("message", type="payment_request") == []  # it never left
     # The next pairing (same customer, same conversation) replays it under its messageId.
-    await customer.engine.close("the cashier starts again")
+    await customer.session.close("the cashier starts again")
     await pair(cashier, customer, keep=True)
     await _acknowledged(cashier, rid)
     assert recorded.statuses == [
@@ -159,17 +159,17 @@ async def test_a_connection_lost_while_retrying_leaves_the_message_for_the_next_
     message again; the next pairing does, once."""
     slow = replace(TIMERS, retry=RetryPolicy(base_delay=30.0, max_delay=30.0))
     cashier, customer, _ = await _paired_refusing(sides, slow)
-    rid = cashier.engine.request_payment("8.00", "EUR", "RETRY-3")
+    rid = cashier.session.request_payment("8.00", "EUR", "RETRY-3")
 
     async def retrying() -> None:
         while trails[rid].statuses[-1] != OutStatus.RETRYING:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(retrying(), 60)  # and waiting 30 s for its next try
-    await customer.engine.close("lost")
+    await customer.session.close("lost")
     await cashier.wait_for("closed", timeout=60)
     assert trails[rid].statuses == [OutStatus.QUEUED, OutStatus.RETRYING]
-    assert [e.message_id for e in cashier.engine.conversation.unanswered()] == [rid]
+    assert [e.message_id for e in cashier.session.conversation.unanswered()] == [rid]
     await pair(cashier, customer, keep=True)
     await _acknowledged(cashier, rid)
     assert trails[rid].statuses == [

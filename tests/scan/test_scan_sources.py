@@ -1,4 +1,5 @@
-"""scan/sources.py: cameras, video files and streams through cv2.VideoCapture.
+"""scan/sources.py and scan/opening.py: cameras, video files and streams through
+cv2.VideoCapture.
 
 No camera is attached to the test machines (and no v4l2loopback device can be made), so
 the code that opens a camera by index is tested by what it hands OpenCV (backend, index,
@@ -29,17 +30,10 @@ from support.mjpeg import MjpegCamera
 from support.synthetic import SyntheticFrame
 
 from qrlink_desktop.core.errors import ErrorCode, QrlinkError
+from qrlink_desktop.scan import opening as opening_module
 from qrlink_desktop.scan import sources
-from qrlink_desktop.scan.sources import (
-    CameraInfo,
-    Opening,
-    SourceKind,
-    VideoSource,
-    camera_openings,
-    list_cameras,
-    open_source,
-    parse_source,
-)
+from qrlink_desktop.scan.opening import CameraInfo, Opening, camera_openings, list_cameras
+from qrlink_desktop.scan.sources import SourceKind, VideoSource, open_source, parse_source
 
 MJPG = float(cv2.VideoWriter.fourcc(*"MJPG"))
 
@@ -271,7 +265,7 @@ def test_unreachable_stream_is_a_clear_error() -> None:
 
 
 def test_stream_that_never_answers_fails_in_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "STREAM_TIMEOUT_MS", 300)
+    monkeypatch.setattr(opening_module, "STREAM_TIMEOUT_MS", 300)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()  # connects, and then nothing
@@ -318,7 +312,7 @@ def test_stream_that_hangs_up_reads_none_without_ending(ip_camera: MjpegCamera) 
 def test_stream_that_stops_sending_reads_none_after_its_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sources, "STREAM_TIMEOUT_MS", 300)
+    monkeypatch.setattr(opening_module, "STREAM_TIMEOUT_MS", 300)
     with MjpegCamera(_numbered(), stall=True) as camera, open_source(camera.url) as source:
         frames = [source.read() for _ in range(10)]
         started = time.monotonic()
@@ -408,7 +402,7 @@ def test_rtsp_streams_are_asked_for_over_tcp(monkeypatch: pytest.MonkeyPatch) ->
     assert caught.value.message == f"Cannot open camera stream {url}."
     assert server.transports and all("TCP" in t for t in server.transports), server.transports
     # The option reached OpenCV for that open only; nothing is left set for later ones.
-    assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in sources.os.environ
+    assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in opening_module.os.environ
 
 
 # -- cameras by index ------------------------------------------------------------------------
@@ -491,11 +485,10 @@ def _camera_stand_in(
         return captures[-1]
 
     node.touch()
-    monkeypatch.setattr(sources, "_open_capture", open_capture)
-    monkeypatch.setattr(
-        sources, "_device_node", lambda index: node if platform == "linux" else None
-    )
-    monkeypatch.setattr(sources.sys, "platform", platform)
+    monkeypatch.setattr(opening_module, "open_capture", open_capture)
+    for module in (opening_module, sources):
+        monkeypatch.setattr(module, "device_node", lambda i: node if platform == "linux" else None)
+    monkeypatch.setattr(opening_module.sys, "platform", platform)
     return openings, captures
 
 
@@ -545,8 +538,9 @@ def test_absent_camera_is_a_clear_error() -> None:
 def test_camera_without_permission_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     node = tmp_path / "video63"
     node.touch()
-    monkeypatch.setattr(sources, "_device_node", lambda index: node)
-    monkeypatch.setattr(sources.os, "access", lambda path, mode: False)
+    for module in (opening_module, sources):  # where it is opened, and where the refusal is said
+        monkeypatch.setattr(module, "device_node", lambda index: node)
+    monkeypatch.setattr(opening_module.os, "access", lambda path, mode: False)
     with pytest.raises(QrlinkError) as caught:
         open_source("63")
     assert "Permission denied for the camera at index 63" in caught.value.message
@@ -556,7 +550,7 @@ def test_camera_without_permission_says_so(monkeypatch: pytest.MonkeyPatch, tmp_
 def _capture_nodes() -> list[int]:
     return sorted(
         index
-        for index, name in sources._v4l2_names().items()
+        for index, name in opening_module.v4l2_names().items()
         if Path(f"/dev/video{index}").exists()
     )
 
@@ -580,13 +574,13 @@ def test_a_real_v4l2_open(monkeypatch: pytest.MonkeyPatch) -> None:
                 frame = source.read()
             assert frame is not None and frame.ndim == 3 and frame.shape[2] == 3
             # The read timeout OpenCV's V4L2 backend has no property for is set.
-            assert sources.os.environ["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] == "2"
+            assert opening_module.os.environ["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] == "2"
         return
     assert nodes == [], f"V4L2 devices {nodes} exist but none opened as a camera"
     [opening] = camera_openings(7, 640, 480, FPS)
-    capture = sources._open_capture(opening)  # cv2.VideoCapture(7, CAP_V4L2, [])
+    capture = opening_module.open_capture(opening)  # cv2.VideoCapture(7, CAP_V4L2, [])
     assert not capture.isOpened()
-    assert sources.os.environ["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] == "2"
+    assert opening_module.os.environ["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] == "2"
     with pytest.raises(QrlinkError) as caught:
         open_source("7")
     assert caught.value.message == "No camera found at index 7."
@@ -611,10 +605,10 @@ def test_list_cameras_names_the_ones_that_open(
 
     for index in range(3):
         (tmp_path / f"video{index}").touch()
-    monkeypatch.setattr(sources.sys, "platform", "linux")
-    monkeypatch.setattr(sources, "_v4l2_names", lambda: names)
-    monkeypatch.setattr(sources, "_device_node", lambda index: tmp_path / f"video{index}")
-    monkeypatch.setattr(sources, "_open_capture", open_capture)
+    monkeypatch.setattr(opening_module.sys, "platform", "linux")
+    monkeypatch.setattr(opening_module, "v4l2_names", lambda: names)
+    monkeypatch.setattr(opening_module, "device_node", lambda index: tmp_path / f"video{index}")
+    monkeypatch.setattr(opening_module, "open_capture", open_capture)
     cameras = list_cameras()
     monkeypatch.undo()
     assert cameras == [
@@ -633,5 +627,5 @@ def test_v4l2_names_come_from_sysfs(tmp_path: Path) -> None:
         (tmp_path / node / "name").write_text(name)
     (tmp_path / "v4l-subdev0").mkdir()  # not a video node
     (tmp_path / "video3").mkdir()  # no name file: left out
-    assert sources._v4l2_names(tmp_path) == {0: "USB Camera", 10: "Virtual Cam"}
-    assert sources._v4l2_names(tmp_path / "missing") == {}
+    assert opening_module.v4l2_names(tmp_path) == {0: "USB Camera", 10: "Virtual Cam"}
+    assert opening_module.v4l2_names(tmp_path / "missing") == {}
