@@ -14,8 +14,24 @@ from collections.abc import Iterator
 
 import pytest
 import qasync
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+
+
+class LoopHost(QObject):
+    """The application as the tests' qasync loop sees it (the loop's documented `app`).
+
+    qasync stops a loop by calling its application's `exit()`. On the real QApplication,
+    with no `exec()` running, that marks the thread to quit and every Qt event loop
+    pytest-qt starts afterwards would return at once; here `exit()` leaves Qt alone. The
+    loop hooks its after-run cleanup to `aboutToQuit`, which teardown emits.
+    """
+
+    aboutToQuit = Signal()  # QCoreApplication's name: qasync connects to it
+
+    def exit(self, code: int = 0) -> None:
+        """Nothing to quit: Qt's loops belong to pytest-qt."""
 
 
 @pytest.fixture
@@ -25,7 +41,8 @@ def qt_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     `already_running` because no `run_forever` is ever called here: the Qt event loop
     that pytest-qt spins while waiting runs the asyncio callbacks.
     """
-    loop = qasync.QEventLoop(qapp, already_running=True)
+    host = LoopHost()
+    loop = qasync.QEventLoop(host, already_running=True)  # type: ignore[arg-type]
     asyncio.set_event_loop(loop)
     yield loop
     # Whatever a test left running (aiortc's own tasks too) is cancelled and given the
@@ -36,8 +53,10 @@ def qt_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     deadline = time.monotonic() + 2.0
     while any(not t.done() for t in pending) and time.monotonic() < deadline:
         QTest.qWait(10)
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]  # stop() would also quit Qt
-    loop._after_run_forever()  # type: ignore[attr-defined]
+    loop.stop()
+    host.aboutToQuit.emit()
+    # The loop said it was running (already_running=True) through asyncio's hook for
+    # loop implementations; it is no longer.
     asyncio.events._set_running_loop(None)
     loop.close()
     asyncio.set_event_loop(None)

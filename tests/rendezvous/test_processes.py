@@ -49,7 +49,7 @@ async def test_kill_9_mid_long_poll_ends_as_remote_service_error(
         with pytest.raises(QrlinkError) as error:
             await asyncio.wait_for(poll, 10)
     assert error.value.code == ErrorCode.REMOTE_SERVICE_ERROR
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # the poll's own wait was 20 s
 
 
 async def test_two_service_processes_share_one_redis(

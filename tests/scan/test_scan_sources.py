@@ -261,7 +261,7 @@ def test_unreachable_stream_is_a_clear_error() -> None:
         open_source("http://user:secret@127.0.0.1:9/video.mjpg")
     assert caught.value.code is ErrorCode.INVALID_ARGUMENT
     assert caught.value.message == "Cannot open camera stream http://***@127.0.0.1:9/video.mjpg."
-    assert time.monotonic() - started < 6.0
+    assert time.monotonic() - started < 15.0  # refused at once, not FFmpeg's minutes of retries
 
 
 def test_stream_that_never_answers_fails_in_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,7 +274,7 @@ def test_stream_that_never_answers_fails_in_its_timeout(monkeypatch: pytest.Monk
         with pytest.raises(QrlinkError) as caught:
             open_source(url)
     assert caught.value.message == f"Cannot open camera stream {url}."
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 4.3  # 0.3 s and a margin, not the default 5 s
 
 
 def _numbered(count: int = 10) -> list[np.ndarray]:
@@ -304,7 +304,8 @@ def test_stream_that_hangs_up_reads_none_without_ending(ip_camera: MjpegCamera) 
         assert source.read() is None  # the camera hung up
         started = time.monotonic()
         assert [source.read() for _ in range(100)] == [None] * 100
-        assert time.monotonic() - started < 0.5  # no reconnecting, no waiting
+        # a reconnect or a wait for the timeout per read would take minutes
+        assert time.monotonic() - started < 5.0
         assert not source.ended  # a live source: the scanner decides it is lost
     assert [frame_number(f) for f in frames] == list(range(10))
 
@@ -317,7 +318,7 @@ def test_stream_that_stops_sending_reads_none_after_its_timeout(
         frames = [source.read() for _ in range(10)]
         started = time.monotonic()
         assert source.read() is None
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 4.3  # 0.3 s and a margin, not the default 5 s
     assert [frame_number(f) for f in frames] == list(range(10))
 
 
