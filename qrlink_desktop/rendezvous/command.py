@@ -24,14 +24,16 @@ from qrlink_desktop.rendezvous.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_RATE_LIMIT,
-    DEFAULT_TURN_REFUSAL_LIMIT,
-    DEFAULT_TURN_TTL,
-    MAX_TURN_TTL,
     ServiceConfig,
-    api_tokens_from,
     app_for_redis,
     create_app,
     serve,
+)
+from qrlink_desktop.rendezvous.turn_grants import (
+    DEFAULT_TURN_REFUSAL_LIMIT,
+    DEFAULT_TURN_TTL,
+    MAX_TURN_TTL,
+    api_tokens_from,
 )
 
 log = logging.getLogger(__name__)

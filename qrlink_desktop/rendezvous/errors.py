@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from qrlink_desktop.core.errors import ErrorCode, error_body
+from qrlink_desktop.core.ratelimit import Decision
 
 
 class ApiErrorCode(StrEnum):
@@ -47,3 +48,9 @@ class ApiError(Exception):
 
 def invalid(message: str) -> ApiError:
     return ApiError(400, ApiErrorCode.INVALID_ARGUMENT, message)
+
+
+def too_many(decision: Decision, message: str) -> ApiError:
+    return ApiError(
+        429, ApiErrorCode.RATE_LIMITED, message, {"Retry-After": decision.retry_after_header}
+    )

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +22,9 @@ from typing import Any
 from aiohttp import web
 
 from qrlink_desktop.core.clock import SYSTEM_CLOCK, Clock
-from qrlink_desktop.core.turn import rest_credentials
 from qrlink_desktop.pages.server import add_page_routes
 from qrlink_desktop.rendezvous import validation as v
-from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid
+from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid, too_many
 from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
 from qrlink_desktop.rendezvous.openapi import document
 from qrlink_desktop.rendezvous.ratelimit import (
@@ -39,6 +35,12 @@ from qrlink_desktop.rendezvous.ratelimit import (
     RedisRateLimiter,
 )
 from qrlink_desktop.rendezvous.redis_store import RedisStore, connect
+from qrlink_desktop.rendezvous.responses import (
+    error_response,
+    http_exception_response,
+    refusal_code,
+    too_large,
+)
 from qrlink_desktop.rendezvous.store import (
     Conflict,
     Forbidden,
@@ -47,6 +49,12 @@ from qrlink_desktop.rendezvous.store import (
     Store,
     StoreFull,
     StoreUnavailable,
+)
+from qrlink_desktop.rendezvous.turn_grants import (
+    DEFAULT_TURN_REFUSAL_LIMIT,
+    DEFAULT_TURN_TTL,
+    TurnGrants,
+    TurnPolicy,
 )
 
 log = logging.getLogger(__name__)
@@ -67,10 +75,6 @@ CORS_PREFLIGHT = {
 }
 KNOWN_PATHS = frozenset({"/publish", "/lookup", "/turn", *UNLIMITED_PATHS})
 DEFAULT_RATE_LIMIT = RateLimit(rate=20.0, burst=60)
-# Refused GET /turn requests, per client: a few mistakes pass, guessing handles does not.
-DEFAULT_TURN_REFUSAL_LIMIT = RateLimit(rate=0.2, burst=10)
-DEFAULT_TURN_TTL = 300  # seconds: a credential outlives one pairing, not a working day
-MAX_TURN_TTL = 1800
 
 
 @dataclass(frozen=True)
@@ -94,15 +98,6 @@ class ServiceConfig:
     page_root: Path | None = None
 
 
-def hash_api_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def api_tokens_from(text: str | None) -> tuple[str, ...]:
-    """QRLINK_API_TOKEN: one token, or several separated by commas (to rotate them)."""
-    return tuple(hash_api_token(t.strip()) for t in (text or "").split(",") if t.strip())
-
-
 @dataclass
 class Service:
     store: Store
@@ -114,6 +109,11 @@ class Service:
 
     def __post_init__(self) -> None:
         self._document = document(max_wait=self.config.max_wait)
+        cfg = self.config
+        policy = TurnPolicy(cfg.turn_secret, cfg.turn_urls, cfg.turn_ttl, cfg.api_token_hashes)
+        self.turn_grants = TurnGrants(
+            policy, self.store, self.clock, self.metrics, self.turn_refusals, self.client_of
+        )
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -210,87 +210,9 @@ class Service:
             headers={"Content-Type": f"{CONTENT_TYPE}; charset=utf-8"},
         )
 
-    async def turn(self, request: web.Request) -> web.Response:
-        """Short-lived TURN credentials, only against a capability, so the merchant's relay
-        is not a free relay for whoever finds the service."""
-        cfg = self.config
-        if not cfg.turn_secret or not cfg.turn_urls:
-            raise ApiError(
-                404,
-                ApiErrorCode.NOT_FOUND,
-                "This service does not hand out TURN credentials.",
-            )
-        now = self.clock.now()
-        try:
-            capability, ttl = await self._turn_capability(request, now)
-        except ApiError as refusal:
-            raise await self._turn_refused(request, refusal, now) from None
-        self.metrics.turn_issued[capability] += 1
-        username, credential = rest_credentials(
-            cfg.turn_secret, "qrlink-" + secrets.token_hex(4), ttl, now
-        )
-        return web.json_response(
-            {
-                "username": username,
-                "credential": credential,
-                "ttl": ttl,
-                "uris": list(cfg.turn_urls),
-            },
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def _turn_capability(self, request: web.Request, now: float) -> tuple[str, int]:
-        """(which capability, credential lifetime) or the refusal."""
-        cfg = self.config
-        header = request.headers.get("Authorization")
-        if header is not None:
-            token = v.bearer_key(header)
-            wanted = hash_api_token(token) if token is not None else ""
-            if not any(hmac.compare_digest(wanted, known) for known in cfg.api_token_hashes):
-                raise ApiError(
-                    403, ApiErrorCode.FORBIDDEN, "This API token is not one this service accepts."
-                )
-            return "api_token", cfg.turn_ttl
-        handle = request.query.get("handle")
-        if handle is None:
-            raise ApiError(
-                401,
-                ApiErrorCode.UNAUTHORIZED,
-                "TURN credentials need a capability: the merchant's API token as "
-                "'Authorization: Bearer <token>', or ?handle= naming an offer published now.",
-                {"WWW-Authenticate": 'Bearer realm="qrlink"'},
-            )
-        record = await self.store.lookup(v.username(handle), now)
-        if record is None:
-            raise ApiError(
-                403,
-                ApiErrorCode.FORBIDDEN,
-                "Nothing is published under this handle now; TURN credentials are handed "
-                "out only while it is.",
-            )
-        # Valid while the handle lives, and never longer than the service's lifetime.
-        return "handle", max(1, min(cfg.turn_ttl, int(record.expires_at - now)))
-
-    async def _turn_refused(self, request: web.Request, refusal: ApiError, now: float) -> ApiError:
-        """Count a refused request; past the client's budget of refusals it becomes 429."""
-        reason = {401: "anonymous", 403: "forbidden"}.get(refusal.status, "invalid")
-        self.metrics.turn_refused[reason] += 1
-        if self.turn_refusals is None:
-            return refusal
-        decision = await self.turn_refusals.check(self.client_of(request), now)
-        if decision.allowed:
-            return refusal
-        self.metrics.turn_refused["rate_limited"] += 1
-        return self._too_many(
-            decision,
-            "Too many refused TURN credential requests from this client; wait and try again.",
-        )
-
     def _too_many(self, decision: Decision, message: str) -> ApiError:
         self.metrics.rate_limited += 1
-        return ApiError(
-            429, ApiErrorCode.RATE_LIMITED, message, {"Retry-After": decision.retry_after_header}
-        )
+        return too_many(decision, message)
 
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(self._document)
@@ -299,11 +221,11 @@ class Service:
 
     async def _json_object(self, request: web.Request) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > v.MAX_BODY_BYTES:
-            raise _too_large()
+            raise too_large()
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise _too_large() from None
+            raise too_large() from None
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
@@ -386,13 +308,13 @@ class Service:
                     )
             response = await handler(request)
         except ApiError as exc:
-            response = _error_response(exc)
+            response = error_response(exc)
         except web.HTTPException as exc:
-            response = _http_exception_response(exc)
+            response = http_exception_response(exc)
         except StoreUnavailable as exc:
             log.warning("%s %s: %s", request.method, request.path, exc)
             self.metrics.store_errors += 1
-            response = _error_response(
+            response = error_response(
                 ApiError(
                     503,
                     ApiErrorCode.STORE_UNAVAILABLE,
@@ -402,56 +324,15 @@ class Service:
             )
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
-            response = _error_response(
+            response = error_response(
                 ApiError(500, ApiErrorCode.INTERNAL, "The service failed to answer.")
             )
         status = response.status
         if 400 <= status < 500 and status != 429 and not (route == "/lookup" and status == 404):
-            self.metrics.refused[_refusal_code(response)] += 1
+            self.metrics.refused[refusal_code(response)] += 1
         self.metrics.requests[(request.method, route, status)] += 1
         response.headers.update(CORS)
         return response
-
-
-def _too_large() -> ApiError:
-    return ApiError(
-        413,
-        ApiErrorCode.PAYLOAD_TOO_LARGE,
-        f"The request body must be at most {v.MAX_BODY_BYTES} bytes.",
-    )
-
-
-_REFUSAL_KEY = web.ResponseKey("qrlink_refusal_code", str)
-
-
-def _error_response(exc: ApiError) -> web.Response:
-    response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
-    response[_REFUSAL_KEY] = str(exc.code)
-    return response
-
-
-def _refusal_code(response: web.StreamResponse) -> str:
-    return str(response.get(_REFUSAL_KEY, f"HTTP_{response.status}"))
-
-
-_HTTP_CODES = {
-    404: (ApiErrorCode.NOT_FOUND, "There is no such endpoint; see /openapi.json."),
-    405: (ApiErrorCode.METHOD_NOT_ALLOWED, "This endpoint does not accept that method."),
-    413: (
-        ApiErrorCode.PAYLOAD_TOO_LARGE,
-        f"The request body must be at most {v.MAX_BODY_BYTES} bytes.",
-    ),
-}
-
-
-def _http_exception_response(exc: web.HTTPException) -> web.Response:
-    code, message = _HTTP_CODES.get(
-        exc.status, (ApiErrorCode.INVALID_ARGUMENT, exc.reason or "The request was refused.")
-    )
-    if exc.status >= 500:
-        code = ApiErrorCode.INTERNAL
-    headers = {k: val for k, val in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-    return _error_response(ApiError(exc.status, code, message, headers))
 
 
 SERVICE_KEY = web.AppKey("rendezvous_service", Service)
@@ -486,7 +367,7 @@ def create_app(
     app.router.add_patch("/publish", service.refresh)
     app.router.add_delete("/publish", service.unpublish)
     app.router.add_get("/lookup", service.lookup)
-    app.router.add_get("/turn", service.turn)
+    app.router.add_get("/turn", service.turn_grants.handle)
     app.router.add_get("/health", service.health)
     app.router.add_get("/metrics", service.metrics_text)
     app.router.add_get("/openapi.json", service.openapi)

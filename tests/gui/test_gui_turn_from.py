@@ -20,7 +20,8 @@ from qrlink_desktop.core.retry import RetryPolicy
 from qrlink_desktop.core.turn import rest_expiry
 from qrlink_desktop.gui import settings as store
 from qrlink_desktop.gui.settings import Settings
-from qrlink_desktop.rendezvous.server import ServiceConfig, api_tokens_from, create_app, serve
+from qrlink_desktop.rendezvous.server import ServiceConfig, create_app, serve
+from qrlink_desktop.rendezvous.turn_grants import api_tokens_from
 
 TURN_URL = "turn:127.0.0.1:3478?transport=udp"
 

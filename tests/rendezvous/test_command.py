@@ -10,7 +10,7 @@ import pytest
 
 from qrlink_desktop.rendezvous.command import Options, parse_options
 from qrlink_desktop.rendezvous.ratelimit import RateLimit
-from qrlink_desktop.rendezvous.server import hash_api_token
+from qrlink_desktop.rendezvous.turn_grants import hash_api_token
 
 
 def test_arguments_and_environment_become_one_frozen_options(tmp_path: Path) -> None:

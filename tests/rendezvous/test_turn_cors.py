@@ -13,7 +13,8 @@ from qrlink_desktop.core.clock import ManualClock
 from qrlink_desktop.core.turn import rest_expiry
 from qrlink_desktop.rendezvous.command import parse_options
 from qrlink_desktop.rendezvous.ratelimit import RateLimit
-from qrlink_desktop.rendezvous.server import ServiceConfig, api_tokens_from
+from qrlink_desktop.rendezvous.server import ServiceConfig
+from qrlink_desktop.rendezvous.turn_grants import api_tokens_from
 
 from .conftest import Client, MakeClient
 

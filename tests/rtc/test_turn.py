@@ -15,7 +15,8 @@ from qrlink_desktop.core.bootstrap import CandidateType
 from qrlink_desktop.core.handshake import Role
 from qrlink_desktop.core.turn import rest_credentials, rest_expiry
 from qrlink_desktop.rendezvous.client import RendezvousClient
-from qrlink_desktop.rendezvous.server import ServiceConfig, api_tokens_from, create_app, serve
+from qrlink_desktop.rendezvous.server import ServiceConfig, create_app, serve
+from qrlink_desktop.rendezvous.turn_grants import api_tokens_from
 from qrlink_desktop.rtc.peer import IceConfig, IceServerConfig, _ice_connection
 
 pytestmark = pytest.mark.timeout(90)
