@@ -116,7 +116,7 @@ async def _session_checks(st: SelfTest, timeout: float) -> None:
     cfg = SessionConfig(ice=ice, merchant="qrlink self-test", connect_timeout=10.0)
     cashier = OfferingSession(cfg)
     customer = AnsweringSession(cfg)
-    state: dict[str, Any] = {}
+    state: dict[str, str] = {}  # what one step hands the next
 
     def approve(event: Event) -> None:
         match event:
