@@ -5,7 +5,8 @@ MAC from the offer's seed); the code is shown and confirmed, a payment approved 
 acknowledged in the log. The camera, the fallback, watches the empty counter.
 
     Xvfb :99 -screen 0 1366x768x24 &
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb .venv/bin/python tests/gui/make_screenshot.py OUT.png
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb PYTHONPATH=tests \
+        .venv/bin/python tests/gui/make_screenshot.py OUT.png
 
 (Not a test: pytest collects test_*.py only.) Loopback only, like the tests.
 """
