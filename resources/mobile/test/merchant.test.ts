@@ -9,7 +9,6 @@ import vectors from "../../protocol/bootstrap-vectors.json";
 import { fromHex, toHex } from "../src/bytes";
 import { decodeCompact, offerText, pack } from "../src/codec";
 import { Conversation } from "../src/conversation";
-import { QrlinkError } from "../src/errors";
 import { Handshake } from "../src/handshake";
 import { DEFAULT_TIMERS, Link, type LinkEvent } from "../src/link";
 import { make, toJson } from "../src/messages";
@@ -17,21 +16,12 @@ import { checkAnswer, recordFromOffer } from "../src/offer";
 import { rebuild } from "../src/sdp";
 import { offerLifetime, serviceBase } from "../src/settings";
 import { FakeChannel } from "./fake_channel";
+import { code } from "./support";
 
 const now = vectors.decodeNow;
 const fpOffer = new Uint8Array(32).fill(7);
 const fpAnswer = new Uint8Array(32).fill(9);
 const T = 1_800_000_000_000;
-
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (exc) {
-    if (exc instanceof QrlinkError) return exc.code;
-    throw exc;
-  }
-  return "OK";
-};
 
 for (const v of vectors.browserOffers) {
   test(`the page's own offer: ${v.name}`, () => {

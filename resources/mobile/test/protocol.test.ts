@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Conversation } from "../src/conversation";
-import { QrlinkError } from "../src/errors";
 import { Handshake } from "../src/handshake";
 import * as ip from "../src/ip";
 import { DEFAULT_TIMERS, Link, type LinkEvent } from "../src/link";
@@ -11,20 +10,11 @@ import { checkAmount, make, MAX_MESSAGE_BYTES, parse, toJson } from "../src/mess
 import { bufferEarly } from "../src/peer";
 import { parseCandidate, reduce } from "../src/sdp";
 import { FakeChannel } from "./fake_channel";
+import { code } from "./support";
 
 const fp1 = new Uint8Array(32).fill(1);
 const fp2 = new Uint8Array(32).fill(2);
 const T = 1_800_000_000_000;
-
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (exc) {
-    if (exc instanceof QrlinkError) return exc.code;
-    throw exc;
-  }
-  return "OK";
-};
 
 test("every message type validates its payload schema", () => {
   const ok: [string, object][] = [
