@@ -20,3 +20,8 @@ export const parseFailed = (message: string): QrlinkError =>
 
 export const generationFailed = (message: string): QrlinkError =>
   new QrlinkError("BOOTSTRAP_GENERATION_FAILED", message);
+
+// What the other side says when it refuses the pairing itself (codes differ, or versions):
+// the page says "could not be verified", whichever role it plays.
+export const refusesPairing = (code: string): boolean =>
+  code === "VERIFICATION_FAILED" || code === "PROTOCOL_VERSION_UNSUPPORTED";

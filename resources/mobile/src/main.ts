@@ -9,7 +9,7 @@ import * as bridge from "./bridge";
 import { answerText, type BootstrapRecord, compactPayload, replyName } from "./codec";
 import { decodeAny, looksCompat } from "./compat";
 import { Conversation, type Payment } from "./conversation";
-import { QrlinkError } from "./errors";
+import { QrlinkError, refusesPairing } from "./errors";
 import { applyFallbacks } from "./fallbacks";
 import { Handshake } from "./handshake";
 import { answerRequest, homeUrl, markerOf, sendHome } from "./home";
@@ -239,15 +239,12 @@ function onLinkEvent(session: { pc: RTCPeerConnection; other: string }, link: Li
       document.body.dataset["rttMs"] = ev.ms.toFixed(2);
       break;
     case "peerError":
-      if (ev.code === "VERIFICATION_FAILED" || ev.code === "PROTOCOL_VERSION_UNSUPPORTED") {
+      if (refusesPairing(ev.code)) {
         ui.showMessage("ended", "The connection could not be verified", ev.message, ev.code);
       }
       break;
     case "error":
-      // Nothing the customer can act on, but never silent: the console and the page's
-      // data attributes keep the last one for whoever looks into a failed pairing.
-      console.warn(`qrlink: ${ev.code}: ${ev.message}`);
-      document.body.dataset["lastError"] = `${ev.code}: ${ev.message}`;
+      ui.noteError(ev.code, ev.message);
       break;
     case "closed":
       session.pc.close();

@@ -12,7 +12,7 @@ import { randomBytes } from "./bytes";
 import { type BootstrapRecord, offerText, replyName } from "./codec";
 import { decodeAny } from "./compat";
 import { Conversation, type Payment } from "./conversation";
-import { QrlinkError } from "./errors";
+import { QrlinkError, refusesPairing } from "./errors";
 import { Handshake } from "./handshake";
 import { isLoopbackHost } from "./ip";
 import { Link, type LinkEvent } from "./link";
@@ -265,15 +265,14 @@ function onLinkEvent(sale: Sale, ev: LinkEvent): void {
       });
       break;
     case "peerError":
-      if (ev.code === "VERIFICATION_FAILED" || ev.code === "PROTOCOL_VERSION_UNSUPPORTED") {
+      if (refusesPairing(ev.code)) {
         fail(sale, "The connection could not be verified", ev.message, ev.code);
       } else if (document.body.dataset["screen"] === "waiting") {
         ui.setNote(`The other phone said: ${ev.message} (${ev.code})`);
       }
       break;
     case "error":
-      console.warn(`qrlink: ${ev.code}: ${ev.message}`);
-      document.body.dataset["lastError"] = `${ev.code}: ${ev.message}`;
+      ui.noteError(ev.code, ev.message);
       break;
     case "closed":
       onClosed(sale, ev.reason, ev.failure);

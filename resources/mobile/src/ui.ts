@@ -64,6 +64,13 @@ export function setNote(text: string): void {
   if (el !== null) el.textContent = text;
 }
 
+/** A link error: nothing the person can act on, but never silent. The console and the
+ * page's data attributes keep the last one for whoever looks into a failed pairing. */
+export function noteError(code: string, message: string): void {
+  console.warn(`qrlink: ${code}: ${message}`);
+  document.body.dataset["lastError"] = `${code}: ${message}`;
+}
+
 /** A title and a sentence; with an error code the page has failed (the host hears it). */
 export function showMessage(screen: Screen, title: string, text: string, code?: string, ...more: Child[]): void {
   const attrs: Record<string, string> = { id: "message", class: "message" };
