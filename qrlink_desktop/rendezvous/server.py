@@ -28,7 +28,6 @@ from qrlink_desktop.rendezvous.errors import ApiError, ApiErrorCode, invalid, to
 from qrlink_desktop.rendezvous.metrics import CONTENT_TYPE, Metrics
 from qrlink_desktop.rendezvous.openapi import document
 from qrlink_desktop.rendezvous.ratelimit import (
-    Decision,
     MemoryRateLimiter,
     RateLimit,
     RateLimiter,
@@ -210,10 +209,6 @@ class Service:
             headers={"Content-Type": f"{CONTENT_TYPE}; charset=utf-8"},
         )
 
-    def _too_many(self, decision: Decision, message: str) -> ApiError:
-        self.metrics.rate_limited += 1
-        return too_many(decision, message)
-
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(self._document)
 
@@ -303,7 +298,7 @@ class Service:
             if self.limiter is not None and request.path not in UNLIMITED_PATHS:
                 decision = await self.limiter.check(self.client_of(request), self.clock.now())
                 if not decision.allowed:
-                    raise self._too_many(
+                    raise too_many(
                         decision, "Too many requests from this client; wait and try again."
                     )
             response = await handler(request)
@@ -328,6 +323,8 @@ class Service:
                 ApiError(500, ApiErrorCode.INTERNAL, "The service failed to answer.")
             )
         status = response.status
+        if status == 429:  # only a rate limit answers 429: the API's, or GET /turn's
+            self.metrics.rate_limited += 1
         if 400 <= status < 500 and status != 429 and not (route == "/lookup" and status == 404):
             self.metrics.refused[refusal_code(response)] += 1
         self.metrics.requests[(request.method, route, status)] += 1

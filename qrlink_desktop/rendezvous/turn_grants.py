@@ -130,7 +130,6 @@ class TurnGrants:
         if decision.allowed:
             return refusal
         self.metrics.turn_refused["rate_limited"] += 1
-        self.metrics.rate_limited += 1
         return too_many(
             decision,
             "Too many refused TURN credential requests from this client; wait and try again.",
